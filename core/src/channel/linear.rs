@@ -1,0 +1,72 @@
+//! The linear channel with additive Gaussian noise: `h = z + ξ`, `ξ ~ N(0, Δ)`.
+
+use super::{Channel, HiddenMessage, OutputMessage, var_floor};
+use crate::error::{Error, non_negative};
+use crate::quadrature::Rule;
+use crate::real::Real;
+use crate::special::LN_SQRT_2PI;
+
+/// `P_out(h|z) = N(h; z, Δ)`, `Δ ≥ 0` (Δ = 0: a noiseless linear layer).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Linear<T> {
+    noise_var: T,
+}
+
+impl<T: Real> Linear<T> {
+    /// Noise variance Δ ≥ 0.
+    pub fn new(noise_var: T) -> Result<Self, Error> {
+        non_negative("noise_var", noise_var)?;
+        Ok(Self { noise_var })
+    }
+
+    /// Δ.
+    pub fn noise_var(&self) -> T {
+        self.noise_var
+    }
+}
+
+impl<T: Real> Channel<T> for Linear<T> {
+    fn name(&self) -> &'static str {
+        "linear"
+    }
+
+    /// With `S = V + Δ`: `log Z = −½ ln(2πS) − (y − ω)²/(2S)`, `g = (y − ω)/S`, `∂g = −1/S`.
+    fn output(&self, y: T, v: T, omega: T) -> OutputMessage<T> {
+        let s = var_floor(v + self.noise_var);
+        let r = y - omega;
+        OutputMessage {
+            g: r / s,
+            dg: -T::ONE / s,
+            log_z: -T::HALF * s.ln() - T::c(LN_SQRT_2PI) - r * r / (T::TWO * s),
+        }
+    }
+
+    /// With `S = V + Δ` and `D = 1 + A S` (the z-integral gives `N(h; ω, S)`):
+    /// `log Z = −½ ln D + (2ωB + B² S − A ω²)/(2D)`, mean `(ω + B S)/D`, variance `S/D`,
+    /// `g = (B − A ω)/D`, `∂g = −A/D`. Exact at S = 0 (a noiseless layer whose input is known).
+    fn hidden(&self, a: T, b: T, v: T, omega: T) -> HiddenMessage<T> {
+        let s = v + self.noise_var;
+        let d = T::ONE + a * s;
+        HiddenMessage {
+            g: (b - a * omega) / d,
+            dg: -a / d,
+            mean: (omega + b * s) / d,
+            var: s / d,
+            log_z: -T::HALF * d.ln()
+                + (T::TWO * omega * b + b * b * s - a * omega * omega) / (T::TWO * d),
+        }
+    }
+
+    fn expect_given(&self, z: T, rule: Rule<'_, T>, f: &mut dyn FnMut(T) -> T) -> T {
+        if self.noise_var == T::ZERO {
+            f(z)
+        } else {
+            let sd = self.noise_var.sqrt();
+            rule.expect(|x| f(z + sd * x))
+        }
+    }
+
+    fn sample(&self, z: T, xi: T) -> T {
+        z + self.noise_var.sqrt() * xi
+    }
+}

@@ -1,0 +1,131 @@
+//! The ReLU channel with additive Gaussian noise: `h = max(0, z) + ξ`, `ξ ~ N(0, Δ)`.
+
+use super::{Channel, HiddenMessage, OutputMessage, Term, log_mix2, var_floor};
+use crate::error::{Error, non_negative};
+use crate::quadrature::Rule;
+use crate::real::Real;
+use crate::special::{LN_SQRT_2PI, inv_mills, log_norm_cdf, log_norm_cdf_dd};
+
+/// `P_out(h|z) = N(h; max(0, z), Δ)`. As a hidden layer Δ ≥ 0 (Δ = 0: a noiseless ReLU); as
+/// the output channel the density of `y` needs Δ > 0.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Relu<T> {
+    noise_var: T,
+}
+
+impl<T: Real> Relu<T> {
+    /// Noise variance Δ ≥ 0.
+    pub fn new(noise_var: T) -> Result<Self, Error> {
+        non_negative("noise_var", noise_var)?;
+        Ok(Self { noise_var })
+    }
+
+    /// The `z < 0` branch as a function of ω: `log Φ(−ω/√V)` plus `extra`.
+    #[inline]
+    fn negative_branch(omega: T, v: T, extra: T) -> Term<T> {
+        let sd = v.sqrt();
+        let u = -omega / sd;
+        Term {
+            value: extra + log_norm_cdf(u),
+            d1: -inv_mills(u) / sd,
+            d2: log_norm_cdf_dd(u) / v,
+        }
+    }
+}
+
+impl<T: Real> Channel<T> for Relu<T> {
+    fn name(&self) -> &'static str {
+        "relu"
+    }
+
+    /// `Z = N(y; 0, Δ) Φ(−ω/√V) + N(y; ω, S) Φ(m/√s)` with `S = V + Δ`,
+    /// `m = (ωΔ + yV)/S`, `s = VΔ/S` (the `z > 0` part is the probability that the
+    /// posterior of `z` given `y` is positive). Derivatives from each branch, combined by
+    /// the two-term log-mixture rule.
+    fn output(&self, y: T, v: T, omega: T) -> OutputMessage<T> {
+        let v = var_floor(v);
+        let delta = var_floor(self.noise_var);
+        let s_tot = v + delta;
+        let neg = Self::negative_branch(
+            omega,
+            v,
+            -T::HALF * delta.ln() - T::c(LN_SQRT_2PI) - y * y / (T::TWO * delta),
+        );
+        let sd_post = (v * delta / s_tot).sqrt();
+        let u = (omega * delta + y * v) / s_tot / sd_post;
+        let du = delta / s_tot / sd_post;
+        let pos = Term {
+            value: -T::HALF * s_tot.ln() - T::c(LN_SQRT_2PI) - (y - omega).sq() / (T::TWO * s_tot)
+                + log_norm_cdf(u),
+            d1: (y - omega) / s_tot + inv_mills(u) * du,
+            d2: -T::ONE / s_tot + log_norm_cdf_dd(u) * du * du,
+        };
+        let (_, m) = log_mix2(neg, pos);
+        OutputMessage {
+            g: m.d1,
+            dg: m.d2,
+            log_z: m.value,
+        }
+    }
+
+    /// With `k = 1/(1 + AΔ)`, `A' = A k`, `B' = B k` (the h-integral of the noise given z),
+    /// `c₀ = −½ ln(1 + AΔ) + B² Δ k/2`, `D = 1 + A'V` and `u = (ω + B'V)/√(V D)`:
+    /// `Z = e^{c₀} [Φ(−ω/√V) + e^{−½ ln D + (2ωB' + B'² V − A' ω²)/(2D)} Φ(u)]`,
+    /// the second term the `z > 0` part, a Gaussian `N(z; ω, V) e^{−A' z²/2 + B' z}` truncated
+    /// to z > 0. Each branch is differentiated in ω and in B, then combined.
+    fn hidden(&self, a: T, b: T, v: T, omega: T) -> HiddenMessage<T> {
+        let v = var_floor(v);
+        let delta = self.noise_var;
+        let k = T::ONE / (T::ONE + a * delta);
+        let (ap, bp) = (a * k, b * k);
+        let c0 = T::HALF * k.ln() + b * b * delta * k * T::HALF;
+        let d = T::ONE + ap * v;
+        let sd = (v * d).sqrt();
+        let u = (omega + bp * v) / sd;
+        let (lu, ru, ddu) = (log_norm_cdf(u), inv_mills(u), log_norm_cdf_dd(u));
+        let pos_value = c0 - T::HALF * d.ln()
+            + (T::TWO * omega * bp + bp * bp * v - ap * omega * omega) / (T::TWO * d)
+            + lu;
+        // Branches in ω.
+        let neg_w = Self::negative_branch(omega, v, c0);
+        let pos_w = Term {
+            value: pos_value,
+            d1: (bp - ap * omega) / d + ru / sd,
+            d2: -ap / d + ddu / (v * d),
+        };
+        // Branches in B (same values, so the same weights).
+        let neg_b = Term {
+            value: neg_w.value,
+            d1: b * delta * k,
+            d2: delta * k,
+        };
+        let pos_b = Term {
+            value: pos_value,
+            d1: b * delta * k + k * (omega + bp * v) / d + ru * k * v / sd,
+            d2: delta * k + k * k * v / d + ddu * k * k * v / d,
+        };
+        let (_, w) = log_mix2(neg_w, pos_w);
+        let (_, bb) = log_mix2(neg_b, pos_b);
+        HiddenMessage {
+            g: w.d1,
+            dg: w.d2,
+            mean: bb.d1,
+            var: bb.d2,
+            log_z: w.value,
+        }
+    }
+
+    fn expect_given(&self, z: T, rule: Rule<'_, T>, f: &mut dyn FnMut(T) -> T) -> T {
+        let base = z.max(T::ZERO);
+        if self.noise_var == T::ZERO {
+            f(base)
+        } else {
+            let sd = self.noise_var.sqrt();
+            rule.expect(|x| f(base + sd * x))
+        }
+    }
+
+    fn sample(&self, z: T, xi: T) -> T {
+        z.max(T::ZERO) + self.noise_var.sqrt() * xi
+    }
+}

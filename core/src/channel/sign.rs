@@ -1,0 +1,109 @@
+//! The sign channel, noiseless or probit: `h = sign(z + ξ)`, `ξ ~ N(0, Δ)`.
+
+use super::{Channel, HiddenMessage, OutputMessage, Term, log_mix2, var_floor};
+use crate::error::{Error, non_negative};
+use crate::quadrature::Rule;
+use crate::real::Real;
+use crate::special::{inv_mills, log_norm_cdf, log_norm_cdf_dd, norm_cdf};
+
+/// `P_out(h|z) = Φ(h z/√Δ)` on `h ∈ {−1, +1}`; Δ = 0 is the noiseless sign (a step).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Sign<T> {
+    noise_var: T,
+}
+
+impl<T: Real> Sign<T> {
+    /// Pre-activation noise variance Δ ≥ 0.
+    pub fn new(noise_var: T) -> Result<Self, Error> {
+        non_negative("noise_var", noise_var)?;
+        Ok(Self { noise_var })
+    }
+}
+
+impl<T: Real> Sign<T> {
+    /// `log Φ(±u)` as a function of ω, with `u = ω/√S`: value, and derivatives
+    /// `±r(±u)/√S`, `(log Φ)''(±u)/S`.
+    #[inline]
+    fn branch(&self, sgn: T, omega: T, s: T) -> Term<T> {
+        let sd = s.sqrt();
+        let u = sgn * omega / sd;
+        Term {
+            value: log_norm_cdf(u),
+            d1: sgn * inv_mills(u) / sd,
+            d2: log_norm_cdf_dd(u) / s,
+        }
+    }
+}
+
+impl<T: Real> Channel<T> for Sign<T> {
+    fn name(&self) -> &'static str {
+        "sign"
+    }
+
+    /// `Z = Φ(y ω/√S)`, `S = V + Δ`: `g = y r(u)/√S`, `∂g = (log Φ)''(u)/S`, `u = y ω/√S`.
+    fn output(&self, y: T, v: T, omega: T) -> OutputMessage<T> {
+        let t = self.branch(y, omega, var_floor(v + self.noise_var));
+        OutputMessage {
+            g: t.d1,
+            dg: t.d2,
+            log_z: t.value,
+        }
+    }
+
+    /// `Z = e^{−A/2} [e^{B} Φ(u) + e^{−B} Φ(−u)]`, `u = ω/√S`: a two-term log-mixture whose
+    /// weights give the mean `p₊ − p₋` and variance `4 p₊ p₋`.
+    fn hidden(&self, a: T, b: T, v: T, omega: T) -> HiddenMessage<T> {
+        let s = var_floor(v + self.noise_var);
+        let mut plus = self.branch(T::ONE, omega, s);
+        let mut minus = self.branch(-T::ONE, omega, s);
+        plus.value += b;
+        minus.value -= b;
+        let (p_plus, om) = log_mix2(plus, minus);
+        let p_minus = (minus.value - om.value).exp();
+        HiddenMessage {
+            g: om.d1,
+            dg: om.d2,
+            mean: p_plus - p_minus,
+            var: T::c(4.0) * p_plus * p_minus,
+            log_z: om.value - T::HALF * a,
+        }
+    }
+
+    fn expect_given(&self, z: T, _rule: Rule<'_, T>, f: &mut dyn FnMut(T) -> T) -> T {
+        let p_plus = if self.noise_var == T::ZERO {
+            if z > T::ZERO {
+                T::ONE
+            } else if z < T::ZERO {
+                T::ZERO
+            } else {
+                T::HALF
+            }
+        } else {
+            norm_cdf(z / self.noise_var.sqrt())
+        };
+        let mut acc = T::ZERO;
+        if p_plus > T::ZERO {
+            acc += p_plus * f(T::ONE);
+        }
+        if p_plus < T::ONE {
+            acc += (T::ONE - p_plus) * f(-T::ONE);
+        }
+        acc
+    }
+
+    fn sample(&self, z: T, xi: T) -> T {
+        if z + self.noise_var.sqrt() * xi >= T::ZERO {
+            T::ONE
+        } else {
+            -T::ONE
+        }
+    }
+
+    fn check_observation(&self, y: T) -> Result<(), Error> {
+        if y == T::ONE || y == -T::ONE {
+            Ok(())
+        } else {
+            Err(Error::UnsupportedObservation { channel: "sign" })
+        }
+    }
+}

@@ -1,0 +1,32 @@
+//! The Gaussian prior N(mean, var).
+
+use super::{Component, Prior};
+use crate::error::{Error, finite, positive};
+use crate::real::Real;
+
+/// P_X(x) = N(x; mean, var).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Gaussian<T> {
+    comps: [Component<T>; 1],
+}
+
+impl<T: Real> Gaussian<T> {
+    /// N(mean, var); `var` must be finite and > 0.
+    pub fn new(mean: T, var: T) -> Result<Self, Error> {
+        finite("mean", mean)?;
+        positive("var", var)?;
+        Ok(Self {
+            comps: [Component {
+                weight: T::ONE,
+                mean,
+                var,
+            }],
+        })
+    }
+}
+
+impl<T: Real> Prior<T> for Gaussian<T> {
+    fn components(&self) -> &[Component<T>] {
+        &self.comps
+    }
+}

@@ -1,0 +1,80 @@
+//! Priors P_X on the entries of the signal, and the scalar denoiser each defines.
+//!
+//! ML-AMP paper (`000_…`), eq. 9: the last layer's (our layer-0 signal's) estimator comes from
+//! `Z(A, B) = ∫ dx P_X(x) e^{−A x²/2 + B x}`, with posterior mean `∂_B log Z` and variance
+//! `∂²_B log Z`. (The paper's layer L, touching the signal, is our input side: its `A^(L)`,
+//! `B^(L)` are the `A`, `B` of our signal.)
+//!
+//! Every prior shipped here is a finite mixture of Gaussians (a point mass is a Gaussian of
+//! variance zero), which is what [`Prior::components`] exposes: the mixture gives the denoiser
+//! in closed form, the quadrature of the state evolution, exact sampling, and — for
+//! ML-Mat-VAMP — the exact d-dimensional denoiser of an iid-per-entry prior under a
+//! non-diagonal precision (a sum over the product of the entries' components).
+
+mod binary;
+mod discrete;
+mod gauss_bernoulli;
+mod gaussian;
+mod mixture;
+
+pub use binary::Binary;
+pub use discrete::Discrete;
+pub use gauss_bernoulli::GaussBernoulli;
+pub use gaussian::Gaussian;
+pub use mixture::{Component, mixture_posterior};
+
+use crate::quadrature::Rule;
+use crate::real::Real;
+
+/// The scalar posterior of eq. 9: mean, variance and log-normaliser.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Posterior<T> {
+    /// `∂_B log Z(A, B)`: the posterior mean.
+    pub mean: T,
+    /// `∂²_B log Z(A, B)`: the posterior variance (≥ 0).
+    pub var: T,
+    /// `log Z(A, B)`.
+    pub log_z: T,
+}
+
+/// A prior P_X on the iid entries of the signal.
+///
+/// Required: its mixture components. Provided (and overridable, e.g. by a closed form): the
+/// denoiser, moments, expectations and sampling.
+pub trait Prior<T: Real> {
+    /// The Gaussian-mixture form of P_X: weights summing to one, variances ≥ 0 (zero for a
+    /// point mass).
+    fn components(&self) -> &[Component<T>];
+
+    /// The denoiser of eq. 9 (ML-AMP paper): mean, variance and `log Z(A, B)` of the tilted
+    /// measure `P_X(x) e^{−A x²/2 + B x}`. Requires `1 + A v_c > 0` for every component.
+    fn posterior(&self, a: T, b: T) -> Posterior<T> {
+        mixture_posterior(self.components(), a, b)
+    }
+
+    /// E x under P_X.
+    fn mean(&self) -> T {
+        self.components().iter().map(|c| c.weight * c.mean).sum()
+    }
+
+    /// E x² under P_X (the ρ of the ML-AMP paper's eq. 12 for the signal layer).
+    fn second_moment(&self) -> T {
+        self.components()
+            .iter()
+            .map(|c| c.weight * (c.var + c.mean * c.mean))
+            .sum()
+    }
+
+    /// `E_{x ~ P_X} f(x)`: exact over point masses, the Gauss–Hermite `rule` over each
+    /// Gaussian component.
+    fn expect(&self, rule: Rule<'_, T>, f: &mut dyn FnMut(T) -> T) -> T {
+        mixture::mixture_expect(self.components(), rule, f)
+    }
+
+    /// A draw from P_X given a uniform `u ∈ [0, 1)` (which picks the component) and a
+    /// standard normal `xi` (for its Gaussian part). Keeping the randomness outside makes the
+    /// core independent of any generator and the draws reproducible bit for bit.
+    fn sample(&self, u: T, xi: T) -> T {
+        mixture::mixture_sample(self.components(), u, xi)
+    }
+}
