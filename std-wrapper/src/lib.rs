@@ -1,1 +1,15 @@
-pub fn x() {}
+//! # mlamp-std
+//!
+//! The host side of mlamp: model files, seeded instances and the drivers that run the core's
+//! algorithms on them, with heap allocation and everything a host user needs.
+#![deny(missing_docs)]
+
+pub mod driver;
+pub mod error;
+pub mod instance;
+pub mod model;
+
+pub use driver::{AmpOptions, AmpResult, run_ml_amp};
+pub use error::Error;
+pub use instance::Instance;
+pub use model::Model;

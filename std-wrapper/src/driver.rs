@@ -1,0 +1,206 @@
+//! The ML-AMP driver: buffers allocated once, damping, tolerance, a per-iteration MSE trace,
+//! divergence detection, and the best iterate kept.
+
+use mlamp_core::ml_amp::{AmpLayer, LayerState, MlAmp, VarianceMode};
+use mlamp_core::moments::{Moments, marginal_moments};
+use mlamp_core::operator::DenseWeights;
+use mlamp_core::quadrature::GaussHermite;
+
+use crate::error::Error;
+use crate::instance::Instance;
+use crate::model::Model;
+
+/// Options of a run.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AmpOptions {
+    /// Most iterations.
+    pub max_iter: usize,
+    /// Converged when every variable's relative squared change `‖Δĥ‖²/‖ĥ‖²` is below this.
+    pub tol: f64,
+    /// Damping `β ∈ (0, 1]` (1 = none).
+    pub damping: f64,
+    /// Full `W∘W` products or their iid mean.
+    pub variance: VarianceMode,
+    /// Diverged when some variable's mean square exceeds this multiple of its prior second
+    /// moment (or anything is non-finite).
+    pub blowup: f64,
+}
+
+impl Default for AmpOptions {
+    /// 500 iterations, tolerance 1e-13, damping 0.8, full variances, blow-up at 1e6.
+    fn default() -> Self {
+        Self {
+            max_iter: 500,
+            tol: 1e-13,
+            damping: 0.8,
+            variance: VarianceMode::Full,
+            blowup: 1e6,
+        }
+    }
+}
+
+impl AmpOptions {
+    /// Checks the options, naming the bad one.
+    pub fn validate(&self) -> Result<(), Error> {
+        if self.max_iter == 0 {
+            return Err(Error::invalid("iters", "must be >= 1"));
+        }
+        if !(self.damping > 0.0 && self.damping <= 1.0) {
+            return Err(Error::invalid("damping", "must be in (0, 1]"));
+        }
+        if !(self.tol.is_finite() && self.tol >= 0.0) {
+            return Err(Error::invalid("tol", "must be finite and >= 0"));
+        }
+        if !(self.blowup > 1.0) {
+            return Err(Error::invalid("blowup", "must be > 1"));
+        }
+        Ok(())
+    }
+}
+
+/// What a run produced.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AmpResult {
+    /// The estimates `ĥ_0 = x̂, ĥ_1, …, ĥ_{L−1}` of the kept iterate.
+    pub estimates: Vec<Vec<f64>>,
+    /// Their posterior variances.
+    pub variances: Vec<Vec<f64>>,
+    /// MSE of each estimate against the ground truth, signal first.
+    pub mse_layers: Vec<f64>,
+    /// Per iteration, the MSE of every layer (signal first).
+    pub trace: Vec<Vec<f64>>,
+    /// Iterations run.
+    pub iterations: usize,
+    /// The tolerance was reached.
+    pub converged: bool,
+    /// The estimates blew up or became non-finite; the kept iterate is the best before.
+    pub diverged: bool,
+    /// The iteration (1-based) whose estimates are kept: the last one, or, after a
+    /// divergence, the finite iterate with the smallest change.
+    pub kept_iteration: usize,
+    /// Total entries of A clamped at 0 (see `StepReport::clamped`).
+    pub clamped: usize,
+}
+
+impl AmpResult {
+    /// MSE of the signal.
+    pub fn mse_signal(&self) -> f64 {
+        self.mse_layers[0]
+    }
+}
+
+/// Mean squared difference.
+pub fn mse(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum::<f64>() / a.len() as f64
+}
+
+/// Moments of every layer's variable under the model (64-point Gauss–Hermite).
+pub fn model_moments(model: &Model) -> Result<Vec<Moments<f64>>, Error> {
+    let gh = GaussHermite::<f64, 64>::new();
+    let mut m = vec![Moments::default(); model.depth() + 1];
+    marginal_moments(model.prior.as_ref(), &model.channels(), gh.rule(), &mut m)?;
+    Ok(m)
+}
+
+/// Runs ML-AMP on an instance of `model`.
+pub fn run_ml_amp(model: &Model, inst: &Instance, opts: &AmpOptions) -> Result<AmpResult, Error> {
+    opts.validate()?;
+    let depth = model.depth();
+    if inst.weights.len() != depth || inst.layers.len() != depth + 1 {
+        return Err(Error::invalid(
+            "instance",
+            "does not have the model's number of layers",
+        ));
+    }
+    let ops = inst
+        .weights
+        .iter()
+        .enumerate()
+        .map(|(k, w)| DenseWeights::new(w, inst.sizes[k + 1], inst.sizes[k]))
+        .collect::<Result<Vec<_>, _>>()?;
+    let layers: Vec<AmpLayer<'_, f64>> = ops
+        .iter()
+        .zip(&model.layers)
+        .map(|(w, l)| AmpLayer {
+            weights: w,
+            channel: l.channel.as_ref(),
+        })
+        .collect();
+    let amp = MlAmp::new(
+        model.prior.as_ref(),
+        &layers,
+        inst.observation(),
+        opts.variance,
+    )?;
+    let moments = model_moments(model)?;
+
+    let mut buf = vec![0.0; amp.state_len()];
+    let mut state = Vec::with_capacity(depth);
+    let mut rest: &mut [f64] = &mut buf;
+    for k in 0..depth {
+        let (st, r) = LayerState::carve(rest, inst.sizes[k + 1], inst.sizes[k])?;
+        state.push(st);
+        rest = r;
+    }
+    amp.initialise(&mut state, &moments)?;
+
+    let snapshot = |state: &[LayerState<'_, f64>]| -> (Vec<Vec<f64>>, Vec<Vec<f64>>) {
+        (
+            state.iter().map(|s| s.h.to_vec()).collect(),
+            state.iter().map(|s| s.sigma.to_vec()).collect(),
+        )
+    };
+    let mut trace = Vec::new();
+    // The finite iterate with the smallest change so far: what a divergence falls back to.
+    let mut best = (snapshot(&state), 0usize, f64::INFINITY);
+    let (mut converged, mut diverged, mut clamped) = (false, false, 0);
+    let mut iterations = 0;
+    for t in 1..=opts.max_iter {
+        iterations = t;
+        let rep = amp.step(&mut state, opts.damping)?;
+        clamped += rep.clamped;
+        let blown = state.iter().zip(&moments).any(|(s, m)| {
+            let ms = s.h.iter().map(|v| v * v).sum::<f64>() / s.h.len() as f64;
+            !(ms <= opts.blowup * m.second.max(f64::MIN_POSITIVE))
+        });
+        if !rep.finite || blown {
+            diverged = true;
+            break;
+        }
+        trace.push(
+            state
+                .iter()
+                .zip(&inst.layers)
+                .map(|(s, h)| mse(s.h, h))
+                .collect(),
+        );
+        if rep.change <= best.2 {
+            best = (snapshot(&state), t, rep.change);
+        }
+        if rep.change < opts.tol {
+            converged = true;
+            break;
+        }
+    }
+    let ((estimates, variances), kept_iteration) = if diverged {
+        (best.0, best.1)
+    } else {
+        (snapshot(&state), iterations)
+    };
+    let mse_layers = estimates
+        .iter()
+        .zip(&inst.layers)
+        .map(|(e, h)| mse(e, h))
+        .collect();
+    Ok(AmpResult {
+        estimates,
+        variances,
+        mse_layers,
+        trace,
+        iterations,
+        converged,
+        diverged,
+        kept_iteration,
+        clamped,
+    })
+}

@@ -1,0 +1,56 @@
+//! The host side's error type.
+
+use thiserror::Error;
+
+/// Everything that can go wrong between a model file and a result.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The model file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The model file is not valid TOML, has an unknown key or a value of the wrong type.
+    #[error("{location}: {message}")]
+    Parse {
+        /// `file:line:column`.
+        location: String,
+        /// The parser's message, on one line.
+        message: String,
+    },
+    /// A value is outside its domain; `field` is its path in the model file.
+    #[error("{field}: {reason}")]
+    Invalid {
+        /// Path of the field, e.g. `layers[1].channel.noise_var`.
+        field: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// An error from the core (shapes, non-finite data, parameters).
+    #[error(transparent)]
+    Core(#[from] mlamp_core::Error),
+}
+
+impl Error {
+    /// An [`Error::Invalid`] for `field`.
+    pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::Invalid {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// Wraps a core error raised while building the object at `field`, naming the field.
+    pub fn at(field: &str, e: mlamp_core::Error) -> Self {
+        match e {
+            mlamp_core::Error::InvalidParameter { name, requirement } => {
+                Error::invalid(format!("{field}.{name}"), format!("must be {requirement}"))
+            }
+            other => Error::invalid(field, other.to_string()),
+        }
+    }
+}
