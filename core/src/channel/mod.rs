@@ -103,12 +103,14 @@ pub(crate) struct Term<T> {
 /// `log(e^{a} + e^{b})` with its first and second derivatives, from those of each term:
 /// with weights `p = softmax(a, b)`, `d1 = Σ p d1_i` and
 /// `d2 = Σ p d2_i + p_a p_b (d1_a − d1_b)²` (the variance of a two-point law, written without
-/// cancellation).
+/// cancellation). The last term is formed as `(p_a δ)(p_b δ)`, `δ = d1_a − d1_b`, so that a
+/// weight that underflowed to 0 gives 0 even where `δ²` alone would overflow (0 · ∞ = NaN).
 pub(crate) fn log_mix2<T: Real>(a: Term<T>, b: Term<T>) -> (T, Term<T>) {
     let value = crate::special::log_add_exp(a.value, b.value);
     let pa = (a.value - value).exp();
     let pb = (b.value - value).exp();
     let d1 = pa * a.d1 + pb * b.d1;
-    let d2 = pa * a.d2 + pb * b.d2 + pa * pb * (a.d1 - b.d1).sq();
+    let diff = a.d1 - b.d1;
+    let d2 = pa * a.d2 + pb * b.d2 + (pa * diff) * (pb * diff);
     (pa, Term { value, d1, d2 })
 }

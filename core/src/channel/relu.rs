@@ -4,7 +4,9 @@ use super::{Channel, HiddenMessage, OutputMessage, Term, log_mix2, var_floor};
 use crate::error::{Error, non_negative};
 use crate::quadrature::Rule;
 use crate::real::Real;
-use crate::special::{LN_SQRT_2PI, inv_mills, log_norm_cdf, log_norm_cdf_dd};
+use crate::special::{
+    LN_SQRT_2PI, erfcx, inv_mills, log_norm_cdf, log_norm_cdf_dd, x_plus_inv_mills,
+};
 
 /// `P_out(h|z) = N(h; max(0, z), Δ)`. As a hidden layer Δ ≥ 0 (Δ = 0: a noiseless ReLU); as
 /// the output channel the density of `y` needs Δ > 0.
@@ -72,7 +74,9 @@ impl<T: Real> Channel<T> for Relu<T> {
     /// `c₀ = −½ ln(1 + AΔ) + B² Δ k/2`, `D = 1 + A'V` and `u = (ω + B'V)/√(V D)`:
     /// `Z = e^{c₀} [Φ(−ω/√V) + e^{−½ ln D + (2ωB' + B'² V − A' ω²)/(2D)} Φ(u)]`,
     /// the second term the `z > 0` part, a Gaussian `N(z; ω, V) e^{−A' z²/2 + B' z}` truncated
-    /// to z > 0. Each branch is differentiated in ω and in B, then combined.
+    /// to z > 0. Each branch is differentiated in ω and in B, then combined. For u < 0 the
+    /// second branch is evaluated as `c₀ − ½ ln D − ω²/(2V) + ln(½ erfcx(−u/√2))` (the same
+    /// value, without the cancellation of two terms of size u²/2).
     fn hidden(&self, a: T, b: T, v: T, omega: T) -> HiddenMessage<T> {
         let v = var_floor(v);
         let delta = self.noise_var;
@@ -82,15 +86,34 @@ impl<T: Real> Channel<T> for Relu<T> {
         let d = T::ONE + ap * v;
         let sd = (v * d).sqrt();
         let u = (omega + bp * v) / sd;
-        let (lu, ru, ddu) = (log_norm_cdf(u), inv_mills(u), log_norm_cdf_dd(u));
-        let pos_value = c0 - T::HALF * d.ln()
-            + (T::TWO * omega * bp + bp * bp * v - ap * omega * omega) / (T::TWO * d)
-            + lu;
+        let ddu = log_norm_cdf_dd(u);
+        // The z > 0 branch: its value, its ω-slope and its B-slope (less the noise part).
+        let (pos_value, pos_dw, pos_db) = if u < T::ZERO {
+            // Where Φ(u) is tiny, log Φ(u) ≈ −u²/2 cancels against the quadratic term: written
+            // through erfcx, the quadratic minus u²/2 is exactly −ω²/(2V), and the slopes go
+            // through u + r(u), so nothing large is ever subtracted.
+            let upr = x_plus_inv_mills(u);
+            let lerfcx = (T::HALF * erfcx(-u * T::c(core::f64::consts::FRAC_1_SQRT_2))).ln();
+            (
+                c0 - T::HALF * d.ln() - omega * omega / (T::TWO * v) + lerfcx,
+                -omega / v + upr / sd,
+                k * (v / d).sqrt() * upr,
+            )
+        } else {
+            let ru = inv_mills(u);
+            (
+                c0 - T::HALF * d.ln()
+                    + (T::TWO * omega * bp + bp * bp * v - ap * omega * omega) / (T::TWO * d)
+                    + log_norm_cdf(u),
+                (bp - ap * omega) / d + ru / sd,
+                k * (omega + bp * v) / d + ru * k * v / sd,
+            )
+        };
         // Branches in ω.
         let neg_w = Self::negative_branch(omega, v, c0);
         let pos_w = Term {
             value: pos_value,
-            d1: (bp - ap * omega) / d + ru / sd,
+            d1: pos_dw,
             d2: -ap / d + ddu / (v * d),
         };
         // Branches in B (same values, so the same weights).
@@ -101,8 +124,10 @@ impl<T: Real> Channel<T> for Relu<T> {
         };
         let pos_b = Term {
             value: pos_value,
-            d1: b * delta * k + k * (omega + bp * v) / d + ru * k * v / sd,
-            d2: delta * k + k * k * v / d + ddu * k * k * v / d,
+            d1: b * delta * k + pos_db,
+            // The variance of the truncated Gaussian, V/D · (1 + (log Φ)''(u)): the factor lies
+            // in (0, 1) but rounds to slightly below 0 as u → −∞, hence the clamp.
+            d2: delta * k + k * k * v / d * (T::ONE + ddu).max(T::ZERO),
         };
         let (_, w) = log_mix2(neg_w, pos_w);
         let (_, bb) = log_mix2(neg_b, pos_b);
