@@ -326,7 +326,8 @@ impl<'m, T: Real> MlAmp<'m, T> {
                 }
             }
             for ((a, b), &h) in st.a.iter_mut().zip(st.b.iter_mut()).zip(st.h.iter()) {
-                if !(*a >= T::ZERO) {
+                // NaN is left alone, to be reported as non-finite.
+                if *a < T::ZERO {
                     report.clamped += 1;
                     *a = T::ZERO;
                 }

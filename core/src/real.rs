@@ -80,11 +80,13 @@ pub trait Real:
     fn cos(self) -> Self;
     /// `true` unless NaN or infinite.
     fn is_finite(self) -> bool;
+    /// `true` for NaN.
+    fn is_nan(self) -> bool;
 
     /// The larger of two values (the other one if one is NaN).
     #[inline]
     fn max(self, other: Self) -> Self {
-        if self >= other || other != other {
+        if self >= other || other.is_nan() {
             self
         } else {
             other
@@ -93,7 +95,7 @@ pub trait Real:
     /// The smaller of two values (the other one if one is NaN).
     #[inline]
     fn min(self, other: Self) -> Self {
-        if self <= other || other != other {
+        if self <= other || other.is_nan() {
             self
         } else {
             other
@@ -173,6 +175,10 @@ macro_rules! impl_real {
             #[inline]
             fn is_finite(self) -> bool {
                 <$t>::is_finite(self)
+            }
+            #[inline]
+            fn is_nan(self) -> bool {
+                <$t>::is_nan(self)
             }
         }
     };

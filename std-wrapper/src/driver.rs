@@ -51,7 +51,7 @@ impl AmpOptions {
         if !(self.tol.is_finite() && self.tol >= 0.0) {
             return Err(Error::invalid("tol", "must be finite and >= 0"));
         }
-        if !(self.blowup > 1.0) {
+        if self.blowup.is_nan() || self.blowup <= 1.0 {
             return Err(Error::invalid("blowup", "must be > 1"));
         }
         Ok(())
@@ -161,7 +161,7 @@ pub fn run_ml_amp(model: &Model, inst: &Instance, opts: &AmpOptions) -> Result<A
         clamped += rep.clamped;
         let blown = state.iter().zip(&moments).any(|(s, m)| {
             let ms = s.h.iter().map(|v| v * v).sum::<f64>() / s.h.len() as f64;
-            !(ms <= opts.blowup * m.second.max(f64::MIN_POSITIVE))
+            ms.is_nan() || ms > opts.blowup * m.second.max(f64::MIN_POSITIVE)
         });
         if !rep.finite || blown {
             diverged = true;

@@ -180,7 +180,7 @@ impl ChannelSpec {
             ChannelSpec::Linear { noise_var } => Box::new(Linear::new(noise_var).map_err(at)?),
             ChannelSpec::Sign { noise_var } => Box::new(Sign::new(noise_var).map_err(at)?),
             ChannelSpec::Relu { noise_var } => {
-                if is_output && !(noise_var > 0.0) {
+                if is_output && (noise_var.is_nan() || noise_var <= 0.0) {
                     return Err(Error::invalid(
                         format!("{field}.noise_var"),
                         "must be > 0 for a relu output layer",
