@@ -20,6 +20,7 @@ pub mod operator;
 pub mod prior;
 pub mod quadrature;
 pub mod real;
+pub mod se;
 pub mod special;
 
 pub use error::Error;

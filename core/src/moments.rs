@@ -5,8 +5,9 @@
 use crate::channel::Channel;
 use crate::error::{Error, length};
 use crate::prior::Prior;
-use crate::quadrature::Rule;
+use crate::quadrature::{Accumulator, GradedNormal, Rule};
 use crate::real::Real;
+use crate::se::SE_PANEL_POINTS;
 
 /// Mean and second moment of one layer's entries.
 #[derive(Clone, Copy, Debug, PartialEq, Default)]
@@ -27,8 +28,9 @@ impl<T: Real> Moments<T> {
 /// Fills `out[0]` with the prior's moments and `out[k]`, k ≥ 1, with those of `h_k`, the
 /// output of channel `k − 1`. With `W` iid zero-mean of variance `1/n_in`, a pre-activation is
 /// `z ~ N(0, ρ_{k−1})` over the randomness of `W` and the input, so
-/// `E h_k^p = E_{z ~ N(0, ρ_{k−1})} E_{h ~ P_out(·|z)} h^p`, by the rule in z and the channel's
-/// own rule in h. `out.len()` must be `channels.len() + 1`.
+/// `E h_k^p = E_{z ~ N(0, ρ_{k−1})} E_{h ~ P_out(·|z)} h^p`: z by Gauss–Legendre panels with
+/// an edge at `z = 0` (exact to round-off for the kinks of ReLU and sign there), h by the
+/// channel's law with the Gauss–Hermite `rule`. `out.len()` must be `channels.len() + 1`.
 pub fn marginal_moments<T: Real>(
     prior: &dyn Prior<T>,
     channels: &[&dyn Channel<T>],
@@ -40,10 +42,16 @@ pub fn marginal_moments<T: Real>(
         mean: prior.mean(),
         second: prior.second_moment(),
     };
+    let panels = GradedNormal::<T, SE_PANEL_POINTS>::new();
     for (k, ch) in channels.iter().enumerate() {
         let sd = out[k].second.sqrt();
-        let mean = rule.expect(|x| ch.expect_given(sd * x, rule, &mut |h| h));
-        let second = rule.expect(|x| ch.expect_given(sd * x, rule, &mut |h| h * h));
+        let [mean, second] = panels.expect(T::ONE, |x| {
+            let mut acc = [T::ZERO; 2];
+            ch.law(sd * x, rule, &mut |h, p| {
+                acc = acc.add_scaled(p, [h, h * h])
+            });
+            acc
+        });
         out[k + 1] = Moments { mean, second };
     }
     Ok(())

@@ -8,6 +8,7 @@ pub mod driver;
 pub mod error;
 pub mod instance;
 pub mod model;
+pub mod se;
 
 pub use driver::{AmpOptions, AmpResult, run_ml_amp};
 pub use error::Error;

@@ -1,9 +1,10 @@
 //! The linear channel with additive Gaussian noise: `h = z + ξ`, `ξ ~ N(0, Δ)`.
 
-use super::{Channel, HiddenMessage, OutputMessage, var_floor};
+use super::{Channel, HiddenMessage, OutputMessage, gaussian_law, var_floor};
 use crate::error::{Error, non_negative};
 use crate::quadrature::Rule;
 use crate::real::Real;
+use crate::se::{SeQuadrature, SeTerms};
 use crate::special::LN_SQRT_2PI;
 
 /// `P_out(h|z) = N(h; z, Δ)`, `Δ ≥ 0` (Δ = 0: a noiseless linear layer).
@@ -57,12 +58,38 @@ impl<T: Real> Channel<T> for Linear<T> {
         }
     }
 
-    fn expect_given(&self, z: T, rule: Rule<'_, T>, f: &mut dyn FnMut(T) -> T) -> T {
-        if self.noise_var == T::ZERO {
-            f(z)
-        } else {
-            let sd = self.noise_var.sqrt();
-            rule.expect(|x| f(z + sd * x))
+    fn law(&self, z: T, rule: Rule<'_, T>, visit: &mut dyn FnMut(T, T)) {
+        gaussian_law(z, self.noise_var, rule, visit);
+    }
+
+    /// `h ~ N(w, V + Δ)`.
+    fn law_given_mean(&self, w: T, v: T, rule: Rule<'_, T>, visit: &mut dyn FnMut(T, T)) {
+        gaussian_law(w, v + self.noise_var, rule, visit);
+    }
+
+    /// Closed form, with `S = V + Δ`: `y − w ~ N(0, S)`, so `E g² = 1/S` and
+    /// `E log Z = −½ ln(2πS) − ½`.
+    fn se_output(&self, rho: T, m: T, _q: &SeQuadrature<'_, T>) -> SeTerms<T> {
+        let s = var_floor((rho - m).max(T::ZERO) + self.noise_var);
+        SeTerms {
+            hat: T::ONE / s,
+            overlap: T::ZERO,
+            log_z: -T::HALF * s.ln() - T::c(LN_SQRT_2PI) - T::HALF,
+        }
+    }
+
+    /// Closed form, with `S = V + Δ` and `Â` = `a_hat`: `h = w + √S ε`, `b = Âh + √Â ξ`, and the
+    /// hidden function's `g`, mean and `log Z` are affine or quadratic in them, giving
+    /// `E g² = Â/(1 + ÂS)`, `E ĥ² = m + ÂS²/(1 + ÂS)` and
+    /// `E log Z = ½ Â (m + S) − ½ ln(1 + ÂS)`.
+    fn se_hidden(&self, rho: T, m: T, a_hat: T, _q: &SeQuadrature<'_, T>) -> SeTerms<T> {
+        let s = (rho - m).max(T::ZERO) + self.noise_var;
+        let a = a_hat.max(T::ZERO);
+        let d = T::ONE + a * s;
+        SeTerms {
+            hat: a / d,
+            overlap: m + a * s * s / d,
+            log_z: T::HALF * a * (m + s) - T::HALF * d.ln(),
         }
     }
 

@@ -24,8 +24,9 @@ pub use relu::Relu;
 pub use sign::Sign;
 
 use crate::error::Error;
-use crate::quadrature::Rule;
+use crate::quadrature::{Accumulator, Rule};
 use crate::real::Real;
+use crate::se::{SeQuadrature, SeTerms, fine_scale};
 
 /// Result of the output function of eq. 7.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -66,9 +67,82 @@ pub trait Channel<T: Real> {
     /// eq. 6 (ML-AMP paper): the hidden-layer function at `A ≥ 0`, `B`, `V > 0`, `ω`.
     fn hidden(&self, a: T, b: T, v: T, omega: T) -> HiddenMessage<T>;
 
-    /// `E_{h ~ P_out(·|z)} f(h)`: exact sums for discrete outputs, the Gauss–Hermite `rule`
-    /// over Gaussian noise.
-    fn expect_given(&self, z: T, rule: Rule<'_, T>, f: &mut dyn FnMut(T) -> T) -> T;
+    /// The law of `h` given `z` as a quadrature: calls `visit(h, p)` for points `h` with
+    /// probabilities `p` summing to one (exact for a discrete output, the Gauss–Hermite `rule`
+    /// over Gaussian noise). Expectations over `P_out(·|z)`, of any number of functions, are
+    /// sums over these visits.
+    fn law(&self, z: T, rule: Rule<'_, T>, visit: &mut dyn FnMut(T, T));
+
+    /// `E_{h ~ P_out(·|z)} f(h)` through [`Channel::law`].
+    fn expect_given(&self, z: T, rule: Rule<'_, T>, f: &mut dyn FnMut(T) -> T) -> T {
+        let mut acc = T::ZERO;
+        self.law(z, rule, &mut |h, p| acc += p * f(h));
+        acc
+    }
+
+    /// The law of `h` given the mean `w` of a Gaussian pre-activation `z ~ N(w, V)`, i.e. the
+    /// density `Z(h, V, w)` of eq. 7, as a quadrature (visits `(h, p)`, `p` summing to one).
+    /// Default: the `rule` over z nested with [`Channel::law`]; channels with a closed form
+    /// override it.
+    fn law_given_mean(&self, w: T, v: T, rule: Rule<'_, T>, visit: &mut dyn FnMut(T, T)) {
+        let sd = v.max(T::ZERO).sqrt();
+        for (x, wx) in rule.iter() {
+            self.law(w + sd * x, rule, &mut |h, p| visit(h, wx * p));
+        }
+    }
+
+    /// The state evolution's averages for this channel as the **output** layer (ML-AMP paper,
+    /// eq. 13 and the `I^(1)` of eq. 15; its layer 1 is our last): with `V = ρ − m`,
+    /// `w ~ N(0, m)`, `y ~ Z(·, V, w)`, returns `hat = E g_out(y, V, w)²` (so that
+    /// `m̂ = α · hat`; `E g² = −E ∂g` at the Bayes-optimal point) and
+    /// `log_z = E log Z_out(y, V, w)`. `ρ` is the second moment of the layer's input.
+    fn se_output(&self, rho: T, m: T, q: &SeQuadrature<'_, T>) -> SeTerms<T> {
+        let v = (rho - m).max(T::ZERO);
+        let sm = m.max(T::ZERO).sqrt();
+        let [hat, log_z] = q.graded.expect(fine_scale(v, m), |t| {
+            let w = sm * t;
+            let mut acc = [T::ZERO; 2];
+            self.law_given_mean(w, v, q.rule, &mut |y, p| {
+                let o = self.output(y, v, w);
+                acc = acc.add_scaled(p, [o.g * o.g, o.log_z]);
+            });
+            acc
+        });
+        SeTerms {
+            hat,
+            overlap: T::ZERO,
+            log_z,
+        }
+    }
+
+    /// The state evolution's averages for this channel as a **hidden** layer (ML-AMP paper,
+    /// eqs. 11–12 and the `I^(ℓ)` of eq. 15; its layer ℓ ≥ 2 is our layer `L − ℓ`): with
+    /// `V = ρ − m` (ρ, m of the layer's input), `w ~ N(0, m)`, `h ~ Z(·, V, w)` and
+    /// `b ~ N(Â h, Â)` (`Â` = `a_hat`, the m̂ of the layer's output), returns
+    /// `hat = E g²`, `overlap = E ĥ²` (the output's new m) and `log_z = E log Z`.
+    fn se_hidden(&self, rho: T, m: T, a_hat: T, q: &SeQuadrature<'_, T>) -> SeTerms<T> {
+        let v = (rho - m).max(T::ZERO);
+        let sm = m.max(T::ZERO).sqrt();
+        let a_hat = a_hat.max(T::ZERO);
+        let sa = a_hat.sqrt();
+        let [hat, overlap, log_z] = q.graded.expect(fine_scale(v, m), |t| {
+            let w = sm * t;
+            let mut acc = [T::ZERO; 3];
+            self.law_given_mean(w, v, q.rule, &mut |h, p| {
+                let inner = q.rule.expect(|xi| {
+                    let o = self.hidden(a_hat, a_hat * h + sa * xi, v, w);
+                    [o.g * o.g, o.mean * o.mean, o.log_z]
+                });
+                acc = acc.add_scaled(p, inner);
+            });
+            acc
+        });
+        SeTerms {
+            hat,
+            overlap,
+            log_z,
+        }
+    }
 
     /// A draw of `h` given `z` and a standard normal `xi` (the channel's only randomness).
     fn sample(&self, z: T, xi: T) -> T;
@@ -90,6 +164,24 @@ pub trait Channel<T: Real> {
 #[inline]
 pub(crate) fn var_floor<T: Real>(v: T) -> T {
     v.max(T::MIN_POSITIVE.sqrt())
+}
+
+/// Visits the law `N(mean, var)` through the Gauss–Hermite `rule` (a single point if
+/// `var = 0`).
+pub(crate) fn gaussian_law<T: Real>(
+    mean: T,
+    var: T,
+    rule: Rule<'_, T>,
+    visit: &mut dyn FnMut(T, T),
+) {
+    if var == T::ZERO {
+        visit(mean, T::ONE);
+    } else {
+        let sd = var.sqrt();
+        for (x, w) in rule.iter() {
+            visit(mean + sd * x, w);
+        }
+    }
 }
 
 /// A log-term `a` with its first and second derivatives in one variable.

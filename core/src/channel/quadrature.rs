@@ -127,19 +127,21 @@ impl<T: Real, L: Likelihood<T>> Channel<T> for QuadratureChannel<'_, T, L> {
         }
     }
 
-    fn expect_given(&self, z: T, rule: Rule<'_, T>, f: &mut dyn FnMut(T) -> T) -> T {
+    /// The importance-weighted rule `h = μ(z) + s(z) x_i`, weights `w_i P(h|z)/N(h; μ, s²)`
+    /// normalised to sum to one.
+    fn law(&self, z: T, rule: Rule<'_, T>, visit: &mut dyn FnMut(T, T)) {
         let (mu, s) = self.likelihood.location_scale(z);
-        let mut num = T::ZERO;
-        let mut den = T::ZERO;
+        let ratio = |x: T| {
+            (self.likelihood.log_density(mu + s * x, z)
+                + s.ln()
+                + T::c(LN_SQRT_2PI)
+                + T::HALF * x * x)
+                .exp()
+        };
+        let total: T = rule.iter().map(|(x, w)| w * ratio(x)).sum();
         for (x, w) in rule.iter() {
-            let h = mu + s * x;
-            let ratio =
-                (self.likelihood.log_density(h, z) + s.ln() + T::c(LN_SQRT_2PI) + T::HALF * x * x)
-                    .exp();
-            num += w * ratio * f(h);
-            den += w * ratio;
+            visit(mu + s * x, w * ratio(x) / total);
         }
-        num / den
     }
 
     fn sample(&self, z: T, xi: T) -> T {

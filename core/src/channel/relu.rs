@@ -1,6 +1,6 @@
 //! The ReLU channel with additive Gaussian noise: `h = max(0, z) + ξ`, `ξ ~ N(0, Δ)`.
 
-use super::{Channel, HiddenMessage, OutputMessage, Term, log_mix2, var_floor};
+use super::{Channel, HiddenMessage, OutputMessage, Term, gaussian_law, log_mix2, var_floor};
 use crate::error::{Error, non_negative};
 use crate::quadrature::Rule;
 use crate::real::Real;
@@ -140,14 +140,8 @@ impl<T: Real> Channel<T> for Relu<T> {
         }
     }
 
-    fn expect_given(&self, z: T, rule: Rule<'_, T>, f: &mut dyn FnMut(T) -> T) -> T {
-        let base = z.max(T::ZERO);
-        if self.noise_var == T::ZERO {
-            f(base)
-        } else {
-            let sd = self.noise_var.sqrt();
-            rule.expect(|x| f(base + sd * x))
-        }
+    fn law(&self, z: T, rule: Rule<'_, T>, visit: &mut dyn FnMut(T, T)) {
+        gaussian_law(z.max(T::ZERO), self.noise_var, rule, visit);
     }
 
     fn sample(&self, z: T, xi: T) -> T {

@@ -20,6 +20,33 @@ impl<T: Real> Sign<T> {
     }
 }
 
+/// Visits `(+1, Φ(z/√s))` and `(−1, Φ(−z/√s))`; at `s = 0` a step, ½ each at `z = 0`.
+fn two_point<T: Real>(z: T, s: T, visit: &mut dyn FnMut(T, T)) {
+    let p_plus = if s == T::ZERO {
+        if z > T::ZERO {
+            T::ONE
+        } else if z < T::ZERO {
+            T::ZERO
+        } else {
+            T::HALF
+        }
+    } else {
+        norm_cdf(z / s.sqrt())
+    };
+    if p_plus > T::ZERO {
+        visit(T::ONE, p_plus);
+    }
+    if p_plus < T::ONE {
+        // Φ(−u) directly, not 1 − Φ(u), to keep its relative accuracy.
+        let p_minus = if s == T::ZERO {
+            T::ONE - p_plus
+        } else {
+            norm_cdf(-z / s.sqrt())
+        };
+        visit(-T::ONE, p_minus);
+    }
+}
+
 impl<T: Real> Sign<T> {
     /// `log Φ(±u)` as a function of ω, with `u = ω/√S`: value, and derivatives
     /// `±r(±u)/√S`, `(log Φ)''(±u)/S`.
@@ -69,26 +96,14 @@ impl<T: Real> Channel<T> for Sign<T> {
         }
     }
 
-    fn expect_given(&self, z: T, _rule: Rule<'_, T>, f: &mut dyn FnMut(T) -> T) -> T {
-        let p_plus = if self.noise_var == T::ZERO {
-            if z > T::ZERO {
-                T::ONE
-            } else if z < T::ZERO {
-                T::ZERO
-            } else {
-                T::HALF
-            }
-        } else {
-            norm_cdf(z / self.noise_var.sqrt())
-        };
-        let mut acc = T::ZERO;
-        if p_plus > T::ZERO {
-            acc += p_plus * f(T::ONE);
-        }
-        if p_plus < T::ONE {
-            acc += (T::ONE - p_plus) * f(-T::ONE);
-        }
-        acc
+    /// `h = ±1` with probabilities `Φ(±z/√Δ)` (a step at Δ = 0, ½ each at z = 0).
+    fn law(&self, z: T, _rule: Rule<'_, T>, visit: &mut dyn FnMut(T, T)) {
+        two_point(z, self.noise_var, visit);
+    }
+
+    /// `h = ±1` with probabilities `Φ(±w/√(V + Δ))`.
+    fn law_given_mean(&self, w: T, v: T, _rule: Rule<'_, T>, visit: &mut dyn FnMut(T, T)) {
+        two_point(w, v.max(T::ZERO) + self.noise_var, visit);
     }
 
     fn sample(&self, z: T, xi: T) -> T {

@@ -65,23 +65,23 @@ pub fn mixture_posterior<T: Real>(comps: &[Component<T>], a: T, b: T) -> Posteri
     }
 }
 
-/// `Σ_c π_c E f(μ_c + √v_c ξ)`, with the rule over ξ for Gaussian components and a single
-/// evaluation at a point mass.
-pub fn mixture_expect<T: Real>(
+/// Visits `(μ_c + √v_c x_i, π_c w_i)` for every component and node of the `rule`, or
+/// `(μ_c, π_c)` once for a point mass: the mixture as a quadrature.
+pub fn mixture_law<T: Real>(
     comps: &[Component<T>],
     rule: Rule<'_, T>,
-    f: &mut dyn FnMut(T) -> T,
-) -> T {
-    let mut acc = T::ZERO;
+    visit: &mut dyn FnMut(T, T),
+) {
     for c in comps {
         if c.var == T::ZERO {
-            acc += c.weight * f(c.mean);
+            visit(c.mean, c.weight);
         } else {
             let sd = c.var.sqrt();
-            acc += c.weight * rule.expect(|x| f(c.mean + sd * x));
+            for (x, w) in rule.iter() {
+                visit(c.mean + sd * x, c.weight * w);
+            }
         }
     }
-    acc
 }
 
 /// The component whose cumulative weight first exceeds `u`, then `μ + √v ξ`.

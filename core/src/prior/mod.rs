@@ -23,8 +23,9 @@ pub use gauss_bernoulli::GaussBernoulli;
 pub use gaussian::Gaussian;
 pub use mixture::{Component, mixture_posterior};
 
-use crate::quadrature::Rule;
+use crate::quadrature::{Accumulator, Rule};
 use crate::real::Real;
+use crate::se::SeTerms;
 
 /// The scalar posterior of eq. 9: mean, variance and log-normaliser.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -65,10 +66,40 @@ pub trait Prior<T: Real> {
             .sum()
     }
 
-    /// `E_{x ~ P_X} f(x)`: exact over point masses, the Gauss–Hermite `rule` over each
+    /// The law of P_X as a quadrature: calls `visit(x, p)` for points `x` with probabilities
+    /// `p` summing to one, exact over point masses and the Gauss–Hermite `rule` over each
     /// Gaussian component.
+    fn law(&self, rule: Rule<'_, T>, visit: &mut dyn FnMut(T, T)) {
+        mixture::mixture_law(self.components(), rule, visit)
+    }
+
+    /// `E_{x ~ P_X} f(x)` through [`Prior::law`].
     fn expect(&self, rule: Rule<'_, T>, f: &mut dyn FnMut(T) -> T) -> T {
-        mixture::mixture_expect(self.components(), rule, f)
+        let mut acc = T::ZERO;
+        self.law(rule, &mut |x, p| acc += p * f(x));
+        acc
+    }
+
+    /// The state evolution's averages for the signal (ML-AMP paper, the `m^(L)` of eq. 13 and
+    /// the `I^(L+1)` of eq. 15; its layer L is our signal): with `x ~ P_X` and
+    /// `b ~ N(m̂ x, m̂)`, `overlap = E x̂(m̂, b)²` (= E x x̂ at the Bayes-optimal point) and
+    /// `log_z = E log Z(m̂, b)`.
+    fn se(&self, m_hat: T, rule: Rule<'_, T>) -> SeTerms<T> {
+        let a = m_hat.max(T::ZERO);
+        let sa = a.sqrt();
+        let mut acc = [T::ZERO; 2];
+        self.law(rule, &mut |x, p| {
+            let inner = rule.expect(|xi| {
+                let post = self.posterior(a, a * x + sa * xi);
+                [post.mean * post.mean, post.log_z]
+            });
+            acc = acc.add_scaled(p, inner);
+        });
+        SeTerms {
+            hat: T::ZERO,
+            overlap: acc[0],
+            log_z: acc[1],
+        }
     }
 
     /// A draw from P_X given a uniform `u ∈ [0, 1)` (which picks the component) and a

@@ -1,0 +1,297 @@
+//! The state evolution of ML-AMP and its replica free energy (ML-AMP paper, `000_…`,
+//! eqs. 11–17), by deterministic quadrature.
+//!
+//! # Indexing
+//! Our variables are `h_0 = x, h_1, …, h_{L−1}` (signal first) and `h_L = y`; our layer `k`
+//! maps `h_k` to `h_{k+1}` with `α_k = n_{k+1}/n_k`. The paper's variable `h^(ℓ)` is our
+//! `h_{L−ℓ}` and its factor `ℓ` our layer `L − ℓ`. Per variable `j < L` the order parameters
+//! are the overlap `m_j` (eq. 10) and `m̂_j`, around which its `A` concentrates.
+//!
+//! # One iteration (eqs. 11 and 13)
+//! From `m(t)`: `m̂_{L−1} = α_{L−1} E g_out²` at `V = ρ_{L−1} − m_{L−1}`, then for
+//! `k = L−2, …, 0`: `m̂_k = α_k E g_k²` with the hidden function of layer `k` at
+//! `(m̂_{k+1}, b, ρ_k − m_k, w)`; then `m_0(t+1) = E x̂(m̂_0, b)²` and
+//! `m_{k+1}(t+1) = E ĥ_{k+1}²` from the same hidden averages. (At the Bayes-optimal point
+//! `E g² = −E ∂g` and `E ĥ² = E h ĥ`, the forms printed in the paper.)
+//!
+//! # Free energy (eq. 15)
+//! With `ñ_j = n_j / n_0` (the paper's `α̃`):
+//! `φ = ½ Σ_j ñ_j m_j m̂_j − I_prior(m̂_0) − Σ_{k<L−1} ñ_{k+1} I_k(m_k, m̂_{k+1}) − ñ_L I_out(m_{L−1})`,
+//! each `I` the average of a `log Z` (see `mlamp_core::se`). It equals
+//! `−(1/n_0) E log P(y)` at the fixed point of lowest φ (eq. 16), whose signal MSE is the
+//! MMSE (eq. 17).
+
+mod threshold;
+
+pub use threshold::{PhaseCurve, PhasePoint, Thresholds, scan};
+
+use mlamp_core::quadrature::GaussHermite;
+use mlamp_core::se::{SeQuadrature, SeTerms};
+
+use crate::driver::model_moments;
+use crate::error::Error;
+use crate::model::Model;
+
+/// Gauss–Hermite points of the state evolution's rule.
+pub const SE_HERMITE_POINTS: usize = 48;
+
+/// Where the iteration starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Start {
+    /// `m_j = (E h_j)² + 1e-6 ρ_j`: what an algorithm initialised from the prior knows.
+    Uninformative,
+    /// `m_j = (1 − 1e-6) ρ_j`: next to the ground truth.
+    Informed,
+}
+
+/// Options of the state evolution.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SeOptions {
+    /// Most iterations.
+    pub max_iter: usize,
+    /// Converged when every `|Δm_j| ≤ tol · ρ_j`.
+    pub tol: f64,
+}
+
+impl Default for SeOptions {
+    /// 20 000 iterations, tolerance 1e-13.
+    fn default() -> Self {
+        Self {
+            max_iter: 20_000,
+            tol: 1e-13,
+        }
+    }
+}
+
+/// A fixed point of the state evolution.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FixedPoint {
+    /// Overlaps `m_j`, signal first.
+    pub m: Vec<f64>,
+    /// `m̂_j`, signal first.
+    pub m_hat: Vec<f64>,
+    /// MSE of each variable, `ρ_j − m_j`, signal first.
+    pub mse: Vec<f64>,
+    /// φ_RS at this point (eq. 15).
+    pub free_energy: f64,
+    /// Iterations run.
+    pub iterations: usize,
+    /// The tolerance was reached.
+    pub converged: bool,
+}
+
+impl FixedPoint {
+    /// MSE of the signal.
+    pub fn mse_signal(&self) -> f64 {
+        self.mse[0]
+    }
+}
+
+/// Both fixed points and which is Bayes-optimal.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SeAnalysis {
+    /// From the uninformative start: what ML-AMP reaches.
+    pub amp: FixedPoint,
+    /// From the informed start.
+    pub informed: FixedPoint,
+}
+
+impl SeAnalysis {
+    /// The fixed point of lowest free energy (eq. 16): the Bayes-optimal one.
+    pub fn optimal(&self) -> &FixedPoint {
+        if self.informed.free_energy < self.amp.free_energy {
+            &self.informed
+        } else {
+            &self.amp
+        }
+    }
+
+    /// MMSE of the signal (eq. 17).
+    pub fn mmse_signal(&self) -> f64 {
+        self.optimal().mse_signal()
+    }
+
+    /// Whether the two starts reach the same fixed point (ML-AMP is then Bayes-optimal).
+    /// Two signal MSEs agree when they differ by at most `1e-6 ρ_0 + 1e-3 min`.
+    pub fn branches_agree(&self) -> bool {
+        let (a, b) = (self.amp.mse_signal(), self.informed.mse_signal());
+        let rho0 = self.amp.m[0] + self.amp.mse[0];
+        (a - b).abs() <= 1e-6 * rho0 + 1e-3 * a.min(b)
+    }
+}
+
+/// The state evolution of one model.
+pub struct StateEvolution<'m> {
+    model: &'m Model,
+    alphas: Vec<f64>,
+    rho: Vec<f64>,
+    mean: Vec<f64>,
+    gh: GaussHermite<f64, SE_HERMITE_POINTS>,
+    opts: SeOptions,
+}
+
+impl<'m> StateEvolution<'m> {
+    /// The state evolution of `model` (the second moments ρ_j of every layer are computed
+    /// from the prior and channels).
+    pub fn new(model: &'m Model, opts: SeOptions) -> Result<Self, Error> {
+        if model.d != 1 {
+            return Err(Error::invalid(
+                "d",
+                "the ML-AMP state evolution is for d = 1",
+            ));
+        }
+        if opts.max_iter == 0 || opts.tol.is_nan() || opts.tol < 0.0 {
+            return Err(Error::invalid(
+                "se options",
+                "max_iter >= 1 and tol >= 0 are needed",
+            ));
+        }
+        let moments = model_moments(model)?;
+        Ok(Self {
+            model,
+            alphas: model.layers.iter().map(|l| l.alpha).collect(),
+            rho: moments.iter().map(|m| m.second).collect(),
+            mean: moments.iter().map(|m| m.mean).collect(),
+            gh: GaussHermite::new(),
+            opts,
+        })
+    }
+
+    /// The same state evolution with the alpha of layer `k` (0-based) set to `alpha`.
+    pub fn with_alpha(&self, k: usize, alpha: f64) -> Result<Self, Error> {
+        if k >= self.alphas.len() || !(alpha.is_finite() && alpha > 0.0) {
+            return Err(Error::invalid(
+                "layer/alpha",
+                "a layer of the model and a finite alpha > 0",
+            ));
+        }
+        let mut alphas = self.alphas.clone();
+        alphas[k] = alpha;
+        Ok(Self {
+            model: self.model,
+            alphas,
+            rho: self.rho.clone(),
+            mean: self.mean.clone(),
+            gh: self.gh.clone(),
+            opts: self.opts,
+        })
+    }
+
+    /// The layers' alphas.
+    pub fn alphas(&self) -> &[f64] {
+        &self.alphas
+    }
+
+    /// Second moments ρ_j of `h_0, …, h_L`.
+    pub fn rho(&self) -> &[f64] {
+        &self.rho
+    }
+
+    /// `ñ_j = n_j / n_0` for `j = 0, …, L`.
+    fn sizes(&self) -> Vec<f64> {
+        let mut n = vec![1.0];
+        for a in &self.alphas {
+            n.push(n.last().unwrap() * a);
+        }
+        n
+    }
+
+    /// The layers' averages at `m` (overlaps of `h_0, …, h_{L−1}`): returns `m̂` and, per
+    /// layer, the channel terms (index `k` for layer `k`), plus the prior's terms at `m̂_0`.
+    fn sweep(&self, m: &[f64]) -> (Vec<f64>, Vec<SeTerms<f64>>, SeTerms<f64>) {
+        let depth = self.alphas.len();
+        let q = SeQuadrature::new(self.gh.rule());
+        let mut m_hat = vec![0.0; depth];
+        let mut terms = vec![SeTerms::default(); depth];
+        for k in (0..depth).rev() {
+            let ch = &self.model.layers[k].channel;
+            terms[k] = if k + 1 == depth {
+                ch.se_output(self.rho[k], m[k], &q)
+            } else {
+                ch.se_hidden(self.rho[k], m[k], m_hat[k + 1], &q)
+            };
+            m_hat[k] = self.alphas[k] * terms[k].hat;
+        }
+        let prior = self.model.prior.se(m_hat[0], q.rule);
+        (m_hat, terms, prior)
+    }
+
+    /// φ_RS (eq. 15) at `m`, with `m̂ = m̂(m)` from one sweep (the paper's φ_RS(m)); also
+    /// returns the `m̂` and the new overlaps.
+    pub fn free_energy_at(&self, m: &[f64]) -> (f64, Vec<f64>, Vec<f64>) {
+        let (m_hat, terms, prior) = self.sweep(m);
+        let n = self.sizes();
+        let mut phi = -prior.log_z;
+        for j in 0..m.len() {
+            phi += 0.5 * n[j] * m[j] * m_hat[j];
+        }
+        for (k, t) in terms.iter().enumerate() {
+            phi -= n[k + 1] * t.log_z;
+        }
+        let next = Self::overlaps(&prior, &terms);
+        (phi, m_hat, next)
+    }
+
+    /// The new overlaps `m_0 = E x̂²` (the prior's) and `m_{k+1} = E ĥ_{k+1}²` (layer k's).
+    fn overlaps(prior: &SeTerms<f64>, terms: &[SeTerms<f64>]) -> Vec<f64> {
+        let mut next = vec![prior.overlap];
+        next.extend(terms[..terms.len() - 1].iter().map(|t| t.overlap));
+        next
+    }
+
+    /// Iterates from `start` to a fixed point.
+    pub fn fixed_point(&self, start: Start) -> FixedPoint {
+        let depth = self.alphas.len();
+        let mut m: Vec<f64> = (0..depth)
+            .map(|j| match start {
+                Start::Uninformative => self.mean[j] * self.mean[j] + 1e-6 * self.rho[j],
+                Start::Informed => (1.0 - 1e-6) * self.rho[j],
+            })
+            .collect();
+        let mut iterations = 0;
+        let mut converged = false;
+        while iterations < self.opts.max_iter {
+            iterations += 1;
+            let (_, terms, prior) = self.sweep(&m);
+            let next: Vec<f64> = Self::overlaps(&prior, &terms)
+                .iter()
+                .zip(&self.rho)
+                .map(|(&v, &r)| v.clamp(0.0, r))
+                .collect();
+            let delta = next
+                .iter()
+                .zip(&m)
+                .zip(&self.rho)
+                .map(|((a, b), r)| (a - b).abs() / r)
+                .fold(0.0, f64::max);
+            let perfect = next.iter().zip(&self.rho).all(|(a, r)| r - a <= 1e-13 * r);
+            m = next;
+            if delta <= self.opts.tol || perfect {
+                converged = true;
+                break;
+            }
+        }
+        let (free_energy, m_hat, _) = self.free_energy_at(&m);
+        let mse = m
+            .iter()
+            .zip(&self.rho)
+            .map(|(a, r)| (r - a).max(0.0))
+            .collect();
+        FixedPoint {
+            m,
+            m_hat,
+            mse,
+            free_energy,
+            iterations,
+            converged,
+        }
+    }
+
+    /// The fixed points from both starts.
+    pub fn analyse(&self) -> SeAnalysis {
+        SeAnalysis {
+            amp: self.fixed_point(Start::Uninformative),
+            informed: self.fixed_point(Start::Informed),
+        }
+    }
+}
