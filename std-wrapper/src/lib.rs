@@ -8,6 +8,7 @@ pub mod driver;
 pub mod error;
 pub mod instance;
 pub mod model;
+pub mod plot;
 pub mod se;
 
 pub use driver::{AmpOptions, AmpResult, run_ml_amp};
