@@ -96,8 +96,8 @@ fn single_layer_binary_perceptron_is_recovered_at_alpha_2() {
 }
 
 /// The ML-AMP paper's eq. 18 with ρ = 0.3, α₂ = 1, Δ₁ = 1e-8, Δ₂ = 0: recovery at α = 0.8
-/// (the easy phase), none at α = 0.4 (below the algorithmic threshold of the Fig. 2 left
-/// panel, which at α₂ = 1 lies near the single-layer one, ≈ 0.57 for ρ = 0.3).
+/// (the easy phase), none at α = 0.4 (below the algorithmic threshold, which at α₂ = 1 is the
+/// single-layer one, α ≈ 0.480 for ρ = 0.3 by the state evolution).
 #[test]
 fn two_layer_sparse_regression_has_two_phases() {
     let text = std::fs::read_to_string(concat!(

@@ -259,15 +259,20 @@ impl<T: Real, const N: usize> Default for GaussLegendre<T, N> {
     }
 }
 
-/// Outer panel edges (in standard deviations) of [`GradedNormal`], beyond the graded core.
+/// Panel edges (in standard deviations) of [`GradedNormal`] away from its graded region.
 const OUTER_EDGES: [f64; 9] = [1.0, 1.5, 2.0, 3.0, 4.0, 5.5, 7.0, 9.0, 12.0];
 
-/// Expectations over a standard normal variable of functions with a narrow feature at 0.
+/// Most panel edges [`GradedNormal::expect_around`] uses: 19 fixed ones, the centre, and two
+/// per halving from 2 down to 1e-12 (41 halvings).
+const MAX_EDGES: usize = 19 + 1 + 2 * 42;
+
+/// Expectations over a standard normal variable of functions with a narrow feature.
 ///
-/// `E_{t ~ N(0,1)} f(t) = ∫ φ(t) f(t) dt` by `N`-point Gauss–Legendre panels on [−12, 12],
-/// graded geometrically towards 0 down to a width `fine`: edges `fine · 2^j` up to 1, then
-/// 1, 1.5, 2, 3, 4, 5.5, 7, 9, 12. A kink or a step of width `fine` at `t = 0` (a sign channel
-/// as its variance vanishes) is integrated to the rule's accuracy at a cost logarithmic in
+/// `E_{t ~ N(0,1)} f(t) = ∫ φ(t) f(t) dt` by `N`-point Gauss–Legendre panels on [−12, 12]:
+/// fixed edges 0, ±1, ±1.5, ±2, ±3, ±4, ±5.5, ±7, ±9, ±12, and edges graded geometrically
+/// towards a centre `c`, at `c ± fine · 2^j` up to `c ± 2`. A kink or a step of width `fine`
+/// at `t = c` (a sign channel as its variance vanishes, the spike of a sparse prior as the
+/// signal-to-noise ratio grows) is integrated to the rule's accuracy at a cost logarithmic in
 /// `1/fine`, where a Gauss–Hermite rule would need `O(1/fine)` nodes.
 #[derive(Clone, Debug)]
 pub struct GradedNormal<T, const N: usize> {
@@ -282,32 +287,66 @@ impl<T: Real, const N: usize> GradedNormal<T, N> {
         }
     }
 
-    /// `E_{t ~ N(0,1)} f(t)`, the panels graded towards 0 down to `fine` (clamped to
+    /// `E_{t ~ N(0,1)} f(t)`, the panels graded towards 0 down to `fine` (see
+    /// [`GradedNormal::expect_around`]).
+    pub fn expect<A: Accumulator<T>>(&self, fine: T, f: impl FnMut(T) -> A) -> A {
+        self.expect_around(T::ZERO, fine, f)
+    }
+
+    /// `E_{t ~ N(0,1)} f(t)`, the panels graded towards `center` down to `fine` (clamped to
     /// [1e-12, 1]; NaN is taken as 1).
-    pub fn expect<A: Accumulator<T>>(&self, fine: T, mut f: impl FnMut(T) -> A) -> A {
+    pub fn expect_around<A: Accumulator<T>>(
+        &self,
+        center: T,
+        fine: T,
+        mut f: impl FnMut(T) -> A,
+    ) -> A {
         let fine = if fine.is_nan() {
             T::ONE
         } else {
             fine.max(T::c(1e-12)).min(T::ONE)
         };
-        let mut total = A::zero();
-        let mut panel = |a: T, b: T, total: &mut A| {
-            let mut g = |t: T| A::zero().add_scaled(crate::special::norm_pdf(t), f(t));
-            *total = total.add_scaled(T::ONE, self.gl.integrate(a, b, &mut g));
-            *total = total.add_scaled(T::ONE, self.gl.integrate(-b, -a, &mut g));
+        let lim = T::c(12.0);
+        let mut edges = [T::ZERO; MAX_EDGES];
+        let mut n = 0;
+        let push = |e: T, edges: &mut [T; MAX_EDGES], n: &mut usize| {
+            if e.is_finite() && e > -lim && e < lim && *n < MAX_EDGES {
+                edges[*n] = e;
+                *n += 1;
+            }
         };
-        let mut lo = T::ZERO;
-        let mut hi = fine;
-        while hi < T::ONE {
-            panel(lo, hi, &mut total);
-            lo = hi;
-            hi *= T::TWO;
-        }
         for &e in &OUTER_EDGES {
-            let e = T::c(e);
-            if e > lo {
-                panel(lo, e, &mut total);
-                lo = e;
+            push(T::c(e), &mut edges, &mut n);
+            push(-T::c(e), &mut edges, &mut n);
+        }
+        push(T::ZERO, &mut edges, &mut n);
+        // `push` keeps edges strictly inside (−12, 12): add the ends explicitly.
+        edges[n] = -lim;
+        edges[n + 1] = lim;
+        n += 2;
+        push(center, &mut edges, &mut n);
+        let mut h = fine;
+        while h < T::TWO {
+            push(center - h, &mut edges, &mut n);
+            push(center + h, &mut edges, &mut n);
+            h *= T::TWO;
+        }
+        let edges = &mut edges[..n];
+        // Insertion sort: at most ~100 edges.
+        for i in 1..edges.len() {
+            let mut j = i;
+            while j > 0 && edges[j - 1] > edges[j] {
+                edges.swap(j - 1, j);
+                j -= 1;
+            }
+        }
+        let mut total = A::zero();
+        for w in edges.windows(2) {
+            if w[1] > w[0] {
+                let panel = self.gl.integrate(w[0], w[1], |t| {
+                    A::zero().add_scaled(crate::special::norm_pdf(t), f(t))
+                });
+                total = total.add_scaled(T::ONE, panel);
             }
         }
         total
@@ -359,5 +398,11 @@ mod graded_tests {
         }
         let abs = g.expect(1.0, |t| t.abs());
         assert!((abs - (2.0 / core::f64::consts::PI).sqrt()).abs() < 1e-14);
+        // A step at t = 1.3 of width ε: E Φ((t − 1.3)/ε) = Φ(−1.3/√(1 + ε²)).
+        for eps in [1e-2, 1e-5, 1e-9] {
+            let got = g.expect_around(1.3, eps, |t| crate::special::norm_cdf((t - 1.3) / eps));
+            let want = crate::special::norm_cdf(-1.3 / (1.0 + eps * eps).sqrt());
+            assert!((got - want).abs() < 1e-13, "ε = {eps}: {got} vs {want}");
+        }
     }
 }

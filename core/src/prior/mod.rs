@@ -25,7 +25,7 @@ pub use mixture::{Component, mixture_posterior};
 
 use crate::quadrature::{Accumulator, Rule};
 use crate::real::Real;
-use crate::se::SeTerms;
+use crate::se::{SeQuadrature, SeTerms};
 
 /// The scalar posterior of eq. 9: mean, variance and log-normaliser.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -84,17 +84,32 @@ pub trait Prior<T: Real> {
     /// the `I^(L+1)` of eq. 15; its layer L is our signal): with `x ~ P_X` and
     /// `b ~ N(m̂ x, m̂)`, `overlap = E x̂(m̂, b)²` (= E x x̂ at the Bayes-optimal point) and
     /// `log_z = E log Z(m̂, b)`.
-    fn se(&self, m_hat: T, rule: Rule<'_, T>) -> SeTerms<T> {
+    ///
+    /// The denoiser depends on `(x, ξ)` only through `b`, whose law under the mixture is again a
+    /// mixture, `Σ_c π_c N(m̂ μ_c, m̂ + m̂² v_c)`: one Gaussian average per component, by panels
+    /// graded towards `b = 0`, where the components' posterior weights switch over a width
+    /// `~ min(1, √m̂)` that shrinks relative to the slab's spread `m̂ √v` as m̂ grows (a
+    /// Gauss–Hermite rule in `x` misses it: 21% error in the MMSE at m̂ = 100 for ρ = 0.3).
+    fn se(&self, m_hat: T, q: &SeQuadrature<'_, T>) -> SeTerms<T> {
         let a = m_hat.max(T::ZERO);
-        let sa = a.sqrt();
         let mut acc = [T::ZERO; 2];
-        self.law(rule, &mut |x, p| {
-            let inner = rule.expect(|xi| {
-                let post = self.posterior(a, a * x + sa * xi);
+        for c in self.components() {
+            let mean = a * c.mean;
+            let sd = (a + a * a * c.var).sqrt();
+            let term = |b: T| {
+                let post = self.posterior(a, b);
                 [post.mean * post.mean, post.log_z]
-            });
-            acc = acc.add_scaled(p, inner);
-        });
+            };
+            let avg = if sd == T::ZERO {
+                term(mean)
+            } else {
+                q.graded
+                    .expect_around(-mean / sd, a.sqrt().min(T::ONE) / sd, |t| {
+                        term(mean + sd * t)
+                    })
+            };
+            acc = acc.add_scaled(c.weight, avg);
+        }
         SeTerms {
             hat: T::ZERO,
             overlap: acc[0],

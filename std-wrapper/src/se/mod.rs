@@ -218,7 +218,7 @@ impl<'m> StateEvolution<'m> {
             };
             m_hat[k] = self.alphas[k] * terms[k].hat;
         }
-        let prior = self.model.prior.se(m_hat[0], q.rule);
+        let prior = self.model.prior.se(m_hat[0], &q);
         (m_hat, terms, prior)
     }
 
