@@ -92,7 +92,11 @@ pub fn svg(path: &Path, axes: &Axes, series: &[Series]) -> Result<(), Error> {
                 .x_desc(axes.x_label.as_str())
                 .y_desc(axes.y_label.as_str())
                 .y_label_formatter(&|v: &f64| {
-                    if axes.log_y { format!("{v:.0e}") } else { format!("{v:.3}") }
+                    if axes.log_y {
+                        format!("{v:.0e}")
+                    } else {
+                        format!("{v:.3}")
+                    }
                 })
                 .draw()
                 .map_err(plot_err)?;

@@ -2,8 +2,9 @@
 
 use super::{Channel, HiddenMessage, OutputMessage, Term, log_mix2, var_floor};
 use crate::error::{Error, non_negative};
-use crate::quadrature::Rule;
+use crate::quadrature::{Accumulator, Rule};
 use crate::real::Real;
+use crate::se::{SeQuadrature, SeTerms, fine_scale};
 use crate::special::{inv_mills, log_norm_cdf, log_norm_cdf_dd, norm_cdf};
 
 /// `P_out(h|z) = Φ(h z/√Δ)` on `h ∈ {−1, +1}`; Δ = 0 is the noiseless sign (a step).
@@ -104,6 +105,36 @@ impl<T: Real> Channel<T> for Sign<T> {
     /// `h = ±1` with probabilities `Φ(±w/√(V + Δ))`.
     fn law_given_mean(&self, w: T, v: T, _rule: Rule<'_, T>, visit: &mut dyn FnMut(T, T)) {
         two_point(w, v.max(T::ZERO) + self.noise_var, visit);
+    }
+
+    /// The generic average with the sum over `h = ±1` folded: the channel is odd, so
+    /// `(h, b, w) → (−h, −b, −w)` leaves `g²`, `ĥ²` and `log Z` unchanged and maps the law onto
+    /// itself; `E F = 2 E_w [Φ(w/√(V+Δ)) E_ξ F(+1, Â + √Â ξ, w)]`, half the work.
+    fn se_hidden(&self, rho: T, m: T, a_hat: T, q: &SeQuadrature<'_, T>) -> SeTerms<T> {
+        let v = (rho - m).max(T::ZERO);
+        let sm = m.max(T::ZERO).sqrt();
+        let a = a_hat.max(T::ZERO);
+        let sa = a.sqrt();
+        let s = v + self.noise_var;
+        let [hat, overlap, log_z] = q.graded.expect(fine_scale(v, m), |t| {
+            let w = sm * t;
+            let mut p_plus = T::ZERO;
+            two_point(w, s, &mut |h, p| {
+                if h > T::ZERO {
+                    p_plus = p;
+                }
+            });
+            let inner = q.rule.expect(|xi| {
+                let o = self.hidden(a, a + sa * xi, v, w);
+                [o.g * o.g, o.mean * o.mean, o.log_z]
+            });
+            [T::ZERO; 3].add_scaled(T::TWO * p_plus, inner)
+        });
+        SeTerms {
+            hat,
+            overlap,
+            log_z,
+        }
     }
 
     fn sample(&self, z: T, xi: T) -> T {

@@ -39,7 +39,7 @@ use crate::model::Model;
 pub const MIN_RELATIVE_MSE: f64 = 1e-12;
 
 /// Gauss–Hermite points of the state evolution's rule.
-pub const SE_HERMITE_POINTS: usize = 48;
+pub const SE_HERMITE_POINTS: usize = 32;
 
 /// Where the iteration starts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,11 +60,11 @@ pub struct SeOptions {
 }
 
 impl Default for SeOptions {
-    /// 20 000 iterations, tolerance 1e-13.
+    /// 20 000 iterations, tolerance 1e-10.
     fn default() -> Self {
         Self {
             max_iter: 20_000,
-            tol: 1e-13,
+            tol: 1e-10,
         }
     }
 }
