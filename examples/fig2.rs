@@ -107,8 +107,11 @@ const SCAN_STEPS: usize = 7;
 /// A point `(α2, y)` of a boundary, y being the main panel's ordinate.
 type Point = (f64, f64);
 
+/// The algorithmic and information-theoretic boundary points one scan found.
+type Crossings = (Option<Point>, Option<Point>);
+
 /// Boundary points where the scan at fixed α2 crosses the thresholds (the scan is over α1).
-fn horizontal(p: &Panel, alpha2: f64) -> (Option<Point>, Option<Point>) {
+fn horizontal(p: &Panel, alpha2: f64) -> Crossings {
     let m = model(p, alpha2, 1.0);
     let se = StateEvolution::new(&m, SeOptions::default()).expect("SE");
     let f = if p.y_is_product { alpha2 } else { 1.0 };
@@ -122,7 +125,7 @@ fn horizontal(p: &Panel, alpha2: f64) -> (Option<Point>, Option<Point>) {
 }
 
 /// Boundary points where the scan of α2 at fixed α1 crosses the thresholds.
-fn vertical(p: &Panel, alpha1: f64) -> (Option<Point>, Option<Point>) {
+fn vertical(p: &Panel, alpha1: f64) -> Crossings {
     let m = model(p, 1.0, alpha1);
     let se = StateEvolution::new(&m, SeOptions::default()).expect("SE");
     let t: Thresholds = scan(&se, 0, p.vertical.1, p.vertical.2, SCAN_STEPS, &|| {})
@@ -145,10 +148,9 @@ fn main_panel(p: &Panel, out: &Path) {
     let ver: Vec<_> = p.vertical.0.par_iter().map(|&a| vertical(p, a)).collect();
     // Each family of scans traces one part of a boundary: the α-scans its flat part (a line
     // over α2), the α2-scans its steep part (a line over y).
-    let flat = |pick: fn(&(Option<Point>, Option<Point>)) -> Option<Point>| {
-        hor.iter().filter_map(pick).collect::<Vec<_>>()
-    };
-    let steep = |pick: fn(&(Option<Point>, Option<Point>)) -> Option<Point>| {
+    let flat =
+        |pick: fn(&Crossings) -> Option<Point>| hor.iter().filter_map(pick).collect::<Vec<_>>();
+    let steep = |pick: fn(&Crossings) -> Option<Point>| {
         let mut v: Vec<Point> = ver.iter().filter_map(pick).collect();
         v.sort_by(|a, b| a.1.total_cmp(&b.1));
         v
