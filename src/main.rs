@@ -119,18 +119,22 @@ fn run(cli: Cli) -> Result<(), Error> {
                     "kept_iteration": r.kept_iteration,
                     "clamped": r.clamped,
                 });
-                println!("{out}");
+                emit(format_args!("{out}"));
             } else {
-                println!(
+                emit(format_args!(
                     "model      {} (L = {}, sizes {:?})",
                     model.display(),
                     m.depth(),
                     inst.sizes
-                );
-                println!("ML-AMP     {} iterations, {}", r.iterations, status(&r));
-                println!("MSE signal {:.3e}", r.mse_signal());
+                ));
+                emit(format_args!(
+                    "ML-AMP     {} iterations, {}",
+                    r.iterations,
+                    status(&r)
+                ));
+                emit(format_args!("MSE signal {:.3e}", r.mse_signal()));
                 for (k, e) in r.mse_layers.iter().enumerate().skip(1) {
-                    println!("MSE h_{k}    {e:.3e}");
+                    emit(format_args!("MSE h_{k}    {e:.3e}"));
                 }
             }
             Ok(())
@@ -177,22 +181,29 @@ fn se_command(model: PathBuf, json: bool) -> Result<(), Error> {
             "converged": a.amp.converged && a.informed.converged,
             "bayes_optimal": if a.informed.free_energy < a.amp.free_energy { "informed" } else { "amp" },
         });
-        println!("{out}");
+        emit(format_args!("{out}"));
     } else {
-        println!("model          {} (L = {})", model.display(), m.depth());
-        println!(
+        emit(format_args!(
+            "model          {} (L = {})",
+            model.display(),
+            m.depth()
+        ));
+        emit(format_args!(
             "ML-AMP (SE)    signal MSE {:.4e}  ({} iterations)",
             a.amp.mse_signal(),
             a.amp.iterations
-        );
-        println!("informed (SE)  signal MSE {:.4e}", a.informed.mse_signal());
-        println!("MMSE           {:.4e}", a.mmse_signal());
-        println!(
+        ));
+        emit(format_args!(
+            "informed (SE)  signal MSE {:.4e}",
+            a.informed.mse_signal()
+        ));
+        emit(format_args!("MMSE           {:.4e}", a.mmse_signal()));
+        emit(format_args!(
             "free energy    {:.10} (AMP) {:.10} (informed)",
             a.amp.free_energy, a.informed.free_energy
-        );
+        ));
         for (k, e) in a.amp.mse.iter().enumerate().skip(1) {
-            println!("MSE h_{k} (SE)  {e:.4e}");
+            emit(format_args!("MSE h_{k} (SE)  {e:.4e}"));
         }
     }
     Ok(())
@@ -301,16 +312,20 @@ fn phase_command(p: PhaseArgs) -> Result<(), Error> {
             .map(|q| json!({"alpha": q.alpha, "mse_amp": q.mse_amp, "mse_informed": q.mse_informed, "mmse": q.mmse,
                 "free_energy_amp": q.free_energy_amp, "free_energy_informed": q.free_energy_informed, "agree": q.agree}))
             .collect();
-        println!(
+        emit(format_args!(
             "{}",
             json!({"layer": p.layer, "alpha_alg": t.alpha_alg, "alpha_it": t.alpha_it, "curve": pts,
             "csv": csv_path.display().to_string(), "plot": svg_path.display().to_string()})
-        );
+        ));
     } else {
         let show = |a: Option<f64>| a.map_or("none in range".to_string(), |a| format!("{a:.4}"));
-        println!("alpha_alg {}", show(t.alpha_alg));
-        println!("alpha_IT  {}", show(t.alpha_it));
-        println!("wrote {} and {}", csv_path.display(), svg_path.display());
+        emit(format_args!("alpha_alg {}", show(t.alpha_alg)));
+        emit(format_args!("alpha_IT  {}", show(t.alpha_it)));
+        emit(format_args!(
+            "wrote {} and {}",
+            csv_path.display(),
+            svg_path.display()
+        ));
     }
     Ok(())
 }
@@ -322,6 +337,18 @@ fn status(r: &mlamp::AmpResult) -> String {
         "converged".into()
     } else {
         "not converged".into()
+    }
+}
+
+/// Writes `text` and a newline to stdout; a closed pipe (`mlamp … | head`) is not an error.
+fn emit(text: impl std::fmt::Display) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = writeln!(out, "{text}")
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        eprintln!("error: writing output: {e}");
+        std::process::exit(1);
     }
 }
 
