@@ -34,6 +34,12 @@ pub enum Error {
     },
     /// A model with no layers, or with a layer the algorithm cannot run.
     EmptyModel,
+    /// A matrix that must be symmetric positive definite (a precision or a covariance) is not:
+    /// its Cholesky factorisation broke down.
+    NotPositiveDefinite {
+        /// Which matrix.
+        what: &'static str,
+    },
 }
 
 impl fmt::Display for Error {
@@ -57,6 +63,9 @@ impl fmt::Display for Error {
                 write!(f, "observation impossible under the {channel} channel")
             }
             Error::EmptyModel => write!(f, "the model has no layers"),
+            Error::NotPositiveDefinite { what } => {
+                write!(f, "{what} is not symmetric positive definite")
+            }
         }
     }
 }

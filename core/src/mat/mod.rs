@@ -1,0 +1,74 @@
+//! Building blocks of ML-Mat-VAMP (paper `002_…`): row beliefs with d×d precision matrices.
+//!
+//! ML-Mat-VAMP (the paper's Algorithm 1) passes, for every row of an n×d matrix, a Gaussian
+//! message `(r, Γ)`: a row `r ∈ R^d` and a d×d symmetric positive definite precision `Γ`,
+//! standing for the likelihood `exp(−½ (x − r)ᵀ Γ (x − r))` of eq. 12 (the paper writes rows as
+//! row vectors and `‖Z − R‖²_Γ = Tr((Z − R)ᵀ (Z − R) Γ)`, which is the sum over rows of this
+//! quadratic form). The non-linear layers' estimators `G_ℓ^±` of eq. 13 act row by row: a
+//! [`RowDenoiser`] takes `(r, Γ)` and returns the row's estimate and its d×d Jacobian.
+//!
+//! - [`Precision`]: a d×d matrix that is symmetric positive definite by construction (with its
+//!   Cholesky factor), plus the eigenvalue floor [`Precision::with_floor`] for the
+//!   differences `Γ⁺ = Λ − Γ⁻` of Algorithm 1, which need not stay positive definite.
+//! - [`GaussianRow`]: the denoiser of a Gaussian prior `N(μ, Σ)` on the row.
+//!
+//! Everything here lives on the stack (`nalgebra`'s `SMatrix`/`SVector`), with `d` a const
+//! generic `D`; nothing allocates. The scalar bound is [`MatReal`] = [`Real`] + nalgebra's
+//! `RealField` (for the matrix arithmetic); call `Real`'s functions with UFCS
+//! (`Real::sqrt(x)`), since both traits have methods of the same names.
+//!
+//! ## Jacobian convention
+//!
+//! [`RowEstimate::jacobian`] is `J[(i, j)] = ∂x̂_i/∂r_j` (column-vector convention: `x̂` and `r`
+//! are `SVector`s). The paper's `∂G/∂R` for row vectors is the transpose. Its line 5,
+//! `Λ = ⟨∂G/∂R⟩⁻¹ Γ`, reads in our convention `Λ = (⟨J⟩ᵀ)⁻¹ Γ`. For an MMSE denoiser
+//! `J = C Γ` with `C` the posterior covariance of the row (differentiate the posterior mean
+//! in `r`), so `⟨J⟩ = ⟨C⟩ Γ` and `Λ = ⟨C⟩⁻¹ = Γ ⟨J⟩⁻¹`, a symmetric matrix (up to rounding).
+
+mod gaussian_row;
+mod precision;
+
+pub use gaussian_row::{GaussianRow, GaussianRowPosterior};
+pub use precision::{Precision, symmetric_eigen};
+
+use crate::real::Real;
+use nalgebra::{RealField, SMatrix, SVector};
+
+/// The scalar of the matrix code: a [`Real`] that is also a nalgebra `RealField` (`f32`,
+/// `f64`). Blanket-implemented; exists only to shorten bounds.
+///
+/// Both supertraits define `sqrt`, `abs`, `ln`, …: call [`Real`]'s with UFCS
+/// (`Real::sqrt(x)`), as everything in the core goes through `libm`.
+pub trait MatReal: Real + RealField {}
+
+impl<T: Real + RealField> MatReal for T {}
+
+/// A row estimate: the estimate of a row `x ∈ R^d` and its Jacobian in the message's row `r`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RowEstimate<T, const D: usize> {
+    /// The estimate `x̂(r, Γ)` (the posterior mean for an MMSE denoiser, the mode for MAP).
+    pub mean: SVector<T, D>,
+    /// `J[(i, j)] = ∂x̂_i/∂r_j` (see the module docs for how it enters `Λ` of Algorithm 1).
+    pub jacobian: SMatrix<T, D, D>,
+}
+
+/// A row-wise estimator of ML-Mat-VAMP (the paper's `G_ℓ^±` of eq. 13 for a non-linear layer,
+/// or `G_0^+` for the signal's prior, restricted to one row).
+///
+/// Given the message `(r, Γ)` — a likelihood `∝ exp(−½ (x − r)ᵀ Γ (x − r))` on the row `x` —
+/// return the estimate of `x` under the belief `p(x) · exp(−½ (x − r)ᵀ Γ (x − r))` and its
+/// Jacobian `∂x̂/∂r` (d×d, convention of [`RowEstimate::jacobian`]). Algorithm 1 averages
+/// the Jacobians over the rows (`⟨∂G/∂R⟩`, lines 5, 10, 16, 21) to update `Λ`.
+///
+/// Implemented here by [`GaussianRow`] (closed form). Meant for the row denoisers still to
+/// come: a row-sparse (Bernoulli–Gaussian on whole rows) prior, iid per-entry priors (a
+/// Gaussian-mixture sum over the `2^d` — or `Π_j K_j` — supports of the row, since a
+/// non-diagonal `Γ` couples the entries), and MAP denoisers by Newton's method (Jacobian
+/// `(∇²H + Γ)⁻¹ Γ` at the mode).
+///
+/// Infallible, like the scalar denoisers of [`crate::prior`]: `Γ` is positive definite by
+/// the type; non-finite `r` gives non-finite output.
+pub trait RowDenoiser<T: MatReal, const D: usize> {
+    /// The estimate of the row and its Jacobian in `r`, for the message `(r, Γ = gamma)`.
+    fn denoise(&self, r: &SVector<T, D>, gamma: &Precision<T, D>) -> RowEstimate<T, D>;
+}
