@@ -3,9 +3,9 @@
 
 use mlamp_core::ml_amp::{AmpLayer, LayerState, MlAmp, VarianceMode};
 use mlamp_core::moments::{Moments, marginal_moments};
-use mlamp_core::operator::DenseWeights;
 use mlamp_core::quadrature::GaussHermite;
 
+use crate::dense::FastDense;
 use crate::error::Error;
 use crate::instance::Instance;
 use crate::model::Model;
@@ -106,17 +106,34 @@ pub fn model_moments(model: &Model) -> Result<Vec<Moments<f64>>, Error> {
 pub fn run_ml_amp(model: &Model, inst: &Instance, opts: &AmpOptions) -> Result<AmpResult, Error> {
     opts.validate()?;
     let depth = model.depth();
-    if inst.weights.len() != depth || inst.layers.len() != depth + 1 {
+    if inst.weights.len() != depth
+        || inst.layers.len() != depth + 1
+        || inst.sizes.len() != depth + 1
+    {
         return Err(Error::invalid(
             "instance",
             "does not have the model's number of layers",
         ));
     }
+    for (k, (h, &n)) in inst.layers.iter().zip(&inst.sizes).enumerate() {
+        if h.len() != n {
+            return Err(Error::invalid(
+                format!("instance.layers[{k}]"),
+                format!("has {} entries, sizes say {n}", h.len()),
+            ));
+        }
+        if h.iter().any(|v| !v.is_finite()) {
+            return Err(Error::invalid(
+                format!("instance.layers[{k}]"),
+                "contains NaN or infinite values",
+            ));
+        }
+    }
     let ops = inst
         .weights
         .iter()
         .enumerate()
-        .map(|(k, w)| DenseWeights::new(w, inst.sizes[k + 1], inst.sizes[k]))
+        .map(|(k, w)| FastDense::new(w, inst.sizes[k + 1], inst.sizes[k]))
         .collect::<Result<Vec<_>, _>>()?;
     let layers: Vec<AmpLayer<'_, f64>> = ops
         .iter()
@@ -203,4 +220,45 @@ pub fn run_ml_amp(model: &Model, inst: &Instance, opts: &AmpOptions) -> Result<A
         kept_iteration,
         clamped,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn malformed_instances_are_typed_errors() {
+        let m = Model::from_toml("[prior]\ntype = \"gaussian\"\n[[layers]]\nalpha = 1.0\nchannel = { type = \"linear\", noise_var = 0.1 }\n").unwrap();
+        let good = Instance::sample(&m, 20, 1).unwrap();
+        let opts = AmpOptions::default();
+        assert!(run_ml_amp(&m, &good, &opts).is_ok());
+        let mut short = good.clone();
+        short.layers[0].pop();
+        assert!(
+            run_ml_amp(&m, &short, &opts)
+                .unwrap_err()
+                .to_string()
+                .contains("instance.layers[0]")
+        );
+        let mut nan = good.clone();
+        nan.layers[1][3] = f64::NAN;
+        assert!(run_ml_amp(&m, &nan, &opts).is_err());
+        let mut bad_w = good.clone();
+        bad_w.weights[0][0] = f64::INFINITY;
+        assert!(run_ml_amp(&m, &bad_w, &opts).is_err());
+        let mut wrong_shape = good;
+        wrong_shape.weights[0].pop();
+        assert!(run_ml_amp(&m, &wrong_shape, &opts).is_err());
+        assert!(
+            run_ml_amp(
+                &m,
+                &Instance::sample(&m, 20, 1).unwrap(),
+                &AmpOptions {
+                    damping: 0.0,
+                    ..opts
+                }
+            )
+            .is_err()
+        );
+    }
 }

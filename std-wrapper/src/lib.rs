@@ -4,6 +4,7 @@
 //! algorithms on them, with heap allocation and everything a host user needs.
 #![deny(missing_docs)]
 
+pub mod dense;
 pub mod driver;
 pub mod error;
 pub mod instance;
