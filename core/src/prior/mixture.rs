@@ -37,30 +37,41 @@ impl<T: Real> Component<T> {
 
 /// The posterior of eq. 9 (ML-AMP paper) for a Gaussian mixture prior:
 /// `log Z = log Σ_c π_c Z_c`, mean `Σ_c p_c m_c`, and variance
-/// `Σ_c p_c v_c + Σ_c p_c (m_c − mean)²` (the between-component term written around the mean,
-/// free of cancellation), with `p_c ∝ π_c Z_c` computed in the log domain.
+/// `Σ_c p_c v_c + Σ_c p_c (m_c − mean)²`, with `p_c ∝ π_c Z_c`.
+///
+/// One pass over the components: the weights are kept relative to the largest log-weight seen
+/// so far (rescaled when it grows, so nothing overflows), and the mean and the
+/// between-component spread are accumulated by West's weighted update
+/// (`M₂ += p v_c + S p (m_c − mean)² / (S + p)`), free of the cancellation of
+/// `E m² − (E m)²`.
 pub fn mixture_posterior<T: Real>(comps: &[Component<T>], a: T, b: T) -> Posterior<T> {
     let mut top = -T::INFINITY;
-    for c in comps {
-        top = top.max(c.weight.ln() + c.tilted(a, b).log_z);
-    }
-    let (mut s, mut m) = (T::ZERO, T::ZERO);
+    let (mut s, mut mean, mut m2) = (T::ZERO, T::ZERO, T::ZERO);
     for c in comps {
         let t = c.tilted(a, b);
-        let p = (c.weight.ln() + t.log_z - top).exp();
-        s += p;
-        m += p * t.mean;
-    }
-    let mean = m / s;
-    let mut var = T::ZERO;
-    for c in comps {
-        let t = c.tilted(a, b);
-        let p = (c.weight.ln() + t.log_z - top).exp() / s;
-        var += p * (t.var + (t.mean - mean).sq());
+        let l = c.weight.ln() + t.log_z;
+        if l > top {
+            let scale = if top == -T::INFINITY {
+                T::ZERO
+            } else {
+                (top - l).exp()
+            };
+            s *= scale;
+            m2 *= scale;
+            top = l;
+        }
+        let p = (l - top).exp();
+        let s_new = s + p;
+        if s_new > T::ZERO {
+            let delta = t.mean - mean;
+            mean += p / s_new * delta;
+            m2 += p * t.var + s * p / s_new * delta * delta;
+        }
+        s = s_new;
     }
     Posterior {
         mean,
-        var,
+        var: m2 / s,
         log_z: top + s.ln(),
     }
 }
