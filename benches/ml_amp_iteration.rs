@@ -15,9 +15,8 @@ use std::path::Path;
 use std::time::Instant;
 
 use criterion::Criterion;
-use mlamp::core::ml_amp::{AmpLayer, LayerState, MlAmp, VarianceMode};
-use mlamp::dense::FastDense;
-use mlamp::driver::model_moments;
+use mlamp::core::ml_amp::{LayerState, MlAmp, VarianceMode};
+use mlamp::driver::{amp_layers, model_moments, operators};
 use mlamp::{Instance, Model};
 
 const N: usize = 2000;
@@ -137,21 +136,9 @@ fn benches(c: &mut Criterion) -> Vec<(&'static str, f64)> {
     ))
     .expect("model");
     let inst = Instance::sample(&model, N, 1).expect("instance");
-    let ops: Vec<FastDense<'_, f64>> = inst
-        .weights
-        .iter()
-        .enumerate()
-        .map(|(k, w)| FastDense::new(w, inst.sizes[k + 1], inst.sizes[k]).unwrap())
-        .collect();
+    let ops = operators(&inst).expect("operators");
     println!("kernel path: {:?}", ops[0].path());
-    let layers: Vec<AmpLayer<'_, f64>> = ops
-        .iter()
-        .zip(&model.layers)
-        .map(|(w, l)| AmpLayer {
-            weights: w,
-            channel: l.channel.as_ref(),
-        })
-        .collect();
+    let layers = amp_layers(&model, &ops);
     let moments = model_moments(&model).unwrap();
     let mut runs: Vec<(&'static str, MlAmp<'_, f64>, Vec<f64>)> = [
         ("iteration_full", VarianceMode::Full),

@@ -102,6 +102,26 @@ pub fn model_moments(model: &Model) -> Result<Vec<Moments<f64>>, Error> {
     Ok(m)
 }
 
+/// The weight operators of an instance (the fastest kernel path of this CPU).
+pub fn operators(inst: &Instance) -> Result<Vec<FastDense<'_, f64>>, Error> {
+    inst.weights
+        .iter()
+        .enumerate()
+        .map(|(k, w)| Ok(FastDense::new(w, inst.sizes[k + 1], inst.sizes[k])?))
+        .collect()
+}
+
+/// The core's layers: each weight operator with its model channel.
+pub fn amp_layers<'a>(model: &'a Model, ops: &'a [FastDense<'a, f64>]) -> Vec<AmpLayer<'a, f64>> {
+    ops.iter()
+        .zip(&model.layers)
+        .map(|(w, l)| AmpLayer {
+            weights: w,
+            channel: l.channel.as_ref(),
+        })
+        .collect()
+}
+
 /// Runs ML-AMP on an instance of `model`.
 pub fn run_ml_amp(model: &Model, inst: &Instance, opts: &AmpOptions) -> Result<AmpResult, Error> {
     opts.validate()?;
@@ -129,20 +149,8 @@ pub fn run_ml_amp(model: &Model, inst: &Instance, opts: &AmpOptions) -> Result<A
             ));
         }
     }
-    let ops = inst
-        .weights
-        .iter()
-        .enumerate()
-        .map(|(k, w)| FastDense::new(w, inst.sizes[k + 1], inst.sizes[k]))
-        .collect::<Result<Vec<_>, _>>()?;
-    let layers: Vec<AmpLayer<'_, f64>> = ops
-        .iter()
-        .zip(&model.layers)
-        .map(|(w, l)| AmpLayer {
-            weights: w,
-            channel: l.channel.as_ref(),
-        })
-        .collect();
+    let ops = operators(inst)?;
+    let layers = amp_layers(model, &ops);
     let amp = MlAmp::new(
         model.prior.as_ref(),
         &layers,
