@@ -3,6 +3,8 @@
 //! over Gaussian parts), finite differences of `log Z` in B, closed-form moments, the f64
 //! evaluation for f32, and the constructors' parameter checks.
 
+mod common;
+
 use mlamp_core::Real;
 use mlamp_core::prior::{Binary, Discrete, GaussBernoulli, Gaussian, Posterior, Prior};
 use mlamp_core::quadrature::GaussHermite;
@@ -64,17 +66,7 @@ fn pieces(spec: Spec) -> (Atoms, Slabs) {
     }
 }
 
-/// Composite Simpson rule for `∫_lo^hi f` with `n` (even) intervals.
-fn simpson(lo: f64, hi: f64, n: usize, f: impl Fn(f64) -> f64) -> f64 {
-    assert!(n % 2 == 0);
-    let h = (hi - lo) / n as f64;
-    let mut s = f(lo) + f(hi);
-    for i in 1..n {
-        let w = if i % 2 == 1 { 4.0 } else { 2.0 };
-        s += w * f(lo + i as f64 * h);
-    }
-    s * h / 3.0
-}
+use common::simpson;
 
 /// Brute-force `(log Z, mean, var)` of the tilted measure `P_X(x) e^{−A x²/2 + B x}`.
 ///

@@ -5,6 +5,8 @@
 //! - with `h = tanh(z) + N(0, σ²)` its `log Z` must match a brute-force integral written here,
 //!   and its derivatives (`g`, `∂g`, mean, variance) finite differences of its own `log Z`.
 
+mod common;
+
 use mlamp_core::Real;
 use mlamp_core::channel::{Channel, Likelihood, Linear, QuadratureChannel};
 use mlamp_core::quadrature::GaussHermite;
@@ -54,17 +56,7 @@ fn close(got: f64, want: f64, tol: f64) -> bool {
     (got - want).abs() <= tol * want.abs().max(1.0)
 }
 
-/// Composite Simpson rule for `∫_lo^hi f` with `n` (even) intervals.
-fn simpson(lo: f64, hi: f64, n: usize, mut f: impl FnMut(f64) -> f64) -> f64 {
-    assert!(n % 2 == 0);
-    let h = (hi - lo) / n as f64;
-    let mut s = f(lo) + f(hi);
-    for i in 1..n {
-        let w = if i % 2 == 1 { 4.0 } else { 2.0 };
-        s += w * f(lo + i as f64 * h);
-    }
-    s * h / 3.0
-}
+use common::simpson;
 
 /// log of the normal density N(x; m, v).
 fn log_normal(x: f64, m: f64, v: f64) -> f64 {
