@@ -16,6 +16,7 @@ pub mod channel;
 pub mod error;
 pub mod mat;
 pub mod ml_amp;
+pub mod ml_vamp;
 pub mod moments;
 pub mod operator;
 pub mod prior;

@@ -72,3 +72,64 @@ pub trait RowDenoiser<T: MatReal, const D: usize> {
     /// The estimate of the row and its Jacobian in `r`, for the message `(r, Γ = gamma)`.
     fn denoise(&self, r: &SVector<T, D>, gamma: &Precision<T, D>) -> RowEstimate<T, D>;
 }
+
+/// The estimates of both ends of a non-linear layer (one row of each): the pair
+/// `(G_ℓ^+, G_ℓ^-)` of the paper's eq. 13 for an even `ℓ`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PairEstimate<T, const D: usize> {
+    /// The layer's output row `ẑ_out` (the paper's `G_ℓ^+`, its `Ẑ_ℓ^+`) and its Jacobian
+    /// `∂ẑ_out/∂r_out` in the output's message row (enters `Λ_ℓ^+`, line 10).
+    pub output: RowEstimate<T, D>,
+    /// The layer's input row `ẑ_in` (the paper's `G_ℓ^-`, its `Ẑ_{ℓ−1}^-`) and its Jacobian
+    /// `∂ẑ_in/∂r_in` in the input's message row (enters `Λ_{ℓ−1}^-`, line 21).
+    pub input: RowEstimate<T, D>,
+}
+
+/// A layer's channel `P(h | z)` as the row-wise estimators of ML-Mat-VAMP: with `d > 1` the
+/// scalar channel acts on each of the row's `d` entries, `P(h | z) = Π_j P(h_j | z_j)`, the
+/// noise independent per entry.
+///
+/// - [`ChannelDenoiser::denoise_pair`]: a hidden layer (the paper's even `ℓ < L`, whose
+///   input `z = Z_{ℓ−1}` is a pre-activation and output `h = Z_ℓ` an activation), the belief
+///   of eq. 12, `b(h, z) ∝ P(h | z) exp(−½ ‖h − r_out‖²_{Γ_out} − ½ ‖z − r_in‖²_{Γ_in})`;
+/// - [`ChannelDenoiser::denoise_output`]: the observed layer (`ℓ = L`, `G_L^-`),
+///   `b(z) ∝ P(y | z) exp(−½ ‖z − r‖²_Γ)`.
+///
+/// Whether the estimate is the belief's mean (MMSE) or mode (MAP) is the implementor's; the
+/// Jacobians follow [`RowEstimate::jacobian`]'s convention. Object safe, so a model can mix
+/// channels of different kinds.
+pub trait ChannelDenoiser<T: MatReal, const D: usize> {
+    /// A short name, for errors.
+    fn name(&self) -> &'static str;
+
+    /// The hidden-layer estimates for the messages `(r_out, Γ_out)` on the activation `h` and
+    /// `(r_in, Γ_in)` on the pre-activation `z`.
+    fn denoise_pair(
+        &self,
+        r_out: &SVector<T, D>,
+        gamma_out: &Precision<T, D>,
+        r_in: &SVector<T, D>,
+        gamma_in: &Precision<T, D>,
+    ) -> PairEstimate<T, D>;
+
+    /// The output layer's estimate of the pre-activation `z` given the observed row `y` and
+    /// the message `(r, Γ)` on `z`, and its Jacobian `∂ẑ/∂r`.
+    fn denoise_output(
+        &self,
+        y: &SVector<T, D>,
+        r: &SVector<T, D>,
+        gamma: &Precision<T, D>,
+    ) -> RowEstimate<T, D>;
+
+    /// `Ok(())` if the observed row `y` is possible under the channel (every entry finite,
+    /// `±1` for a sign channel, …), else a typed error. Default: every entry finite.
+    fn check_observation(&self, y: &SVector<T, D>) -> Result<(), crate::Error> {
+        if y.iter().all(|v| Real::is_finite(*v)) {
+            Ok(())
+        } else {
+            Err(crate::Error::NonFinite {
+                what: "observation",
+            })
+        }
+    }
+}
