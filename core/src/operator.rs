@@ -964,13 +964,13 @@ mod tests {
             let (mut o, mut q) = ([T::ZERO; 1100], [T::ZERO; 1100]);
             let (xs, ss) = (&x[..cols], &s[..cols]);
             kernel::matvec_sq::<T, 3, _>(w, rows, cols, xs, ss, &mut o[..rows], &mut q[..rows], np);
-            for i in 0..rows {
-                assert!(same(o[i], forward_ref(w, cols, i, xs, false)));
-                assert!(same(q[i], forward_ref(w, cols, i, ss, true)));
+            for (i, (&oi, &qi)) in o[..rows].iter().zip(&q[..rows]).enumerate() {
+                assert!(same(oi, forward_ref(w, cols, i, xs, false)));
+                assert!(same(qi, forward_ref(w, cols, i, ss, true)));
             }
             kernel::matvec::<T, 2, _>(w, rows, cols, xs, &mut o[..rows], np);
-            for i in 0..rows {
-                assert!(same(o[i], forward_ref(w, cols, i, xs, false)));
+            for (i, &oi) in o[..rows].iter().enumerate() {
+                assert!(same(oi, forward_ref(w, cols, i, xs, false)));
             }
             let (us, ds) = (&x[..rows], &s[..rows]);
             kernel::matvec_t_sq::<T, 4, _>(
@@ -983,13 +983,13 @@ mod tests {
                 &mut q[..cols],
                 np,
             );
-            for j in 0..cols {
-                assert!(same(o[j], transposed_ref(w, rows, cols, j, us, false)));
-                assert!(same(q[j], transposed_ref(w, rows, cols, j, ds, true)));
+            for (j, (&oj, &qj)) in o[..cols].iter().zip(&q[..cols]).enumerate() {
+                assert!(same(oj, transposed_ref(w, rows, cols, j, us, false)));
+                assert!(same(qj, transposed_ref(w, rows, cols, j, ds, true)));
             }
             kernel::matvec_t::<T, 3, _>(w, rows, cols, us, &mut o[..cols], np);
-            for j in 0..cols {
-                assert!(same(o[j], transposed_ref(w, rows, cols, j, us, false)));
+            for (j, &oj) in o[..cols].iter().enumerate() {
+                assert!(same(oj, transposed_ref(w, rows, cols, j, us, false)));
             }
         }
         // 1031 f64 columns (3 panels): blocks of 15 rows for R = 3, 14 for R = 2, 12 for R = 4.
