@@ -1,8 +1,531 @@
 //! ML-Mat-VAMP (paper `002_…`, Algorithm 1): multi-layer matrix VAMP over caller-provided
-//! buffers.
+//! buffers, for rows of `D` columns (`D = 1` is ML-VAMP).
 //!
-//! Work in progress: the rotations ([`Rotations`]) a linear layer needs.
+//! # The chain, in our order
+//!
+//! Our model lists layers from the signal to the observation; layer `k` is
+//! `h_{k+1} ~ P_k(· | W_k h_k)` with the channel acting entry by entry (for `D > 1`, on each
+//! column of a row). ML-Mat-VAMP splits each of our layers into the paper's linear layer
+//! (odd `ℓ = 2k + 1`: `z_k = W_k h_k`, noiseless and without bias here) and non-linear layer
+//! (even `ℓ = 2k + 2`: `h_{k+1} ~ P_k(· | z_k)`), so its variables are
+//! `Z_{2k} = h_k` and `Z_{2k+1} = z_k`, and `Z_{2K} = Y` is observed.
+//!
+//! Every variable `v` carries two Gaussian row messages: `(R_v^+, Γ_v^+)` from the factor
+//! below it (towards the signal) and `(R_v^-, Γ_v^-)` from the factor above, a common d×d
+//! precision for all rows. A factor's belief (eq. 12) is the factor times the messages on its
+//! two variables; its estimator (eq. 13) is the belief's mean (MMSE) or mode (MAP).
+//!
+//! # Algorithm 1, derived from eq. 12
+//!
+//! Forward (`k`-th pass), for the prior and then each factor from the signal up, with `z` the
+//! variable above the factor: the estimate `ẑ = G^+` from the messages into the factor
+//! (lines 4, 9); `Λ^+ = ⟨C⟩⁻¹`, where `⟨C⟩ = ⟨J⟩ Γ^-⁻¹` is the mean over rows of the belief's
+//! covariance (`J = ∂ẑ/∂r^-`; lines 5, 10); `Γ^+ = Λ^+ − Γ^-` (lines 6, 11) and, row by row,
+//! `r^+ = (Γ^+)⁻¹ (Λ^+ ẑ − Γ^- r^-)` (lines 7, 12: the row-vector form
+//! `R^+ = (Ẑ Λ − R^- Γ^-) (Γ^+)⁻¹` of the paper, transposed).
+//!
+//! Backward, from the observation down: the output factor's estimate of `z_{K−1}` (line 15),
+//! then each factor's estimate of the variable below it, each time with the message just
+//! computed above it and the forward message below it: `Λ^- = ⟨C⟩⁻¹`, `Γ^- = Λ^- − Γ^+`,
+//! `r^- = (Γ^-)⁻¹ (Λ^- ẑ − Γ^+ r^+)`, all of the *same* variable (this is where the printed
+//! lines 18, 21 and 23 slip between layers; see `shared/notes/conventions.md`).
+//!
+//! # Safeguards, all counted
+//!
+//! `Γ^± = Λ − Γ^∓` is a difference of positive definite matrices and may fail to be one, and
+//! `⟨C⟩` may be singular (a noiseless output or a perfectly recovered variable). Both are
+//! floored by eigenvalue ([`Precision::with_floor`]): `⟨C⟩` at `ε_v ρ_v` and `Γ^±` at
+//! `ε_v / ρ_v`, with `ρ_v` the variable's prior second moment per entry and
+//! `ε_v = ε^{3/4}` (`ε` the float's epsilon: 1.8e-12 for f64, 6.5e-6 for f32). Every raised
+//! eigenvalue is counted in the variable's [`VariableState::interventions`]; nothing is
+//! clamped silently.
+//!
+//! # Damping
+//!
+//! The outgoing messages are damped, `R ← β R_new + (1 − β) R_old` and
+//! `Γ ← β Γ_new + (1 − β) Γ_old` (a convex combination of positive definite matrices is one).
 
+mod linear;
 mod rotations;
 
+pub use linear::{LayerNoise, LinearLayer};
 pub use rotations::{DenseRotations, Rotations};
+
+use crate::error::Error;
+use crate::mat::{ChannelDenoiser, MatReal, Precision, RowDenoiser};
+use crate::real::Real;
+use nalgebra::{SMatrix, SVector};
+
+/// One of our layers for ML-Mat-VAMP: the linear layer `z = W h` (by its SVD) and the channel
+/// `P(h_next | z)` as row estimators.
+#[derive(Clone, Copy)]
+pub struct VampLayer<'a, T: MatReal, const D: usize> {
+    /// `W_k` (`n_{k+1} × n_k`) as a linear layer.
+    pub linear: &'a LinearLayer<'a, T, D>,
+    /// The channel's estimators (its output estimator for the last layer).
+    pub channel: &'a dyn ChannelDenoiser<T, D>,
+}
+
+/// The iteration state of one variable (`n` rows of `D`), in caller-owned buffers.
+#[derive(Debug)]
+pub struct VariableState<'a, T: MatReal, const D: usize> {
+    /// `R^+` (row-major `n × D`): the forward message's rows.
+    pub r_plus: &'a mut [T],
+    /// `R^-`: the backward message's rows.
+    pub r_minus: &'a mut [T],
+    /// `Ẑ^+`: the forward pass's estimate (what the driver reports).
+    pub estimate: &'a mut [T],
+    /// `Γ^+`.
+    pub gamma_plus: Precision<T, D>,
+    /// `Γ^-`.
+    pub gamma_minus: Precision<T, D>,
+    /// Eigenvalues raised so far to keep this variable's `⟨C⟩`, `Γ^+` and `Γ^-` positive
+    /// definite.
+    pub interventions: usize,
+}
+
+/// The state of one of our layers: its input variable `h_k`, its pre-activation `z_k`, and
+/// scratch space.
+#[derive(Debug)]
+pub struct LayerState<'a, T: MatReal, const D: usize> {
+    /// `h_k` (`n_k` rows; for `k = 0` the signal).
+    pub input: VariableState<'a, T, D>,
+    /// `z_k = W_k h_k` (`n_{k+1}` rows).
+    pub pre: VariableState<'a, T, D>,
+    /// `Vᵀ R_{h_k}^+` (`rank × D`), kept from the forward pass for the backward one.
+    pub rotated: &'a mut [T],
+    /// `rank × D` scratch.
+    pub scratch: &'a mut [T],
+    /// `max(n_k, n_{k+1}) × D` scratch for the backward estimates.
+    pub back: &'a mut [T],
+}
+
+impl<'a, T: MatReal, const D: usize> LayerState<'a, T, D> {
+    /// The number of entries [`LayerState::carve`] takes for a `rows × cols` layer of rank
+    /// `rank`.
+    pub const fn len(rows: usize, cols: usize, rank: usize) -> usize {
+        D * (3 * cols + 3 * rows + 2 * rank + if rows > cols { rows } else { cols })
+    }
+
+    /// Carves a layer's state from the front of `buf` (precisions set to the identity, to be
+    /// set by [`MlVamp::initialise`]), returning it and the rest of `buf`.
+    pub fn carve(
+        buf: &'a mut [T],
+        rows: usize,
+        cols: usize,
+        rank: usize,
+    ) -> Result<(Self, &'a mut [T]), Error> {
+        let need = Self::len(rows, cols, rank);
+        if buf.len() < need {
+            return Err(Error::ShapeMismatch {
+                what: "state buffer",
+                expected: need,
+                found: buf.len(),
+            });
+        }
+        let (mine, rest) = buf.split_at_mut(need);
+        let (input, mine) = VariableState::carve(mine, cols);
+        let (pre, mine) = VariableState::carve(mine, rows);
+        let (rotated, mine) = mine.split_at_mut(rank * D);
+        let (scratch, back) = mine.split_at_mut(rank * D);
+        Ok((
+            Self {
+                input,
+                pre,
+                rotated,
+                scratch,
+                back,
+            },
+            rest,
+        ))
+    }
+}
+
+impl<'a, T: MatReal, const D: usize> VariableState<'a, T, D> {
+    fn carve(buf: &'a mut [T], n: usize) -> (Self, &'a mut [T]) {
+        let (r_plus, buf) = buf.split_at_mut(n * D);
+        let (r_minus, buf) = buf.split_at_mut(n * D);
+        let (estimate, rest) = buf.split_at_mut(n * D);
+        let one = Precision::identity_scaled(T::ONE).expect("1 is a valid scale");
+        (
+            Self {
+                r_plus,
+                r_minus,
+                estimate,
+                gamma_plus: one,
+                gamma_minus: one,
+                interventions: 0,
+            },
+            rest,
+        )
+    }
+
+    fn rows(&self) -> usize {
+        self.r_plus.len() / D
+    }
+}
+
+/// What one iteration did.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct VampReport<T> {
+    /// The largest, over the variables `h_k`, of `‖ĥ_new − ĥ_old‖² / ‖ĥ_new‖²` (forward
+    /// estimates).
+    pub change: T,
+    /// Eigenvalues raised in this iteration, over all variables.
+    pub interventions: usize,
+    /// `false` if an estimate, a message or a precision is NaN or infinite.
+    pub finite: bool,
+}
+
+/// ML-Mat-VAMP for one model and one observation: parameters behind `&self`, the iteration
+/// state in caller-owned [`LayerState`]s.
+pub struct MlVamp<'m, T: MatReal, const D: usize> {
+    prior: &'m dyn RowDenoiser<T, D>,
+    layers: &'m [VampLayer<'m, T, D>],
+    y: &'m [T],
+    /// Per variable (`h_0, z_0, h_1, …, z_{K−1}`), the prior second moment per entry.
+    scale: &'m [T],
+}
+
+/// `ε^{3/4}`: the relative floor of covariances and precisions.
+fn relative_floor<T: Real>() -> T {
+    Real::exp(T::c(0.75) * Real::ln(T::EPSILON))
+}
+
+/// Row `i` of a row-major `n × D` slice.
+#[inline]
+fn row<T: MatReal, const D: usize>(x: &[T], i: usize) -> SVector<T, D> {
+    SVector::from_column_slice(&x[i * D..(i + 1) * D])
+}
+
+impl<'m, T: MatReal, const D: usize> MlVamp<'m, T, D> {
+    /// Checks that the layers chain (`rows` of layer k = `cols` of layer k+1), that `y` has
+    /// the last layer's `rows × D` entries and that each row is a possible observation, and
+    /// that `scale` has one positive second moment per variable (`2K`: `h_0, z_0, …`).
+    pub fn new(
+        prior: &'m dyn RowDenoiser<T, D>,
+        layers: &'m [VampLayer<'m, T, D>],
+        y: &'m [T],
+        scale: &'m [T],
+    ) -> Result<Self, Error> {
+        let last = layers.last().ok_or(Error::EmptyModel)?;
+        for pair in layers.windows(2) {
+            if pair[0].linear.rows() != pair[1].linear.cols() {
+                return Err(Error::ShapeMismatch {
+                    what: "layer input",
+                    expected: pair[0].linear.rows(),
+                    found: pair[1].linear.cols(),
+                });
+            }
+        }
+        crate::error::length("observation", y, last.linear.rows() * D)?;
+        for i in 0..last.linear.rows() {
+            last.channel.check_observation(&row(y, i))?;
+        }
+        crate::error::length("second moments", scale, 2 * layers.len())?;
+        for &s in scale {
+            crate::error::positive("second moment", s)?;
+        }
+        Ok(Self {
+            prior,
+            layers,
+            y,
+            scale,
+        })
+    }
+
+    /// The number of layers `K`.
+    pub fn depth(&self) -> usize {
+        self.layers.len()
+    }
+
+    /// The total buffer length the [`LayerState`]s of this model need.
+    pub fn state_len(&self) -> usize {
+        self.layers
+            .iter()
+            .map(|l| LayerState::<T, D>::len(l.linear.rows(), l.linear.cols(), l.linear.rank()))
+            .sum()
+    }
+
+    /// Checks that `state` has one [`LayerState`] per layer, of the layer's sizes.
+    pub fn check_state(&self, state: &[LayerState<'_, T, D>]) -> Result<(), Error> {
+        if state.len() != self.layers.len() {
+            return Err(Error::ShapeMismatch {
+                what: "layer states",
+                expected: self.layers.len(),
+                found: state.len(),
+            });
+        }
+        for (l, s) in self.layers.iter().zip(state) {
+            let (rows, cols, rank) = (l.linear.rows(), l.linear.cols(), l.linear.rank());
+            crate::error::length("input state", s.input.r_plus, cols * D)?;
+            crate::error::length("input state", s.input.r_minus, cols * D)?;
+            crate::error::length("input state", s.input.estimate, cols * D)?;
+            crate::error::length("pre-activation state", s.pre.r_plus, rows * D)?;
+            crate::error::length("pre-activation state", s.pre.r_minus, rows * D)?;
+            crate::error::length("pre-activation state", s.pre.estimate, rows * D)?;
+            crate::error::length("rotated state", s.rotated, rank * D)?;
+            crate::error::length("scratch state", s.scratch, rank * D)?;
+            crate::error::length("backward state", s.back, rows.max(cols) * D)?;
+        }
+        Ok(())
+    }
+
+    /// Line 1 of Algorithm 1, from the prior, never from the ground truth: `R^± = 0`,
+    /// estimates 0, and `Γ^± = I/ρ_v` for every variable (a message carrying the prior's
+    /// second moment only); counts reset.
+    pub fn initialise(&self, state: &mut [LayerState<'_, T, D>]) -> Result<(), Error> {
+        self.check_state(state)?;
+        for (k, s) in state.iter_mut().enumerate() {
+            for (j, v) in [&mut s.input, &mut s.pre].into_iter().enumerate() {
+                let g = Precision::identity_scaled(T::ONE / self.scale[2 * k + j])?;
+                v.gamma_plus = g;
+                v.gamma_minus = g;
+                v.interventions = 0;
+                for x in v.r_plus.iter_mut().chain(v.r_minus.iter_mut()) {
+                    *x = T::ZERO;
+                }
+                for x in v.estimate.iter_mut() {
+                    *x = T::ZERO;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// One iteration of Algorithm 1 (a forward and a backward pass), with damping `β ∈ (0, 1]`
+    /// of the outgoing messages.
+    pub fn step(
+        &self,
+        state: &mut [LayerState<'_, T, D>],
+        beta: T,
+    ) -> Result<VampReport<T>, Error> {
+        self.check_state(state)?;
+        if !(beta > T::ZERO && beta <= T::ONE) {
+            return Err(Error::InvalidParameter {
+                name: "damping",
+                requirement: "in (0, 1]",
+            });
+        }
+        let mut report = VampReport {
+            change: T::ZERO,
+            interventions: 0,
+            finite: true,
+        };
+        let k_last = self.layers.len() - 1;
+
+        // Forward: the prior (lines 4–7).
+        {
+            let h = &mut state[0].input;
+            let (mut diff, mut norm, mut jac) = (T::ZERO, T::ZERO, SMatrix::<T, D, D>::zeros());
+            for i in 0..h.rows() {
+                let est = self.prior.denoise(&row(h.r_minus, i), &h.gamma_minus);
+                let old = row::<T, D>(h.estimate, i);
+                diff += (est.mean - old).norm_squared();
+                norm += est.mean.norm_squared();
+                h.estimate[i * D..(i + 1) * D].copy_from_slice(est.mean.as_slice());
+                jac += est.jacobian;
+            }
+            report.change = Real::max(report.change, diff / Real::max(norm, T::MIN_POSITIVE));
+            let jac = jac / <T as Real>::from_usize(h.rows());
+            report.interventions +=
+                self.extrinsic(h, Pass::Forward, &jac, None, self.scale[0], beta)?;
+        }
+        for k in 0..=k_last {
+            let layer = &self.layers[k];
+            // The linear layer (lines 9–12).
+            let (head, tail) = state.split_at_mut(k + 1);
+            let s = &mut head[k];
+            layer
+                .linear
+                .rotations()
+                .right_t(s.input.r_plus, D, s.rotated);
+            let jac = layer.linear.forward(
+                s.pre.r_minus,
+                &s.pre.gamma_minus,
+                s.rotated,
+                &s.input.gamma_plus,
+                s.scratch,
+                s.pre.estimate,
+            );
+            report.interventions += self.extrinsic(
+                &mut s.pre,
+                Pass::Forward,
+                &jac,
+                None,
+                self.scale[2 * k + 1],
+                beta,
+            )?;
+            // The channel into h_{k+1} (lines 9–12 for the even layer).
+            if k < k_last {
+                let next = &mut tail[0].input;
+                let (mut diff, mut norm, mut jac) = (T::ZERO, T::ZERO, SMatrix::<T, D, D>::zeros());
+                for i in 0..next.rows() {
+                    let est = layer.channel.denoise_pair(
+                        &row(next.r_minus, i),
+                        &next.gamma_minus,
+                        &row(s.pre.r_plus, i),
+                        &s.pre.gamma_plus,
+                    );
+                    let old = row::<T, D>(next.estimate, i);
+                    diff += (est.output.mean - old).norm_squared();
+                    norm += est.output.mean.norm_squared();
+                    next.estimate[i * D..(i + 1) * D].copy_from_slice(est.output.mean.as_slice());
+                    jac += est.output.jacobian;
+                }
+                report.change = Real::max(report.change, diff / Real::max(norm, T::MIN_POSITIVE));
+                let jac = jac / <T as Real>::from_usize(next.rows());
+                report.interventions +=
+                    self.extrinsic(next, Pass::Forward, &jac, None, self.scale[2 * k + 2], beta)?;
+            }
+        }
+
+        // Backward: the output (lines 15–18).
+        {
+            let s = &mut state[k_last];
+            let channel = self.layers[k_last].channel;
+            let n = s.pre.rows();
+            let mut jac = SMatrix::<T, D, D>::zeros();
+            for i in 0..n {
+                let est = channel.denoise_output(
+                    &row(self.y, i),
+                    &row(s.pre.r_plus, i),
+                    &s.pre.gamma_plus,
+                );
+                s.back[i * D..(i + 1) * D].copy_from_slice(est.mean.as_slice());
+                jac += est.jacobian;
+            }
+            let jac = jac / <T as Real>::from_usize(n);
+            let back = &s.back[..n * D];
+            report.interventions += self.extrinsic(
+                &mut s.pre,
+                Pass::Backward,
+                &jac,
+                Some(back),
+                self.scale[2 * k_last + 1],
+                beta,
+            )?;
+        }
+        for k in (0..=k_last).rev() {
+            // The linear layer's estimate of h_k (lines 20–23).
+            let s = &mut state[k];
+            let layer = &self.layers[k];
+            let n = s.input.rows();
+            let jac = layer.linear.backward(
+                s.pre.r_minus,
+                &s.pre.gamma_minus,
+                s.input.r_plus,
+                s.rotated,
+                &s.input.gamma_plus,
+                s.scratch,
+                &mut s.back[..n * D],
+            );
+            let back = &s.back[..n * D];
+            report.interventions += self.extrinsic(
+                &mut s.input,
+                Pass::Backward,
+                &jac,
+                Some(back),
+                self.scale[2 * k],
+                beta,
+            )?;
+            // The channel of layer k − 1: its estimate of z_{k−1}.
+            if k > 0 {
+                let (head, tail) = state.split_at_mut(k);
+                let below = &mut head[k - 1];
+                let h = &tail[0].input;
+                let channel = self.layers[k - 1].channel;
+                let n = below.pre.rows();
+                let mut jac = SMatrix::<T, D, D>::zeros();
+                for i in 0..n {
+                    let est = channel.denoise_pair(
+                        &row(h.r_minus, i),
+                        &h.gamma_minus,
+                        &row(below.pre.r_plus, i),
+                        &below.pre.gamma_plus,
+                    );
+                    below.back[i * D..(i + 1) * D].copy_from_slice(est.input.mean.as_slice());
+                    jac += est.input.jacobian;
+                }
+                let jac = jac / <T as Real>::from_usize(n);
+                let back = &below.back[..n * D];
+                report.interventions += self.extrinsic(
+                    &mut below.pre,
+                    Pass::Backward,
+                    &jac,
+                    Some(back),
+                    self.scale[2 * k - 1],
+                    beta,
+                )?;
+            }
+        }
+        report.finite &= Real::is_finite(report.change)
+            && state.iter().all(|s| {
+                [&s.input, &s.pre].into_iter().all(|v| {
+                    v.r_plus
+                        .iter()
+                        .chain(v.r_minus.iter())
+                        .chain(v.estimate.iter())
+                        .all(|x| Real::is_finite(*x))
+                })
+            });
+        Ok(report)
+    }
+
+    /// The extrinsic update of one variable (lines 5–7, 10–12, 16–18, 21–23): from the
+    /// average Jacobian `jac` of the estimates (`Ẑ^+` in `v.estimate` for the forward pass,
+    /// `Ẑ^-` in `back` for the backward one) in the incoming message `(R_in, Γ_in)`, the
+    /// outgoing `(R_out, Γ_out)`, damped. Returns the eigenvalues raised.
+    fn extrinsic(
+        &self,
+        v: &mut VariableState<'_, T, D>,
+        pass: Pass,
+        jac: &SMatrix<T, D, D>,
+        back: Option<&[T]>,
+        scale: T,
+        beta: T,
+    ) -> Result<usize, Error> {
+        let eps = relative_floor::<T>();
+        let (gamma_in, gamma_out_old) = match pass {
+            Pass::Forward => (v.gamma_minus, v.gamma_plus),
+            Pass::Backward => (v.gamma_plus, v.gamma_minus),
+        };
+        // ⟨C⟩ = ⟨J⟩ Γ_in⁻¹ = (Γ_in⁻¹ ⟨J⟩ᵀ)ᵀ, floored; Λ = ⟨C⟩⁻¹.
+        let cov = gamma_in.solve_matrix(&jac.transpose()).transpose();
+        let (cov, raised_c) = Precision::with_floor(cov, eps * scale)?;
+        let lambda = Precision::from_covariance(cov.into_matrix())?;
+        let (gamma_new, raised_g) =
+            Precision::with_floor(lambda.matrix() - gamma_in.matrix(), eps / scale)?;
+        // r_out = Γ_out⁻¹ (Λ ẑ − Γ_in r_in) = ẑ + Γ_out⁻¹ Γ_in (ẑ − r_in).
+        let b = gamma_new.solve_matrix(gamma_in.matrix());
+        let (estimate, r_in, r_out): (&[T], &[T], &mut [T]) = match pass {
+            Pass::Forward => (&*v.estimate, &*v.r_minus, &mut *v.r_plus),
+            Pass::Backward => (back.unwrap_or(&[]), &*v.r_plus, &mut *v.r_minus),
+        };
+        for i in 0..r_in.len() / D {
+            let z = row::<T, D>(estimate, i);
+            let new = z + b * (z - row::<T, D>(r_in, i));
+            for (o, nv) in r_out[i * D..(i + 1) * D].iter_mut().zip(new.iter()) {
+                *o = beta * *nv + (T::ONE - beta) * *o;
+            }
+        }
+        let damped = gamma_new.matrix() * beta + gamma_out_old.matrix() * (T::ONE - beta);
+        let damped = Precision::new(damped).unwrap_or(gamma_new);
+        match pass {
+            Pass::Forward => v.gamma_plus = damped,
+            Pass::Backward => v.gamma_minus = damped,
+        }
+        let raised = raised_c + raised_g;
+        v.interventions += raised;
+        Ok(raised)
+    }
+}
+
+/// Which message a variable's update produces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Pass {
+    /// `(R^+, Γ^+)` from `Ẑ^+` and `(R^-, Γ^-)`.
+    Forward,
+    /// `(R^-, Γ^-)` from `Ẑ^-` and `(R^+, Γ^+)`.
+    Backward,
+}
