@@ -13,11 +13,13 @@
 //! Each channel also describes its law, for the state evolution's quadrature and for
 //! sampling instances.
 
+pub mod activation;
 mod linear;
 mod quadrature;
 mod relu;
 mod sign;
 
+pub use activation::Activation;
 pub use linear::Linear;
 pub use quadrature::{Likelihood, QuadratureChannel};
 pub use relu::Relu;

@@ -25,11 +25,21 @@
 //! `J = C Γ` with `C` the posterior covariance of the row (differentiate the posterior mean
 //! in `r`), so `⟨J⟩ = ⟨C⟩ Γ` and `Λ = ⟨C⟩⁻¹ = Γ ⟨J⟩⁻¹`, a symmetric matrix (up to rounding).
 
+mod activation_denoiser;
 mod gaussian_row;
+mod mixture_row;
+mod per_entry;
 mod precision;
+mod row_sparse;
+mod scalar_channel;
 
+pub use activation_denoiser::{ActivationDenoiser, Estimator};
 pub use gaussian_row::{GaussianRow, GaussianRowPosterior};
+pub use mixture_row::{RowMixture, RowMixturePosterior};
+pub use per_entry::PerEntry;
 pub use precision::{Precision, symmetric_eigen};
+pub use row_sparse::RowSparse;
+pub use scalar_channel::ScalarChannelDenoiser;
 
 use crate::real::Real;
 use nalgebra::{RealField, SMatrix, SVector};

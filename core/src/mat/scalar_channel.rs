@@ -1,0 +1,98 @@
+//! Any scalar ML-AMP [`Channel`] as the `d = 1` MMSE row estimators of ML-Mat-VAMP.
+
+use super::{ChannelDenoiser, MatReal, PairEstimate, Precision, RowEstimate};
+use crate::channel::Channel;
+use crate::error::Error;
+use crate::real::Real;
+use nalgebra::{SMatrix, SVector};
+
+/// A scalar channel `P(h | z)` ([`Channel`]: [`crate::channel::Linear`],
+/// [`crate::channel::Sign`], [`crate::channel::Relu`], …) as the MMSE estimators
+/// `G_{ℓ,mmse}^±` of eq. 13 (paper `002_…`) for rows of dimension `d = 1`, where ML-Mat-VAMP
+/// is ML-VAMP and the messages are scalars `(r, γ)`.
+///
+/// The paper's layer `ℓ` has `Z_ℓ` = our output `h` (message `(r_out, γ_out)` = its
+/// `(R_ℓ^-, Γ_ℓ^-)`) and `Z_{ℓ−1}` = our input `z` (message `(r_in, γ_in)` = its
+/// `(R_{ℓ−1}^+, Γ_{ℓ−1}^+)`). The belief of eq. 12,
+/// `b(h, z) ∝ P(h | z) e^{−γ_out (h − r_out)²/2} e^{−γ_in (z − r_in)²/2}`, is, up to a
+/// constant, the integrand of the channel's hidden function (ML-AMP paper `000_…`, eq. 6)
+/// `Z(A, B, V, ω) = ∫ dh dz P(h|z) e^{−A h²/2 + B h} N(z; ω, V)` at
+/// `A = γ_out`, `B = γ_out r_out`, `V = 1/γ_in`, `ω = r_in`. So, with
+/// `(g, ∂g, mean, var)` = [`Channel::hidden`]:
+///
+/// - `ẑ = E[z] = ω + V g`, `Var z = V (1 + V ∂g)`, `∂ẑ/∂r_in = 1 + V ∂g = Var(z) γ_in`;
+/// - `ĥ = E[h] = mean`, `Var h = var`, `∂ĥ/∂r_out = var · γ_out`.
+///
+/// The observed layer (`G_L^-`): the output function (eq. 7) at `(y, V = 1/γ, ω = r)`,
+/// `ẑ = ω + V g`, `∂ẑ/∂r = 1 + V ∂g`.
+///
+/// This is how the sign channel, whose MAP estimate is not defined, enters ML-Mat-VAMP with
+/// `d = 1`. The Jacobians `1 + V ∂g` are clamped at `0`: they are the ratio of the posterior
+/// to the message's variance, and lose all accuracy to cancellation (rounding below 0) when
+/// the belief is more than `~1/ε` times narrower than the message.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ScalarChannelDenoiser<C> {
+    channel: C,
+}
+
+impl<C> ScalarChannelDenoiser<C> {
+    /// The `d = 1` MMSE denoisers of `channel`.
+    pub fn new(channel: C) -> Self {
+        Self { channel }
+    }
+
+    /// The channel.
+    pub fn channel(&self) -> &C {
+        &self.channel
+    }
+}
+
+impl<T: MatReal, C: Channel<T>> ChannelDenoiser<T, 1> for ScalarChannelDenoiser<C> {
+    fn name(&self) -> &'static str {
+        self.channel.name()
+    }
+
+    /// [`Channel::hidden`] at `(γ_out, γ_out r_out, 1/γ_in, r_in)`; see the type's docs.
+    fn denoise_pair(
+        &self,
+        r_out: &SVector<T, 1>,
+        gamma_out: &Precision<T, 1>,
+        r_in: &SVector<T, 1>,
+        gamma_in: &Precision<T, 1>,
+    ) -> PairEstimate<T, 1> {
+        let (go, gi) = (gamma_out.matrix()[(0, 0)], gamma_in.matrix()[(0, 0)]);
+        let v = T::ONE / gi;
+        let omega = r_in[0];
+        let o = self.channel.hidden(go, go * r_out[0], v, omega);
+        PairEstimate {
+            output: RowEstimate {
+                mean: SVector::from_element(o.mean),
+                jacobian: SMatrix::from_element(Real::max(o.var, T::ZERO) * go),
+            },
+            input: RowEstimate {
+                mean: SVector::from_element(omega + v * o.g),
+                jacobian: SMatrix::from_element(Real::max(T::ONE + v * o.dg, T::ZERO)),
+            },
+        }
+    }
+
+    /// [`Channel::output`] at `(y, 1/γ, r)`; see the type's docs.
+    fn denoise_output(
+        &self,
+        y: &SVector<T, 1>,
+        r: &SVector<T, 1>,
+        gamma: &Precision<T, 1>,
+    ) -> RowEstimate<T, 1> {
+        let v = T::ONE / gamma.matrix()[(0, 0)];
+        let o = self.channel.output(y[0], v, r[0]);
+        RowEstimate {
+            mean: SVector::from_element(r[0] + v * o.g),
+            jacobian: SMatrix::from_element(Real::max(T::ONE + v * o.dg, T::ZERO)),
+        }
+    }
+
+    /// The channel's [`Channel::check_observation`] of the entry.
+    fn check_observation(&self, y: &SVector<T, 1>) -> Result<(), Error> {
+        self.channel.check_observation(y[0])
+    }
+}
