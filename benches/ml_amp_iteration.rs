@@ -138,7 +138,7 @@ fn benches(c: &mut Criterion) -> Vec<(&'static str, f64)> {
     let inst = Instance::sample(&model, N, 1).expect("instance");
     let ops = operators(&inst).expect("operators");
     println!("kernel path: {:?}", ops[0].path());
-    let layers = amp_layers(&model, &ops);
+    let layers = amp_layers(&model, &ops).unwrap();
     let moments = model_moments(&model).unwrap();
     let mut runs: Vec<(&'static str, MlAmp<'_, f64>, Vec<f64>)> = [
         ("iteration_full", VarianceMode::Full),

@@ -261,7 +261,9 @@ fn inset(p: &Panel, out: &Path) {
                 .expect("model");
                 let sub = Instance {
                     sizes: inst.sizes[1..].to_vec(),
+                    d: 1,
                     weights: inst.weights[1..].to_vec(),
+                    factors: inst.factors[1..].to_vec(),
                     layers: inst.layers[1..].to_vec(),
                 };
                 run_ml_amp(&single, &sub, &opts).expect("run").mse_signal()

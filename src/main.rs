@@ -3,10 +3,12 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 use mlamp::core::ml_amp::VarianceMode;
+use mlamp::model::EstimatorSpec;
 use mlamp::plot::{Axes, Series, Style, svg};
 use mlamp::se::{SeOptions, StateEvolution, scan};
+use mlamp::vamp::{VampOptions, run_ml_vamp};
 use mlamp::{AmpOptions, Error, Instance, Model, run_ml_amp};
 use serde_json::json;
 
@@ -18,21 +20,46 @@ struct Cli {
     command: Command,
 }
 
+/// The algorithm of `mlamp run`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Algorithm {
+    /// ML-AMP (paper `000_…`): d = 1 and iid Gaussian weights only.
+    Amp,
+    /// ML-Mat-VAMP (paper `002_…`; ML-VAMP for d = 1): any d up to 8, any weights.
+    Vamp,
+}
+
+/// The estimator of ML-Mat-VAMP's denoisers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Estimator {
+    /// Posterior means.
+    Mmse,
+    /// Posterior modes.
+    Map,
+}
+
 #[derive(Subcommand)]
 enum Command {
-    /// Sample an instance of a model and run ML-AMP on it.
+    /// Sample an instance of a model and run ML-AMP (default) or ML-Mat-VAMP on it.
     Run {
         /// The model file (TOML; schema in the README).
         model: PathBuf,
+        /// The algorithm.
+        #[arg(long, value_enum, default_value_t = Algorithm::Amp)]
+        algorithm: Algorithm,
+        /// ML-Mat-VAMP's estimator for every layer (default: each layer's `estimator`, MMSE
+        /// unless the file says otherwise).
+        #[arg(long, value_enum)]
+        estimator: Option<Estimator>,
         /// Entries of the signal.
         #[arg(long, default_value_t = 2000)]
         n: usize,
         /// Seed of the instance.
         #[arg(long, default_value_t = 0)]
         seed: u64,
-        /// Most iterations.
-        #[arg(long, default_value_t = AmpOptions::default().max_iter)]
-        iters: usize,
+        /// Most iterations (default: 500 for ML-AMP, 200 for ML-Mat-VAMP).
+        #[arg(long)]
+        iters: Option<usize>,
         /// Damping in (0, 1] (1 = none).
         #[arg(long, default_value_t = AmpOptions::default().damping)]
         damping: f64,
@@ -81,6 +108,8 @@ fn run(cli: Cli) -> Result<(), Error> {
     match cli.command {
         Command::Run {
             model,
+            algorithm,
+            estimator,
             n,
             seed,
             iters,
@@ -89,51 +118,132 @@ fn run(cli: Cli) -> Result<(), Error> {
             json,
         } => {
             let m = Model::from_file(&model)?;
-            let opts = AmpOptions {
-                max_iter: iters,
-                damping,
-                variance: if mean_variance {
-                    VarianceMode::Mean
-                } else {
-                    VarianceMode::Full
-                },
-                ..AmpOptions::default()
+            let outcome = match algorithm {
+                Algorithm::Amp => {
+                    if estimator.is_some() {
+                        return Err(Error::invalid(
+                            "estimator",
+                            "is an option of ML-Mat-VAMP (--algorithm vamp)",
+                        ));
+                    }
+                    if m.d != 1 {
+                        return Err(Error::invalid(
+                            "d",
+                            format!(
+                                "ML-AMP runs d = 1 only (the model has d = {}): use --algorithm vamp",
+                                m.d
+                            ),
+                        ));
+                    }
+                    if let Some(k) = m
+                        .layers
+                        .iter()
+                        .position(|l| l.weights != mlamp::model::WeightsSpec::Gaussian)
+                    {
+                        return Err(Error::invalid(
+                            format!("layers[{k}].weights"),
+                            "ML-AMP assumes iid Gaussian weights: use --algorithm vamp",
+                        ));
+                    }
+                    m.channels()?;
+                    let opts = AmpOptions {
+                        max_iter: iters.unwrap_or(AmpOptions::default().max_iter),
+                        damping,
+                        variance: if mean_variance {
+                            VarianceMode::Mean
+                        } else {
+                            VarianceMode::Full
+                        },
+                        ..AmpOptions::default()
+                    };
+                    opts.validate()?;
+                    let inst = Instance::sample(&m, n, seed)?;
+                    let r = run_ml_amp(&m, &inst, &opts)?;
+                    Outcome {
+                        name: "ML-AMP",
+                        sizes: inst.sizes,
+                        mse_layers: r.mse_layers,
+                        trace: r.trace,
+                        iterations: r.iterations,
+                        converged: r.converged,
+                        diverged: r.diverged,
+                        kept_iteration: r.kept_iteration,
+                        extra: json!({"clamped": r.clamped}),
+                    }
+                }
+                Algorithm::Vamp => {
+                    if mean_variance {
+                        return Err(Error::invalid(
+                            "mean-variance",
+                            "is an option of ML-AMP (--algorithm amp)",
+                        ));
+                    }
+                    let opts = VampOptions {
+                        max_iter: iters.unwrap_or(VampOptions::default().max_iter),
+                        damping,
+                        estimator: estimator.map(|e| match e {
+                            Estimator::Mmse => EstimatorSpec::Mmse,
+                            Estimator::Map => EstimatorSpec::Map,
+                        }),
+                        ..VampOptions::default()
+                    };
+                    opts.validate()?;
+                    let inst = Instance::sample(&m, n, seed)?;
+                    let r = run_ml_vamp(&m, &inst, &opts)?;
+                    Outcome {
+                        name: "ML-Mat-VAMP",
+                        sizes: inst.sizes,
+                        mse_layers: r.mse_layers.clone(),
+                        trace: r.trace.clone(),
+                        iterations: r.iterations,
+                        converged: r.converged,
+                        diverged: r.diverged,
+                        kept_iteration: r.kept_iteration,
+                        extra: json!({
+                            "d": m.d,
+                            "interventions": r.total_interventions(),
+                            "interventions_layers": r.interventions,
+                        }),
+                    }
+                }
             };
-            opts.validate()?;
-            let inst = Instance::sample(&m, n, seed)?;
-            let r = run_ml_amp(&m, &inst, &opts)?;
             if json {
-                let trace: Vec<f64> = r.trace.iter().map(|t| t[0]).collect();
-                let out = json!({
+                let trace: Vec<f64> = outcome.trace.iter().map(|t| t[0]).collect();
+                let mut out = json!({
                     "model": model.display().to_string(),
+                    "algorithm": outcome.name,
                     "n": n,
                     "seed": seed,
-                    "sizes": inst.sizes,
-                    "mse_signal": r.mse_signal(),
-                    "mse_layers": r.mse_layers,
+                    "sizes": outcome.sizes,
+                    "mse_signal": outcome.mse_layers[0],
+                    "mse_layers": outcome.mse_layers,
                     "trace": trace,
-                    "trace_layers": r.trace,
-                    "iterations": r.iterations,
-                    "converged": r.converged,
-                    "diverged": r.diverged,
-                    "kept_iteration": r.kept_iteration,
-                    "clamped": r.clamped,
+                    "trace_layers": outcome.trace,
+                    "iterations": outcome.iterations,
+                    "converged": outcome.converged,
+                    "diverged": outcome.diverged,
+                    "kept_iteration": outcome.kept_iteration,
                 });
+                if let (Some(o), Some(e)) = (out.as_object_mut(), outcome.extra.as_object()) {
+                    o.extend(e.clone());
+                }
                 emit(format_args!("{out}"));
             } else {
                 emit(format_args!(
-                    "model      {} (L = {}, sizes {:?})",
+                    "model      {} (L = {}, d = {}, sizes {:?})",
                     model.display(),
                     m.depth(),
-                    inst.sizes
+                    m.d,
+                    outcome.sizes
                 ));
                 emit(format_args!(
-                    "ML-AMP     {} iterations, {}",
-                    r.iterations,
-                    status(&r)
+                    "{:<10} {} iterations, {}",
+                    outcome.name,
+                    outcome.iterations,
+                    outcome.status()
                 ));
-                emit(format_args!("MSE signal {:.3e}", r.mse_signal()));
-                for (k, e) in r.mse_layers.iter().enumerate().skip(1) {
+                emit(format_args!("MSE signal {:.3e}", outcome.mse_layers[0]));
+                for (k, e) in outcome.mse_layers.iter().enumerate().skip(1) {
                     emit(format_args!("MSE h_{k}    {e:.3e}"));
                 }
             }
@@ -330,13 +440,29 @@ fn phase_command(p: PhaseArgs) -> Result<(), Error> {
     Ok(())
 }
 
-fn status(r: &mlamp::AmpResult) -> String {
-    if r.diverged {
-        format!("diverged (kept iteration {})", r.kept_iteration)
-    } else if r.converged {
-        "converged".into()
-    } else {
-        "not converged".into()
+/// What `mlamp run` prints, from either algorithm.
+struct Outcome {
+    name: &'static str,
+    sizes: Vec<usize>,
+    mse_layers: Vec<f64>,
+    trace: Vec<Vec<f64>>,
+    iterations: usize,
+    converged: bool,
+    diverged: bool,
+    kept_iteration: usize,
+    /// The algorithm's own fields of the JSON.
+    extra: serde_json::Value,
+}
+
+impl Outcome {
+    fn status(&self) -> String {
+        if self.diverged {
+            format!("diverged (kept iteration {})", self.kept_iteration)
+        } else if self.converged {
+            "converged".into()
+        } else {
+            "not converged".into()
+        }
     }
 }
 

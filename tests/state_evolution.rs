@@ -629,7 +629,7 @@ fn phi_of(m_model: &Model, se: &StateEvolution<'_>, m: &[f64], m_hat: &[f64]) ->
     let mut phi = -m_model.prior.se(m_hat[0], &q).log_z;
     for j in 0..depth {
         phi += 0.5 * n[j] * m[j] * m_hat[j];
-        let ch = &m_model.layers[j].channel;
+        let ch = m_model.channels().unwrap()[j];
         let log_z = if j + 1 == depth {
             ch.se_output(rho[j], m[j], &q).log_z
         } else {

@@ -98,7 +98,7 @@ pub fn mse(a: &[f64], b: &[f64]) -> f64 {
 pub fn model_moments(model: &Model) -> Result<Vec<Moments<f64>>, Error> {
     let gh = GaussHermite::<f64, 64>::new();
     let mut m = vec![Moments::default(); model.depth() + 1];
-    marginal_moments(model.prior.as_ref(), &model.channels(), gh.rule(), &mut m)?;
+    marginal_moments(model.prior.as_ref(), &model.channels()?, gh.rule(), &mut m)?;
     Ok(m)
 }
 
@@ -111,20 +111,34 @@ pub fn operators(inst: &Instance) -> Result<Vec<FastDense<'_, f64>>, Error> {
         .collect()
 }
 
-/// The core's layers: each weight operator with its model channel.
-pub fn amp_layers<'a>(model: &'a Model, ops: &'a [FastDense<'a, f64>]) -> Vec<AmpLayer<'a, f64>> {
-    ops.iter()
-        .zip(&model.layers)
-        .map(|(w, l)| AmpLayer {
+/// The core's layers: each weight operator with its model channel (an error for a channel
+/// that only ML-Mat-VAMP runs).
+pub fn amp_layers<'a>(
+    model: &'a Model,
+    ops: &'a [FastDense<'a, f64>],
+) -> Result<Vec<AmpLayer<'a, f64>>, Error> {
+    Ok(ops
+        .iter()
+        .zip(model.channels()?)
+        .map(|(w, channel)| AmpLayer {
             weights: w,
-            channel: l.channel.as_ref(),
+            channel,
         })
-        .collect()
+        .collect())
 }
 
 /// Runs ML-AMP on an instance of `model`.
+///
+/// ML-AMP is for `d = 1` (an error otherwise) and assumes iid Gaussian weights; on other
+/// weights (a `spectrum` layer) it runs, and its result shows what that assumption costs.
 pub fn run_ml_amp(model: &Model, inst: &Instance, opts: &AmpOptions) -> Result<AmpResult, Error> {
     opts.validate()?;
+    if model.d != 1 || inst.d != 1 {
+        return Err(Error::invalid(
+            "d",
+            "ML-AMP runs d = 1 only; use ML-Mat-VAMP (--algorithm vamp) for d > 1",
+        ));
+    }
     let depth = model.depth();
     if inst.weights.len() != depth
         || inst.layers.len() != depth + 1
@@ -150,7 +164,7 @@ pub fn run_ml_amp(model: &Model, inst: &Instance, opts: &AmpOptions) -> Result<A
         }
     }
     let ops = operators(inst)?;
-    let layers = amp_layers(model, &ops);
+    let layers = amp_layers(model, &ops)?;
     let amp = MlAmp::new(
         model.prior.as_ref(),
         &layers,

@@ -9,21 +9,30 @@
 //! ```toml
 //! d = 1                        # optional, columns per row (default 1; ML-Mat-VAMP uses d > 1)
 //! [prior]
-//! type = "gauss-bernoulli"     # "gaussian" | "gauss-bernoulli" | "binary"
-//! rho = 0.3                    # gauss-bernoulli: density in (0, 1]
+//! type = "gauss-bernoulli"     # "gaussian" | "gauss-bernoulli" | "binary" | "row-sparse"
+//! rho = 0.3                    # gauss-bernoulli, row-sparse: density in (0, 1]
 //! mean = 0.0                   # gaussian, gauss-bernoulli: mean of the Gaussian part (default 0)
-//! var = 1.0                    # gaussian, gauss-bernoulli: its variance > 0 (default 1)
+//! var = 1.0                    # gaussian, gauss-bernoulli, row-sparse: its variance > 0 (default 1)
 //! # bias = 0.0                 # binary: P(+1) = (1 + tanh bias)/2 (default 0)
 //!
 //! [[layers]]                   # first layer: acts on the signal
 //! alpha = 1.0                  # outputs / inputs, > 0
-//! channel = { type = "linear", noise_var = 0.0 }   # "linear" | "sign" | "relu"
+//! channel = { type = "linear", noise_var = 0.0 }   # "linear" | "sign" | "relu" | "sigmoid" | "tanh"
+//! weights = { type = "gaussian" }   # optional: iid N(0, 1/n_in) (default), or
+//! # weights = { type = "spectrum", condition_number = 1e3 }   # Haar singular vectors
+//! # estimator = "mmse"         # optional, ML-Mat-VAMP: "mmse" (default) | "map"
 //!
 //! [[layers]]                   # last layer: produces the observation
 //! alpha = 0.8
 //! channel = { type = "linear", noise_var = 1e-8 }
 //! ```
 //! Unknown keys are errors that name the key; bad values are errors that name the field.
+//!
+//! With `d > 1` every variable is an `n × d` matrix of rows: the prior acts on rows (entry by
+//! entry for the scalar priors; `row-sparse` zeroes whole rows: each row is `N(0, var I_d)`
+//! with probability `rho`, else 0) and every channel acts on each entry, the noise independent
+//! per entry. `sigmoid` and `tanh` (`h = φ(z) + N(0, noise_var)`) and `spectrum` weights run
+//! only with ML-Mat-VAMP.
 
 use std::path::Path;
 
@@ -63,6 +72,16 @@ pub enum PriorSpec {
         #[serde(default)]
         bias: f64,
     },
+    /// Whole rows: `N(0, var I_d)` with probability ρ, else the zero row (the multi-task /
+    /// MMV prior). Each entry's marginal is Gauss–Bernoulli, which is what ML-AMP (d = 1)
+    /// uses.
+    RowSparse {
+        /// Density ρ ∈ (0, 1] of non-zero rows.
+        rho: f64,
+        /// Variance of each entry of a non-zero row.
+        #[serde(default = "one")]
+        var: f64,
+    },
 }
 
 /// The channel of a layer.
@@ -87,6 +106,44 @@ pub enum ChannelSpec {
         #[serde(default)]
         noise_var: f64,
     },
+    /// h = 1/(1 + e^{−z}) + N(0, noise_var) (ML-Mat-VAMP only).
+    Sigmoid {
+        /// Noise variance ≥ 0 (> 0 for the output layer).
+        #[serde(default)]
+        noise_var: f64,
+    },
+    /// h = tanh(z) + N(0, noise_var) (ML-Mat-VAMP only).
+    Tanh {
+        /// Noise variance ≥ 0 (> 0 for the output layer).
+        #[serde(default)]
+        noise_var: f64,
+    },
+}
+
+/// The law of a layer's weight matrix (`n_out × n_in`).
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Default)]
+#[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum WeightsSpec {
+    /// iid N(0, 1/n_in) entries.
+    #[default]
+    Gaussian,
+    /// `W = U diag(s) Vᵀ` with Haar-random `U`, `V` and singular values geometric from 1 down
+    /// to `1/condition_number`, scaled so that `‖W‖_F²` is the number of rows.
+    Spectrum {
+        /// κ = s_max / s_min ≥ 1.
+        condition_number: f64,
+    },
+}
+
+/// Which estimate ML-Mat-VAMP's denoisers of a layer return (paper `002_…`, eq. 13).
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum EstimatorSpec {
+    /// The belief's mean.
+    #[default]
+    Mmse,
+    /// The belief's mode.
+    Map,
 }
 
 /// One `[[layers]]` entry.
@@ -97,6 +154,12 @@ pub struct LayerSpec {
     pub alpha: f64,
     /// The channel.
     pub channel: ChannelSpec,
+    /// The law of the weights (default iid Gaussian).
+    #[serde(default)]
+    pub weights: WeightsSpec,
+    /// ML-Mat-VAMP's estimator for this layer's channel (default MMSE).
+    #[serde(default)]
+    pub estimator: EstimatorSpec,
 }
 
 /// A model file as written.
@@ -126,8 +189,13 @@ pub struct Layer {
     pub alpha: f64,
     /// The channel, as written.
     pub spec: ChannelSpec,
-    /// The channel, built.
-    pub channel: Box<dyn Channel<f64> + Send + Sync>,
+    /// The channel as a scalar ML-AMP channel; `None` for the channels only ML-Mat-VAMP runs
+    /// (sigmoid, tanh).
+    pub channel: Option<Box<dyn Channel<f64> + Send + Sync>>,
+    /// The law of the weights.
+    pub weights: WeightsSpec,
+    /// ML-Mat-VAMP's estimator.
+    pub estimator: EstimatorSpec,
 }
 
 /// A validated model: ready to generate instances and to run.
@@ -154,6 +222,9 @@ impl PriorSpec {
                 Box::new(GaussBernoulli::new(rho, mean, var).map_err(|e| Error::at(f, e))?)
             }
             PriorSpec::Binary { bias } => Box::new(Binary::new(bias).map_err(|e| Error::at(f, e))?),
+            PriorSpec::RowSparse { rho, var } => {
+                Box::new(GaussBernoulli::new(rho, 0.0, var).map_err(|e| Error::at(f, e))?)
+            }
         })
     }
 }
@@ -164,31 +235,85 @@ impl ChannelSpec {
         match *self {
             ChannelSpec::Linear { noise_var }
             | ChannelSpec::Sign { noise_var }
-            | ChannelSpec::Relu { noise_var } => noise_var,
+            | ChannelSpec::Relu { noise_var }
+            | ChannelSpec::Sigmoid { noise_var }
+            | ChannelSpec::Tanh { noise_var } => noise_var,
         }
     }
 
-    /// Builds the channel; `field` is its path, `is_output` whether it produces the
-    /// observation (a ReLU output needs noise: its observation has a density only then).
+    /// The name of the channel type, as in the file.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ChannelSpec::Linear { .. } => "linear",
+            ChannelSpec::Sign { .. } => "sign",
+            ChannelSpec::Relu { .. } => "relu",
+            ChannelSpec::Sigmoid { .. } => "sigmoid",
+            ChannelSpec::Tanh { .. } => "tanh",
+        }
+    }
+
+    /// A draw of `h` given `z` and a standard normal `xi`, for every channel type (the
+    /// scalar channel's own sampler where there is one, so that ML-AMP's instances keep
+    /// their bits).
+    pub fn sample(
+        &self,
+        channel: Option<&(dyn Channel<f64> + Send + Sync)>,
+        z: f64,
+        xi: f64,
+    ) -> f64 {
+        match (channel, self) {
+            (Some(c), _) => c.sample(z, xi),
+            (None, ChannelSpec::Sigmoid { noise_var }) => sigmoid(z) + noise_var.sqrt() * xi,
+            (None, spec) => z.tanh() + spec.noise_var().sqrt() * xi,
+        }
+    }
+
+    /// `E[h² | z]`: the second moment of the channel's output given its input.
+    pub fn second_moment_given(&self, z: f64) -> f64 {
+        let noise = self.noise_var();
+        match self {
+            ChannelSpec::Linear { .. } => z * z + noise,
+            ChannelSpec::Sign { .. } => 1.0,
+            ChannelSpec::Relu { .. } => z.max(0.0).powi(2) + noise,
+            ChannelSpec::Sigmoid { .. } => sigmoid(z).powi(2) + noise,
+            ChannelSpec::Tanh { .. } => z.tanh().powi(2) + noise,
+        }
+    }
+
+    /// Builds the scalar channel (`None` for sigmoid and tanh, which only ML-Mat-VAMP runs);
+    /// `field` is its path, `is_output` whether it produces the observation (a ReLU, sigmoid
+    /// or tanh output needs noise: its observation has a density only then).
     pub fn build(
         &self,
         field: &str,
         is_output: bool,
-    ) -> Result<Box<dyn Channel<f64> + Send + Sync>, Error> {
+    ) -> Result<Option<Box<dyn Channel<f64> + Send + Sync>>, Error> {
         let at = |e| Error::at(field, e);
-        Ok(match *self {
+        let noise_var = self.noise_var();
+        if !(noise_var.is_finite() && noise_var >= 0.0) {
+            return Err(Error::invalid(
+                format!("{field}.noise_var"),
+                "must be finite and >= 0",
+            ));
+        }
+        if is_output
+            && noise_var <= 0.0
+            && matches!(
+                self,
+                ChannelSpec::Relu { .. } | ChannelSpec::Sigmoid { .. } | ChannelSpec::Tanh { .. }
+            )
+        {
+            return Err(Error::invalid(
+                format!("{field}.noise_var"),
+                format!("must be > 0 for a {} output layer", self.name()),
+            ));
+        }
+        Ok(Some(match *self {
             ChannelSpec::Linear { noise_var } => Box::new(Linear::new(noise_var).map_err(at)?),
             ChannelSpec::Sign { noise_var } => Box::new(Sign::new(noise_var).map_err(at)?),
-            ChannelSpec::Relu { noise_var } => {
-                if is_output && (noise_var.is_nan() || noise_var <= 0.0) {
-                    return Err(Error::invalid(
-                        format!("{field}.noise_var"),
-                        "must be > 0 for a relu output layer",
-                    ));
-                }
-                Box::new(Relu::new(noise_var).map_err(at)?)
-            }
-        })
+            ChannelSpec::Relu { noise_var } => Box::new(Relu::new(noise_var).map_err(at)?),
+            ChannelSpec::Sigmoid { .. } | ChannelSpec::Tanh { .. } => return Ok(None),
+        }))
     }
 }
 
@@ -238,10 +363,20 @@ impl ModelSpec {
                 let channel = l
                     .channel
                     .build(&format!("layers[{k}].channel"), k == last)?;
+                if let WeightsSpec::Spectrum { condition_number } = l.weights {
+                    if !(condition_number.is_finite() && condition_number >= 1.0) {
+                        return Err(Error::invalid(
+                            format!("layers[{k}].weights.condition_number"),
+                            "must be finite and >= 1",
+                        ));
+                    }
+                }
                 Ok(Layer {
                     alpha: l.alpha,
                     spec: l.channel.clone(),
                     channel,
+                    weights: l.weights,
+                    estimator: l.estimator,
                 })
             })
             .collect::<Result<Vec<_>, Error>>()?;
@@ -294,12 +429,72 @@ impl Model {
         Ok(sizes)
     }
 
-    /// The channels, for the core's functions.
-    pub fn channels(&self) -> Vec<&dyn Channel<f64>> {
+    /// The scalar channels, for ML-AMP and its state evolution: an error naming the first
+    /// layer whose channel only ML-Mat-VAMP runs.
+    pub fn channels(&self) -> Result<Vec<&dyn Channel<f64>>, Error> {
+        Ok(self
+            .shared_channels()?
+            .into_iter()
+            .map(|c| c as &dyn Channel<f64>)
+            .collect())
+    }
+
+    /// [`Model::channels`], shareable between threads.
+    pub fn shared_channels(&self) -> Result<Vec<&(dyn Channel<f64> + Send + Sync)>, Error> {
         self.layers
             .iter()
-            .map(|l| l.channel.as_ref() as &dyn Channel<f64>)
+            .enumerate()
+            .map(|(k, l)| match &l.channel {
+                Some(c) => Ok(c.as_ref()),
+                None => Err(Error::invalid(
+                    format!("layers[{k}].channel"),
+                    format!(
+                        "a {} channel runs only with ML-Mat-VAMP (--algorithm vamp)",
+                        l.spec.name()
+                    ),
+                )),
+            })
             .collect()
+    }
+
+    /// Whether every weight matrix is iid Gaussian (what ML-AMP and its SE assume).
+    pub fn iid_weights(&self) -> bool {
+        self.layers
+            .iter()
+            .all(|l| l.weights == WeightsSpec::Gaussian)
+    }
+
+    /// The second moment per entry of every variable of the ML-Mat-VAMP chain, `h_0, z_0,
+    /// h_1, z_1, …, z_{L−1}` (`2L` values): `E h_0²` from the prior; `E z_k² = E h_k²` (the
+    /// weights have `‖W‖_F² = n_out` on average); `E h_{k+1}² = E_{z ~ N(0, E z_k²)} E[h² | z]`
+    /// by a 64-point Gauss–Hermite rule (the pre-activations of a wide random layer are
+    /// Gaussian). What ML-Mat-VAMP's initial precisions are made of: the prior's scale,
+    /// never the ground truth.
+    pub fn second_moments(&self) -> Vec<f64> {
+        let gh = mlamp_core::quadrature::GaussHermite::<f64, 64>::new();
+        let mut out = Vec::with_capacity(2 * self.depth());
+        let mut rho = self.prior.second_moment();
+        for l in &self.layers {
+            out.push(rho);
+            out.push(rho);
+            let sd = rho.sqrt();
+            rho = gh
+                .rule()
+                .iter()
+                .map(|(x, w)| w * l.spec.second_moment_given(sd * x))
+                .sum();
+        }
+        out
+    }
+}
+
+/// The logistic function `1/(1 + e^{−z})`, without overflow.
+fn sigmoid(z: f64) -> f64 {
+    if z >= 0.0 {
+        1.0 / (1.0 + (-z).exp())
+    } else {
+        let e = z.exp();
+        e / (1.0 + e)
     }
 }
 

@@ -32,13 +32,15 @@
 //!
 //! # Safeguards, all counted
 //!
-//! `Γ^± = Λ − Γ^∓` is a difference of positive definite matrices and may fail to be one, and
-//! `⟨C⟩` may be singular (a noiseless output or a perfectly recovered variable). Both are
-//! floored by eigenvalue ([`Precision::with_floor`]): `⟨C⟩` at `ε_v ρ_v` and `Γ^±` at
-//! `ε_v / ρ_v`, with `ρ_v` the variable's prior second moment per entry and
-//! `ε_v = ε^{3/4}` (`ε` the float's epsilon: 1.8e-12 for f64, 6.5e-6 for f32). Every raised
-//! eigenvalue is counted in the variable's [`VariableState::interventions`]; nothing is
-//! clamped silently.
+//! `⟨C⟩` may be singular (a noiseless output, or a perfectly recovered variable): its
+//! eigenvalues are floored ([`Precision::with_floor`]) at `ε_v ρ_v`, with `ρ_v` the variable's
+//! prior second moment per entry and `ε_v = ε^{3/4}` (`ε` the float's epsilon: 1.8e-12 for
+//! f64, 6.5e-6 for f32), each raised eigenvalue one intervention. `Γ^± = Λ − Γ^∓` is a
+//! difference of positive definite matrices and may fail to be one (an eigenvalue below
+//! `ε_v / ρ_v`): the update is then rejected and the variable keeps its previous outgoing
+//! message, as expectation propagation skips updates with negative precisions — one
+//! intervention. Every intervention is counted in the variable's
+//! [`VariableState::interventions`]; nothing is clamped silently.
 //!
 //! # Damping
 //!
@@ -79,8 +81,8 @@ pub struct VariableState<'a, T: MatReal, const D: usize> {
     pub gamma_plus: Precision<T, D>,
     /// `Γ^-`.
     pub gamma_minus: Precision<T, D>,
-    /// Eigenvalues raised so far to keep this variable's `⟨C⟩`, `Γ^+` and `Γ^-` positive
-    /// definite.
+    /// Interventions so far that kept this variable's precisions positive definite: raised
+    /// eigenvalues of `⟨C⟩` and rejected updates of `Γ^±` (see the module docs).
     pub interventions: usize,
 }
 
@@ -171,7 +173,7 @@ pub struct VampReport<T> {
     /// The largest, over the variables `h_k`, of `‖ĥ_new − ĥ_old‖² / ‖ĥ_new‖²` (forward
     /// estimates).
     pub change: T,
-    /// Eigenvalues raised in this iteration, over all variables.
+    /// Interventions in this iteration, over all variables.
     pub interventions: usize,
     /// `false` if an estimate, a message or a precision is NaN or infinite.
     pub finite: bool,
@@ -186,6 +188,10 @@ pub struct MlVamp<'m, T: MatReal, const D: usize> {
     /// Per variable (`h_0, z_0, h_1, …, z_{K−1}`), the prior second moment per entry.
     scale: &'m [T],
 }
+
+/// The initial backward precisions relative to the variables' prior scale (see
+/// [`MlVamp::initialise`]).
+pub const INITIAL_RELATIVE_PRECISION: f64 = 1e-3;
 
 /// `ε^{3/4}`: the relative floor of covariances and precisions.
 fn relative_floor<T: Real>() -> T {
@@ -272,15 +278,20 @@ impl<'m, T: MatReal, const D: usize> MlVamp<'m, T, D> {
     }
 
     /// Line 1 of Algorithm 1, from the prior, never from the ground truth: `R^± = 0`,
-    /// estimates 0, and `Γ^± = I/ρ_v` for every variable (a message carrying the prior's
-    /// second moment only); counts reset.
+    /// estimates 0, the backward precisions weak, `Γ^- = (ι/ρ_v) I` with
+    /// `ι =` [`INITIAL_RELATIVE_PRECISION`] (so that the first forward pass returns the
+    /// prior's own moments: a strong `Γ^-` at `R^- = 0` would tell a sparse prior that every
+    /// row is zero), and `Γ^+ = I/ρ_v` (the prior's scale; the value the first damped
+    /// forward update is mixed with); counts reset.
     pub fn initialise(&self, state: &mut [LayerState<'_, T, D>]) -> Result<(), Error> {
         self.check_state(state)?;
         for (k, s) in state.iter_mut().enumerate() {
             for (j, v) in [&mut s.input, &mut s.pre].into_iter().enumerate() {
                 let g = Precision::identity_scaled(T::ONE / self.scale[2 * k + j])?;
                 v.gamma_plus = g;
-                v.gamma_minus = g;
+                v.gamma_minus = Precision::identity_scaled(
+                    T::c(INITIAL_RELATIVE_PRECISION) / self.scale[2 * k + j],
+                )?;
                 v.interventions = 0;
                 for x in v.r_plus.iter_mut().chain(v.r_minus.iter_mut()) {
                     *x = T::ZERO;
@@ -475,7 +486,8 @@ impl<'m, T: MatReal, const D: usize> MlVamp<'m, T, D> {
     /// The extrinsic update of one variable (lines 5–7, 10–12, 16–18, 21–23): from the
     /// average Jacobian `jac` of the estimates (`Ẑ^+` in `v.estimate` for the forward pass,
     /// `Ẑ^-` in `back` for the backward one) in the incoming message `(R_in, Γ_in)`, the
-    /// outgoing `(R_out, Γ_out)`, damped. Returns the eigenvalues raised.
+    /// outgoing `(R_out, Γ_out)`, damped. Returns the interventions (eigenvalues of `⟨C⟩`
+    /// raised, plus one if the update was rejected).
     fn extrinsic(
         &self,
         v: &mut VariableState<'_, T, D>,
@@ -496,6 +508,15 @@ impl<'m, T: MatReal, const D: usize> MlVamp<'m, T, D> {
         let lambda = Precision::from_covariance(cov.into_matrix())?;
         let (gamma_new, raised_g) =
             Precision::with_floor(lambda.matrix() - gamma_in.matrix(), eps / scale)?;
+        if raised_g > 0 {
+            // Λ ⋡ Γ_in: the belief is wider than the incoming message in some direction (a
+            // non-log-concave prior early on, or the averaging over rows). A floored Γ_out
+            // would send a near-flat message with an enormous mean; as EP does, the update
+            // is rejected and the previous outgoing message kept (one intervention).
+            let rejected = raised_c + 1;
+            v.interventions += rejected;
+            return Ok(rejected);
+        }
         // r_out = Γ_out⁻¹ (Λ ẑ − Γ_in r_in) = ẑ + Γ_out⁻¹ Γ_in (ẑ − r_in).
         let b = gamma_new.solve_matrix(gamma_in.matrix());
         let (estimate, r_in, r_out): (&[T], &[T], &mut [T]) = match pass {
@@ -515,9 +536,8 @@ impl<'m, T: MatReal, const D: usize> MlVamp<'m, T, D> {
             Pass::Forward => v.gamma_plus = damped,
             Pass::Backward => v.gamma_minus = damped,
         }
-        let raised = raised_c + raised_g;
-        v.interventions += raised;
-        Ok(raised)
+        v.interventions += raised_c;
+        Ok(raised_c)
     }
 }
 

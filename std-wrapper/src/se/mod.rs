@@ -25,6 +25,7 @@ mod threshold;
 
 pub use threshold::{PhaseCurve, PhasePoint, Thresholds, scan};
 
+use mlamp_core::channel::Channel;
 use mlamp_core::quadrature::GaussHermite;
 use mlamp_core::se::{SeQuadrature, SeTerms};
 
@@ -131,6 +132,8 @@ impl SeAnalysis {
 /// The state evolution of one model.
 pub struct StateEvolution<'m> {
     model: &'m Model,
+    /// The model's scalar channels.
+    channels: Vec<&'m (dyn Channel<f64> + Send + Sync)>,
     alphas: Vec<f64>,
     rho: Vec<f64>,
     mean: Vec<f64>,
@@ -155,8 +158,15 @@ impl<'m> StateEvolution<'m> {
             ));
         }
         let moments = model_moments(model)?;
+        if !model.iid_weights() {
+            return Err(Error::invalid(
+                "weights",
+                "the ML-AMP state evolution assumes iid Gaussian weights",
+            ));
+        }
         Ok(Self {
             model,
+            channels: model.shared_channels()?,
             alphas: model.layers.iter().map(|l| l.alpha).collect(),
             rho: moments.iter().map(|m| m.second).collect(),
             mean: moments.iter().map(|m| m.mean).collect(),
@@ -177,6 +187,7 @@ impl<'m> StateEvolution<'m> {
         alphas[k] = alpha;
         Ok(Self {
             model: self.model,
+            channels: self.channels.clone(),
             alphas,
             rho: self.rho.clone(),
             mean: self.mean.clone(),
@@ -212,7 +223,7 @@ impl<'m> StateEvolution<'m> {
         let mut m_hat = vec![0.0; depth];
         let mut terms = vec![SeTerms::default(); depth];
         for k in (0..depth).rev() {
-            let ch = &self.model.layers[k].channel;
+            let ch = self.channels[k];
             terms[k] = if k + 1 == depth {
                 ch.se_output(self.rho[k], m[k], &q)
             } else {

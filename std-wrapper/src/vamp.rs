@@ -1,0 +1,327 @@
+//! The ML-Mat-VAMP driver (paper `002_…`, Algorithm 1): the SVD of every weight matrix once,
+//! the model's row denoisers for the instance's `d`, buffers allocated once, damping,
+//! tolerance, a per-iteration MSE trace, divergence detection and the best iterate kept.
+//!
+//! `d` is a const generic in the core; the driver dispatches the model's `d` (1 to
+//! [`MAX_D`]) to the matching instantiation.
+
+use mlamp_core::mat::{
+    ChannelDenoiser, GaussianRow, PerEntry, RowDenoiser, RowSparse, symmetric_eigen,
+};
+use mlamp_core::ml_vamp::{LayerNoise, LayerState, LinearLayer, MlVamp, VampLayer};
+use nalgebra::{SMatrix, SVector};
+
+use crate::denoisers::channel_denoiser;
+use crate::driver::mse;
+use crate::error::Error;
+use crate::instance::Instance;
+use crate::model::{EstimatorSpec, Model, PriorSpec};
+use crate::svd::Svd;
+
+/// The largest `d` the driver is instantiated for.
+pub const MAX_D: usize = 8;
+
+/// Options of an ML-Mat-VAMP run.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct VampOptions {
+    /// Most iterations.
+    pub max_iter: usize,
+    /// Converged when every activation's relative squared change `‖Δĥ‖²/‖ĥ‖²` is below this.
+    pub tol: f64,
+    /// Damping `β ∈ (0, 1]` of the messages `R` and `Γ` (1 = none).
+    pub damping: f64,
+    /// Diverged when some estimate's mean square exceeds this multiple of its prior second
+    /// moment (or anything is non-finite).
+    pub blowup: f64,
+    /// If set, the estimator of every layer, overriding the model file's.
+    pub estimator: Option<EstimatorSpec>,
+}
+
+impl Default for VampOptions {
+    /// 200 iterations, tolerance 1e-13, damping 0.8, blow-up at 1e6, the model's estimators.
+    fn default() -> Self {
+        Self {
+            max_iter: 200,
+            tol: 1e-13,
+            damping: 0.8,
+            blowup: 1e6,
+            estimator: None,
+        }
+    }
+}
+
+impl VampOptions {
+    /// Checks the options, naming the bad one.
+    pub fn validate(&self) -> Result<(), Error> {
+        if self.max_iter == 0 {
+            return Err(Error::invalid("iters", "must be >= 1"));
+        }
+        if !(self.damping > 0.0 && self.damping <= 1.0) {
+            return Err(Error::invalid("damping", "must be in (0, 1]"));
+        }
+        if !(self.tol.is_finite() && self.tol >= 0.0) {
+            return Err(Error::invalid("tol", "must be finite and >= 0"));
+        }
+        if self.blowup.is_nan() || self.blowup <= 1.0 {
+            return Err(Error::invalid("blowup", "must be > 1"));
+        }
+        Ok(())
+    }
+}
+
+/// What an ML-Mat-VAMP run produced. MSEs are means over all `n·d` entries.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VampResult {
+    /// The estimates `ĥ_0 = x̂, ĥ_1, …, ĥ_{L−1}` (row-major `n_k × d`) of the kept iterate.
+    pub estimates: Vec<Vec<f64>>,
+    /// MSE of each estimate against the ground truth, signal first.
+    pub mse_layers: Vec<f64>,
+    /// Per iteration, the MSE of every layer (signal first).
+    pub trace: Vec<Vec<f64>>,
+    /// Iterations run.
+    pub iterations: usize,
+    /// The tolerance was reached.
+    pub converged: bool,
+    /// The estimates blew up or became non-finite; the kept iterate is the best before.
+    pub diverged: bool,
+    /// The iteration (1-based) whose estimates are kept.
+    pub kept_iteration: usize,
+    /// Per layer `k`, the eigenvalues raised to keep the precisions of `h_k` and `z_k`
+    /// positive definite, over the whole run.
+    pub interventions: Vec<usize>,
+    /// The smallest eigenvalue of any message precision `Γ^±` after any iteration.
+    pub min_eigenvalue: f64,
+}
+
+impl VampResult {
+    /// MSE of the signal.
+    pub fn mse_signal(&self) -> f64 {
+        self.mse_layers[0]
+    }
+
+    /// All interventions of the run.
+    pub fn total_interventions(&self) -> usize {
+        self.interventions.iter().sum()
+    }
+}
+
+/// The SVD of every weight matrix of an instance: the factors the model generated, or a
+/// decomposition of `W`.
+pub fn decompositions(inst: &Instance) -> Result<Vec<Svd>, Error> {
+    inst.weights
+        .iter()
+        .zip(&inst.factors)
+        .enumerate()
+        .map(|(k, (w, f))| match f {
+            Some(svd) => Ok(svd.clone()),
+            None => Svd::decompose(w, inst.sizes[k + 1], inst.sizes[k]),
+        })
+        .collect()
+}
+
+/// Runs ML-Mat-VAMP on an instance of `model`, decomposing its weights first.
+pub fn run_ml_vamp(
+    model: &Model,
+    inst: &Instance,
+    opts: &VampOptions,
+) -> Result<VampResult, Error> {
+    check_instance(model, inst)?;
+    opts.validate()?;
+    let svds = decompositions(inst)?;
+    run_ml_vamp_with(model, inst, &svds, opts)
+}
+
+/// Runs ML-Mat-VAMP with the weights' SVDs given (one per layer).
+pub fn run_ml_vamp_with(
+    model: &Model,
+    inst: &Instance,
+    svds: &[Svd],
+    opts: &VampOptions,
+) -> Result<VampResult, Error> {
+    check_instance(model, inst)?;
+    opts.validate()?;
+    if svds.len() != model.depth() {
+        return Err(Error::invalid(
+            "svds",
+            "one decomposition per layer is needed",
+        ));
+    }
+    macro_rules! dispatch {
+        ($($d:literal),*) => {
+            match model.d {
+                $($d => run::<$d>(model, inst, svds, opts),)*
+                _ => Err(Error::invalid("d", format!("ML-Mat-VAMP runs d = 1..={MAX_D}"))),
+            }
+        };
+    }
+    dispatch!(1, 2, 3, 4, 5, 6, 7, 8)
+}
+
+fn check_instance(model: &Model, inst: &Instance) -> Result<(), Error> {
+    let depth = model.depth();
+    if inst.d != model.d {
+        return Err(Error::invalid("instance.d", "differs from the model's d"));
+    }
+    if inst.weights.len() != depth
+        || inst.factors.len() != depth
+        || inst.layers.len() != depth + 1
+        || inst.sizes.len() != depth + 1
+    {
+        return Err(Error::invalid(
+            "instance",
+            "does not have the model's number of layers",
+        ));
+    }
+    for (k, (h, &n)) in inst.layers.iter().zip(&inst.sizes).enumerate() {
+        if h.len() != n * inst.d {
+            return Err(Error::invalid(
+                format!("instance.layers[{k}]"),
+                format!("has {} entries, sizes say {n} × {}", h.len(), inst.d),
+            ));
+        }
+        if h.iter().any(|v| !v.is_finite()) {
+            return Err(Error::invalid(
+                format!("instance.layers[{k}]"),
+                "contains NaN or infinite values",
+            ));
+        }
+    }
+    for (k, w) in inst.weights.iter().enumerate() {
+        if w.len() != inst.sizes[k] * inst.sizes[k + 1] {
+            return Err(Error::invalid(
+                format!("instance.weights[{k}]"),
+                "does not have n_out × n_in entries",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The row denoiser of the model's prior for rows of `D`.
+fn prior_denoiser<const D: usize>(
+    model: &Model,
+) -> Result<Box<dyn RowDenoiser<f64, D> + '_>, Error> {
+    let at = |e| Error::at("prior", e);
+    Ok(match model.prior_spec {
+        PriorSpec::Gaussian { mean, var } => Box::new(
+            GaussianRow::new(SVector::repeat(mean), SMatrix::identity() * var).map_err(at)?,
+        ),
+        PriorSpec::RowSparse { rho, var } => Box::new(RowSparse::new(rho, var).map_err(at)?),
+        PriorSpec::GaussBernoulli { .. } | PriorSpec::Binary { .. } => {
+            Box::new(PerEntry::new(model.prior.as_ref()).map_err(at)?)
+        }
+    })
+}
+
+fn run<const D: usize>(
+    model: &Model,
+    inst: &Instance,
+    svds: &[Svd],
+    opts: &VampOptions,
+) -> Result<VampResult, Error> {
+    let depth = model.depth();
+    let prior = prior_denoiser::<D>(model)?;
+    let channels = model
+        .layers
+        .iter()
+        .enumerate()
+        .map(|(k, l)| {
+            let estimator = opts.estimator.unwrap_or(l.estimator);
+            channel_denoiser::<D>(&l.spec, estimator)
+                .map_err(|e| Error::invalid(format!("layers[{k}]"), e.to_string()))
+        })
+        .collect::<Result<Vec<Box<dyn ChannelDenoiser<f64, D>>>, Error>>()?;
+    let linear: Vec<LinearLayer<'_, f64, D>> = svds
+        .iter()
+        .map(|s| LinearLayer::new(s, LayerNoise::Noiseless))
+        .collect();
+    let layers: Vec<VampLayer<'_, f64, D>> = linear
+        .iter()
+        .zip(&channels)
+        .map(|(linear, channel)| VampLayer {
+            linear,
+            channel: channel.as_ref(),
+        })
+        .collect();
+    let scale = model.second_moments();
+    let vamp = MlVamp::new(prior.as_ref(), &layers, inst.observation(), &scale)?;
+
+    let mut buf = vec![0.0; vamp.state_len()];
+    let mut state = Vec::with_capacity(depth);
+    let mut rest: &mut [f64] = &mut buf;
+    for (k, l) in linear.iter().enumerate() {
+        let (st, r) = LayerState::carve(rest, inst.sizes[k + 1], inst.sizes[k], l.rank())?;
+        state.push(st);
+        rest = r;
+    }
+    vamp.initialise(&mut state)?;
+
+    let snapshot = |state: &[LayerState<'_, f64, D>]| -> Vec<Vec<f64>> {
+        state.iter().map(|s| s.input.estimate.to_vec()).collect()
+    };
+    let mut trace = Vec::new();
+    let mut best = (snapshot(&state), 0usize, f64::INFINITY);
+    let (mut converged, mut diverged) = (false, false);
+    let mut iterations = 0;
+    let mut min_eigenvalue = f64::INFINITY;
+    for t in 1..=opts.max_iter {
+        iterations = t;
+        let rep = vamp.step(&mut state, opts.damping)?;
+        for v in state.iter().flat_map(|s| [&s.input, &s.pre]) {
+            for g in [&v.gamma_plus, &v.gamma_minus] {
+                let (values, _) = symmetric_eigen(g.matrix());
+                min_eigenvalue = values.iter().fold(min_eigenvalue, |m, &e| m.min(e));
+            }
+        }
+        let blown = state.iter().enumerate().any(|(k, s)| {
+            let e = &s.input.estimate;
+            let ms = e.iter().map(|v| v * v).sum::<f64>() / e.len() as f64;
+            ms.is_nan() || ms > opts.blowup * scale[2 * k]
+        });
+        if !rep.finite || blown {
+            diverged = true;
+            break;
+        }
+        trace.push(
+            state
+                .iter()
+                .zip(&inst.layers)
+                .map(|(s, h)| mse(s.input.estimate, h))
+                .collect(),
+        );
+        if rep.change <= best.2 {
+            best = (snapshot(&state), t, rep.change);
+        }
+        // The first iteration has no previous estimate to compare with (the zeros of the
+        // initialisation are not one).
+        if t > 1 && rep.change < opts.tol {
+            converged = true;
+            break;
+        }
+    }
+    let interventions = state
+        .iter()
+        .map(|s| s.input.interventions + s.pre.interventions)
+        .collect();
+    let (estimates, kept_iteration) = if diverged {
+        (best.0, best.1)
+    } else {
+        (snapshot(&state), iterations)
+    };
+    let mse_layers = estimates
+        .iter()
+        .zip(&inst.layers)
+        .map(|(e, h)| mse(e, h))
+        .collect();
+    Ok(VampResult {
+        estimates,
+        mse_layers,
+        trace,
+        iterations,
+        converged,
+        diverged,
+        kept_iteration,
+        interventions,
+        min_eigenvalue,
+    })
+}
