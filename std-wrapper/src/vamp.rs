@@ -213,12 +213,23 @@ fn prior_denoiser<const D: usize>(
     })
 }
 
-fn run<const D: usize>(
+/// Builds ML-Mat-VAMP for rows of `D` on an instance (the model's denoisers, the linear
+/// layers of `svds`, initialised state buffers) and hands it to `f` with the state and the
+/// variables' prior second moments: what the driver iterates, and what a benchmark times.
+pub fn with_ml_vamp<const D: usize, R>(
     model: &Model,
     inst: &Instance,
     svds: &[Svd],
-    opts: &VampOptions,
-) -> Result<VampResult, Error> {
+    estimator: Option<EstimatorSpec>,
+    f: impl FnOnce(&MlVamp<'_, f64, D>, &mut [LayerState<'_, f64, D>], &[f64]) -> Result<R, Error>,
+) -> Result<R, Error> {
+    check_instance(model, inst)?;
+    if model.d != D || svds.len() != model.depth() {
+        return Err(Error::invalid(
+            "d",
+            "the instantiation differs from the model's d, or an SVD is missing",
+        ));
+    }
     let depth = model.depth();
     let prior = prior_denoiser::<D>(model)?;
     let channels = model
@@ -226,8 +237,7 @@ fn run<const D: usize>(
         .iter()
         .enumerate()
         .map(|(k, l)| {
-            let estimator = opts.estimator.unwrap_or(l.estimator);
-            channel_denoiser::<D>(&l.spec, estimator)
+            channel_denoiser::<D>(&l.spec, estimator.unwrap_or(l.estimator))
                 .map_err(|e| Error::invalid(format!("layers[{k}]"), e.to_string()))
         })
         .collect::<Result<Vec<Box<dyn ChannelDenoiser<f64, D>>>, Error>>()?;
@@ -245,7 +255,6 @@ fn run<const D: usize>(
         .collect();
     let scale = model.second_moments();
     let vamp = MlVamp::new(prior.as_ref(), &layers, inst.observation(), &scale)?;
-
     let mut buf = vec![0.0; vamp.state_len()];
     let mut state = Vec::with_capacity(depth);
     let mut rest: &mut [f64] = &mut buf;
@@ -255,18 +264,38 @@ fn run<const D: usize>(
         rest = r;
     }
     vamp.initialise(&mut state)?;
+    f(&vamp, &mut state, &scale)
+}
 
+fn run<const D: usize>(
+    model: &Model,
+    inst: &Instance,
+    svds: &[Svd],
+    opts: &VampOptions,
+) -> Result<VampResult, Error> {
+    with_ml_vamp::<D, _>(model, inst, svds, opts.estimator, |vamp, state, scale| {
+        iterate(vamp, state, scale, inst, opts)
+    })
+}
+
+fn iterate<const D: usize>(
+    vamp: &MlVamp<'_, f64, D>,
+    state: &mut [LayerState<'_, f64, D>],
+    scale: &[f64],
+    inst: &Instance,
+    opts: &VampOptions,
+) -> Result<VampResult, Error> {
     let snapshot = |state: &[LayerState<'_, f64, D>]| -> Vec<Vec<f64>> {
         state.iter().map(|s| s.input.estimate.to_vec()).collect()
     };
     let mut trace = Vec::new();
-    let mut best = (snapshot(&state), 0usize, f64::INFINITY);
+    let mut best = (snapshot(state), 0usize, f64::INFINITY);
     let (mut converged, mut diverged) = (false, false);
     let mut iterations = 0;
     let mut min_eigenvalue = f64::INFINITY;
     for t in 1..=opts.max_iter {
         iterations = t;
-        let rep = vamp.step(&mut state, opts.damping)?;
+        let rep = vamp.step(state, opts.damping)?;
         for v in state.iter().flat_map(|s| [&s.input, &s.pre]) {
             for g in [&v.gamma_plus, &v.gamma_minus] {
                 let (values, _) = symmetric_eigen(g.matrix());
@@ -290,7 +319,7 @@ fn run<const D: usize>(
                 .collect(),
         );
         if rep.change <= best.2 {
-            best = (snapshot(&state), t, rep.change);
+            best = (snapshot(state), t, rep.change);
         }
         // The first iteration has no previous estimate to compare with (the zeros of the
         // initialisation are not one).
@@ -306,7 +335,7 @@ fn run<const D: usize>(
     let (estimates, kept_iteration) = if diverged {
         (best.0, best.1)
     } else {
-        (snapshot(&state), iterations)
+        (snapshot(state), iterations)
     };
     let mse_layers = estimates
         .iter()
