@@ -192,7 +192,7 @@ fn gauss_solve(mut a: Vec<Vec<f64>>, mut b: Vec<Vec<f64>>) -> Vec<Vec<f64>> {
 /// Nodes and weights of the composite Simpson rule on `[lo, hi]` with `n` (even) intervals
 /// (the same rule as `common::simpson`, as a list, to accumulate several moments at once).
 fn simpson_grid(lo: f64, hi: f64, n: usize) -> Vec<(f64, f64)> {
-    assert!(n % 2 == 0);
+    assert!(n.is_multiple_of(2));
     let h = (hi - lo) / n as f64;
     (0..=n)
         .map(|i| {

@@ -1123,14 +1123,15 @@ impl<'a, T: MatReal, A: Activation<T> + ?Sized, const D: usize> Objective<'a, T,
             let mut accepted = None;
             for _ in 0..MAX_HALVINGS {
                 let mut zn = z + p * t;
-                if t == t_break && t_break < T::ONE {
-                    if let Some(k) = self.kink {
-                        // Snap the entries that reach the kink at this fraction onto it.
-                        for j in 0..D {
-                            let tj = (k - z[j]) / p[j];
-                            if z[j] != k && tj == t_break {
-                                zn[j] = k;
-                            }
+                if t == t_break
+                    && t_break < T::ONE
+                    && let Some(k) = self.kink
+                {
+                    // Snap the entries that reach the kink at this fraction onto it.
+                    for j in 0..D {
+                        let tj = (k - z[j]) / p[j];
+                        if z[j] != k && tj == t_break {
+                            zn[j] = k;
                         }
                     }
                 }

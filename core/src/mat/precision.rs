@@ -95,10 +95,10 @@ impl<T: MatReal, const D: usize> Precision<T, D> {
         let sym = symmetrise(&m);
         let (values, vectors) = symmetric_eigen(&sym);
         let clipped = values.iter().filter(|&&v| v < floor).count();
-        if clipped == 0 {
-            if let Some(chol) = cholesky(&sym) {
-                return Ok((Self { matrix: sym, chol }, 0));
-            }
+        if clipped == 0
+            && let Some(chol) = cholesky(&sym)
+        {
+            return Ok((Self { matrix: sym, chol }, 0));
         }
         let raised = values.map(|v| Real::max(v, floor));
         let root = Real::sqrt(floor);
