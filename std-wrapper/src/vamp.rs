@@ -53,19 +53,7 @@ impl Default for VampOptions {
 impl VampOptions {
     /// Checks the options, naming the bad one.
     pub fn validate(&self) -> Result<(), Error> {
-        if self.max_iter == 0 {
-            return Err(Error::invalid("iters", "must be >= 1"));
-        }
-        if !(self.damping > 0.0 && self.damping <= 1.0) {
-            return Err(Error::invalid("damping", "must be in (0, 1]"));
-        }
-        if !(self.tol.is_finite() && self.tol >= 0.0) {
-            return Err(Error::invalid("tol", "must be finite and >= 0"));
-        }
-        if self.blowup.is_nan() || self.blowup <= 1.0 {
-            return Err(Error::invalid("blowup", "must be > 1"));
-        }
-        Ok(())
+        crate::driver::validate_iteration(self.max_iter, self.damping, self.tol, self.blowup)
     }
 }
 

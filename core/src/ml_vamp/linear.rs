@@ -220,6 +220,40 @@ impl<'a, T: MatReal, const D: usize> LinearLayer<'a, T, D> {
         }
     }
 
+    /// One pass over the singular values: rotates `r_out` into `scratch` (`Uᵀ R_out`), solves
+    /// each direction, and with `f(direction, ũ, z̃, a, c, b̃) = (row, jacobian)` overwrites
+    /// row `j` of `scratch` and sums the Jacobians.
+    #[allow(clippy::type_complexity)]
+    fn sweep(
+        &self,
+        sh: &Shared<T, D>,
+        r_out: &[T],
+        r_in_rot: &[T],
+        scratch: &mut [T],
+        f: impl Fn(
+            &Direction<T, D>,
+            SVector<T, D>,
+            SVector<T, D>,
+            &SVector<T, D>,
+            &SVector<T, D>,
+            &SVector<T, D>,
+        ) -> (SVector<T, D>, SMatrix<T, D, D>),
+    ) -> SMatrix<T, D, D> {
+        self.rotations.left_t(r_out, D, scratch);
+        let mut jac = SMatrix::<T, D, D>::zeros();
+        for (j, &s) in self.rotations.singular_values().iter().enumerate() {
+            let dir = sh.direction(s);
+            let a = SVector::<T, D>::from_column_slice(&scratch[j * D..(j + 1) * D]);
+            let c = SVector::<T, D>::from_column_slice(&r_in_rot[j * D..(j + 1) * D]);
+            let b = self.bias_row(true, j);
+            let (u, z) = sh.solve(&dir, &a, &c, &b);
+            let (row, dj) = f(&dir, u, z, &a, &c, &b);
+            scratch[j * D..(j + 1) * D].copy_from_slice(row.as_slice());
+            jac += dj;
+        }
+        jac
+    }
+
     /// Forward estimate `Ẑ_out = G_ℓ^+` (Algorithm 1, line 9) and the average Jacobian
     /// `⟨∂ẑ_out/∂r_out⟩` (line 10, our convention [`crate::mat::RowEstimate::jacobian`]).
     ///
@@ -238,18 +272,9 @@ impl<'a, T: MatReal, const D: usize> LinearLayer<'a, T, D> {
     ) -> SMatrix<T, D, D> {
         let sh = Shared::new(&self.noise, gamma_out, gamma_in);
         let sv = self.rotations.singular_values();
-        self.rotations.left_t(r_out, D, scratch);
-        let mut jac = SMatrix::<T, D, D>::zeros();
-        for (j, &s) in sv.iter().enumerate() {
-            let dir = sh.direction(s);
-            let a = SVector::<T, D>::from_column_slice(&scratch[j * D..(j + 1) * D]);
-            let c = SVector::<T, D>::from_column_slice(&r_in_rot[j * D..(j + 1) * D]);
-            let b = self.bias_row(true, j);
-            let (_, z) = sh.solve(&dir, &a, &c, &b);
-            let delta = z - sh.out_of(&b, &a);
-            scratch[j * D..(j + 1) * D].copy_from_slice(delta.as_slice());
-            jac += sh.jacobian_out(&dir);
-        }
+        let jac = self.sweep(&sh, r_out, r_in_rot, scratch, |dir, _, z, a, _, b| {
+            (z - sh.out_of(b, a), sh.jacobian_out(dir))
+        });
         self.rotations.left(scratch, D, z_out);
         for i in 0..self.rows() {
             let a = SVector::<T, D>::from_column_slice(&r_out[i * D..(i + 1) * D]);
@@ -282,16 +307,9 @@ impl<'a, T: MatReal, const D: usize> LinearLayer<'a, T, D> {
     ) -> SMatrix<T, D, D> {
         let sh = Shared::new(&self.noise, gamma_out, gamma_in);
         let sv = self.rotations.singular_values();
-        self.rotations.left_t(r_out, D, scratch);
-        let mut jac = SMatrix::<T, D, D>::zeros();
-        for (j, &s) in sv.iter().enumerate() {
-            let dir = sh.direction(s);
-            let a = SVector::<T, D>::from_column_slice(&scratch[j * D..(j + 1) * D]);
-            let c = SVector::<T, D>::from_column_slice(&r_in_rot[j * D..(j + 1) * D]);
-            let (u, _) = sh.solve(&dir, &a, &c, &self.bias_row(true, j));
-            scratch[j * D..(j + 1) * D].copy_from_slice((u - c).as_slice());
-            jac += dir.p.solve_matrix(gamma_in.matrix());
-        }
+        let jac = self.sweep(&sh, r_out, r_in_rot, scratch, |dir, u, _, _, c, _| {
+            (u - c, dir.p.solve_matrix(gamma_in.matrix()))
+        });
         self.rotations.right(scratch, D, z_in);
         for (z, r) in z_in.iter_mut().zip(r_in) {
             *z += *r;
