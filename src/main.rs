@@ -138,7 +138,7 @@ fn run(cli: Cli) -> Result<(), Error> {
                     if let Some(k) = m
                         .layers
                         .iter()
-                        .position(|l| l.weights != mlamp::model::WeightsSpec::Gaussian)
+                        .position(|l| l.weights != mlamp::model::WeightsSpec::Gaussian {})
                     {
                         return Err(Error::invalid(
                             format!("layers[{k}].weights"),

@@ -80,7 +80,7 @@ impl Instance {
             let (n_in, n_out) = (sizes[k], sizes[k + 1]);
             let mut wr = stream(seed, 1 + 2 * k);
             let (w, svd) = match layer.weights {
-                WeightsSpec::Gaussian => {
+                WeightsSpec::Gaussian {} => {
                     let scale = 1.0 / (n_in as f64).sqrt();
                     let w: Vec<f64> = (0..n_in * n_out).map(|_| scale * normal(&mut wr)).collect();
                     (w, None)
@@ -156,5 +156,102 @@ mod tests {
         let y = a.observation();
         let vy = y.iter().map(|v| v * v).sum::<f64>() / y.len() as f64;
         assert!((vy - 1.25).abs() < 0.15, "{vy}");
+    }
+
+    fn row_sparse(d: usize, rho: f64, var: f64) -> Model {
+        Model::from_toml(&format!(
+            "d = {d}\n[prior]\ntype = \"row-sparse\"\nrho = {rho}\nvar = {var}\n\
+             [[layers]]\nalpha = 0.5\nchannel = {{ type = \"linear\", noise_var = 1e-4 }}\n"
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn row_sparse_rows_are_all_zero_or_all_non_zero() {
+        let (n, rho, var) = (4000, 0.3, 2.0);
+        let m = row_sparse(3, rho, var);
+        let inst = Instance::sample(&m, n, 21).unwrap();
+        assert_eq!(inst.d, 3);
+        assert_eq!(inst.sizes, vec![n, n / 2]);
+        let x = inst.signal();
+        assert_eq!(x.len(), n * 3);
+        let mut support = 0;
+        let (mut sum_sq, mut entries) = (0.0, 0usize);
+        for row in x.chunks_exact(3) {
+            let zeros = row.iter().filter(|&&v| v == 0.0).count();
+            assert!(zeros == 0 || zeros == 3, "a partly zero row: {row:?}");
+            if zeros == 0 {
+                support += 1;
+                sum_sq += row.iter().map(|v| v * v).sum::<f64>();
+                entries += 3;
+            }
+        }
+        // The support is Binomial(n, ρ): sd √(ρ(1 − ρ)/n) ≈ 0.0072 of a fraction; 0.03 is 4 sd.
+        let frac = support as f64 / n as f64;
+        assert!((frac - rho).abs() < 0.03, "{frac}");
+        // The non-zero rows' entries are N(0, var): the mean square over ≈ 3600 of them has a
+        // relative sd of √(2/3600) ≈ 0.024; 0.1 is 4 sd.
+        let ms = sum_sq / entries as f64;
+        assert!((ms / var - 1.0).abs() < 0.1, "{ms}");
+        // The observation has d columns too, and every entry of W x is a sum over the support:
+        // E y² = ρ var + noise.
+        let y = inst.observation();
+        assert_eq!(y.len(), (n / 2) * 3);
+        let vy = y.iter().map(|v| v * v).sum::<f64>() / y.len() as f64;
+        assert!((vy / (rho * var + 1e-4) - 1.0).abs() < 0.15, "{vy}");
+        // One seed, one instance; another seed, another support.
+        assert_eq!(inst, Instance::sample(&m, n, 21).unwrap());
+        let other = Instance::sample(&m, n, 22).unwrap();
+        assert_ne!(inst.signal(), other.signal());
+    }
+
+    #[test]
+    fn row_sparse_density_is_rho_for_several_d() {
+        for (d, rho) in [(2, 0.1), (5, 0.5), (8, 0.9)] {
+            let n = 3000;
+            let inst = Instance::sample(&row_sparse(d, rho, 1.0), n, 3).unwrap();
+            let rows: Vec<&[f64]> = inst.signal().chunks_exact(d).collect();
+            assert_eq!(rows.len(), n);
+            assert!(
+                rows.iter()
+                    .all(|r| r.iter().all(|&v| v == 0.0) || r.iter().all(|&v| v != 0.0))
+            );
+            let frac = rows.iter().filter(|r| r[0] != 0.0).count() as f64 / n as f64;
+            // 4 sd of Binomial(n, ρ)/n.
+            let tol = 4.0 * (rho * (1.0 - rho) / n as f64).sqrt();
+            assert!((frac - rho).abs() < tol, "d = {d}: {frac} vs {rho}");
+        }
+        // ρ = 1: every row non-zero.
+        let inst = Instance::sample(&row_sparse(4, 1.0, 1.0), 500, 9).unwrap();
+        assert!(inst.signal().iter().all(|&v| v != 0.0));
+    }
+
+    #[test]
+    fn row_sparse_with_d_1_is_gauss_bernoulli_with_mean_0() {
+        // With d = 1 a row is an entry: the same u, ξ per entry, the same bits.
+        for (rho, var, seed) in [(0.3, 1.0, 0), (0.05, 2.5, 17), (1.0, 0.5, 123)] {
+            let layers = "[[layers]]\nalpha = 1.5\nchannel = { type = \"relu\", noise_var = 0.0 }\n\
+                          [[layers]]\nalpha = 0.7\nchannel = { type = \"linear\", noise_var = 1e-3 }\n";
+            let rs = Model::from_toml(&format!(
+                "[prior]\ntype = \"row-sparse\"\nrho = {rho}\nvar = {var}\n{layers}"
+            ))
+            .unwrap();
+            let gb = Model::from_toml(&format!(
+                "d = 1\n[prior]\ntype = \"gauss-bernoulli\"\nrho = {rho}\nmean = 0.0\nvar = {var}\n{layers}"
+            ))
+            .unwrap();
+            let a = Instance::sample(&rs, 700, seed).unwrap();
+            let b = Instance::sample(&gb, 700, seed).unwrap();
+            assert_eq!(a.d, 1);
+            assert_eq!(a, b, "rho = {rho}, var = {var}, seed = {seed}");
+            // Bit for bit, not just up to rounding.
+            assert!(
+                a.layers
+                    .iter()
+                    .flatten()
+                    .zip(b.layers.iter().flatten())
+                    .all(|(u, v)| u.to_bits() == v.to_bits())
+            );
+        }
     }
 }

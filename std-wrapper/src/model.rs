@@ -121,18 +121,27 @@ pub enum ChannelSpec {
 }
 
 /// The law of a layer's weight matrix (`n_out × n_in`).
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Default)]
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq)]
 #[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum WeightsSpec {
-    /// iid N(0, 1/n_in) entries.
-    #[default]
-    Gaussian,
+    /// iid N(0, 1/n_in) entries. (A struct variant without fields, not a unit variant, so
+    /// that `deny_unknown_fields` applies to it: serde ignores it on unit variants of an
+    /// internally tagged enum, and `{ type = "gaussian", condition_number = … }` would be
+    /// accepted silently.)
+    Gaussian {},
     /// `W = U diag(s) Vᵀ` with Haar-random `U`, `V` and singular values geometric from 1 down
     /// to `1/condition_number`, scaled so that `‖W‖_F²` is the number of rows.
     Spectrum {
         /// κ = s_max / s_min ≥ 1.
         condition_number: f64,
     },
+}
+
+impl Default for WeightsSpec {
+    /// iid Gaussian.
+    fn default() -> Self {
+        WeightsSpec::Gaussian {}
+    }
 }
 
 /// Which estimate ML-Mat-VAMP's denoisers of a layer return (paper `002_…`, eq. 13).
@@ -363,13 +372,13 @@ impl ModelSpec {
                 let channel = l
                     .channel
                     .build(&format!("layers[{k}].channel"), k == last)?;
-                if let WeightsSpec::Spectrum { condition_number } = l.weights {
-                    if !(condition_number.is_finite() && condition_number >= 1.0) {
-                        return Err(Error::invalid(
-                            format!("layers[{k}].weights.condition_number"),
-                            "must be finite and >= 1",
-                        ));
-                    }
+                if let WeightsSpec::Spectrum { condition_number } = l.weights
+                    && !(condition_number.is_finite() && condition_number >= 1.0)
+                {
+                    return Err(Error::invalid(
+                        format!("layers[{k}].weights.condition_number"),
+                        "must be finite and >= 1",
+                    ));
                 }
                 Ok(Layer {
                     alpha: l.alpha,
@@ -461,7 +470,7 @@ impl Model {
     pub fn iid_weights(&self) -> bool {
         self.layers
             .iter()
-            .all(|l| l.weights == WeightsSpec::Gaussian)
+            .all(|l| l.weights == WeightsSpec::Gaussian {})
     }
 
     /// The second moment per entry of every variable of the ML-Mat-VAMP chain, `h_0, z_0,
@@ -552,5 +561,292 @@ channel = { type = "linear", noise_var = 1e-8 }
         let e = err(&SLR.replace("\"linear\", noise_var = 1e-8", "\"relu\", noise_var = 0.0"));
         assert!(e.starts_with("layers[1].channel.noise_var"), "{e}");
         assert!(err(&SLR.replace("rho = 0.3", "rho = nan")).starts_with("prior.rho"));
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // ML-Mat-VAMP's keys: `d`, `weights`, `estimator`, `row-sparse`, sigmoid and tanh.
+
+    /// One linear layer on a row-sparse prior, `d = 2`, with `extra` lines in the layer.
+    fn vamp_model(extra: &str) -> String {
+        format!(
+            "d = 2\n[prior]\ntype = \"row-sparse\"\nrho = 0.2\nvar = 1.5\n[[layers]]\nalpha = 0.5\n\
+             channel = {{ type = \"linear\", noise_var = 1e-4 }}\n{extra}\n"
+        )
+    }
+
+    #[test]
+    fn vamp_keys_parse() {
+        let m = Model::from_toml(&vamp_model(
+            "weights = { type = \"spectrum\", condition_number = 100.0 }\nestimator = \"map\"",
+        ))
+        .unwrap();
+        assert_eq!(m.d, 2);
+        assert_eq!(
+            m.layers[0].weights,
+            WeightsSpec::Spectrum {
+                condition_number: 100.0
+            }
+        );
+        assert_eq!(m.layers[0].estimator, EstimatorSpec::Map);
+        assert_eq!(m.prior_spec, PriorSpec::RowSparse { rho: 0.2, var: 1.5 });
+        assert!(!m.iid_weights());
+        // The defaults: iid Gaussian weights, MMSE.
+        let m = Model::from_toml(&vamp_model("")).unwrap();
+        assert_eq!(m.layers[0].weights, WeightsSpec::Gaussian {});
+        assert_eq!(m.layers[0].estimator, EstimatorSpec::Mmse);
+        assert!(m.iid_weights());
+        let m = Model::from_toml(&vamp_model("weights = { type = \"gaussian\" }")).unwrap();
+        assert!(m.iid_weights());
+        // κ = 1 (orthogonal rows or columns) is allowed: the bound is >= 1.
+        Model::from_toml(&vamp_model(
+            "weights = { type = \"spectrum\", condition_number = 1.0 }",
+        ))
+        .unwrap();
+        // A row-sparse prior's entries are Gauss–Bernoulli with mean 0: E x² = ρ var.
+        let m = Model::from_toml(&vamp_model("")).unwrap();
+        assert!((m.prior.second_moment() - 0.2 * 1.5).abs() < 1e-15);
+    }
+
+    #[test]
+    fn unknown_keys_in_weights_and_bad_estimators_are_named() {
+        let e = err(&vamp_model(
+            "weights = { type = \"spectrum\", condition_numbr = 10.0 }",
+        ));
+        assert!(
+            e.contains("condition_numbr") && e.contains("<model>:"),
+            "{e}"
+        );
+        assert!(!e.contains('\n'), "{e}");
+        // A key of another weights type.
+        let e = err(&vamp_model(
+            "weights = { type = \"spectrum\", condition_number = 10.0, kappa = 10.0 }",
+        ));
+        assert!(e.contains("kappa"), "{e}");
+        // A spectrum without its condition number.
+        let e = err(&vamp_model("weights = { type = \"spectrum\" }"));
+        assert!(e.contains("condition_number"), "{e}");
+        // An unknown weights type.
+        let e = err(&vamp_model("weights = { type = \"haar\" }"));
+        assert!(e.contains("haar"), "{e}");
+        // Unknown estimators, named with the file position.
+        for bad in ["mean", "MAP", "mode"] {
+            let e = err(&vamp_model(&format!("estimator = \"{bad}\"")));
+            assert!(e.contains(bad) && e.contains("<model>:"), "{e}");
+            assert!(!e.contains('\n'), "{e}");
+        }
+        // A misspelt `estimator` key is an unknown key.
+        let e = err(&vamp_model("estimatr = \"map\""));
+        assert!(e.contains("estimatr"), "{e}");
+        // Row-sparse has no mean.
+        let e = err(&vamp_model("").replace("var = 1.5", "var = 1.5\nmean = 1.0"));
+        assert!(e.contains("mean"), "{e}");
+    }
+
+    #[test]
+    fn bad_vamp_values_are_named() {
+        for kappa in ["0.5", "nan", "inf", "-2.0", "0.0"] {
+            let e = err(&vamp_model(&format!(
+                "weights = {{ type = \"spectrum\", condition_number = {kappa} }}"
+            )));
+            assert!(
+                e.starts_with("layers[0].weights.condition_number"),
+                "{kappa}: {e}"
+            );
+        }
+        // In the second layer, the second layer is named.
+        let two = format!(
+            "{}[[layers]]\nalpha = 1.0\nchannel = {{ type = \"linear\", noise_var = 1e-4 }}\n\
+             weights = {{ type = \"spectrum\", condition_number = 0.5 }}\n",
+            vamp_model("")
+        );
+        let e = err(&two);
+        assert!(e.starts_with("layers[1].weights.condition_number"), "{e}");
+        for rho in ["1.5", "0.0", "-0.1", "nan"] {
+            let e = err(&vamp_model("").replace("rho = 0.2", &format!("rho = {rho}")));
+            assert!(e.starts_with("prior.rho"), "{rho}: {e}");
+        }
+        let e = err(&vamp_model("").replace("var = 1.5", "var = 0.0"));
+        assert!(e.starts_with("prior.var"), "{e}");
+        // ρ = 1 is allowed: the bound is (0, 1].
+        Model::from_toml(&vamp_model("").replace("rho = 0.2", "rho = 1.0")).unwrap();
+        let e = err(&vamp_model("").replace("d = 2", "d = 0"));
+        assert!(e.starts_with("d"), "{e}");
+        let e = err(&vamp_model("").replace("d = 2", "d = -1"));
+        assert!(e.contains("<model>:1:"), "a negative d is not a usize: {e}");
+    }
+
+    #[test]
+    fn noiseless_nonlinear_outputs_are_refused() {
+        for ch in ["sigmoid", "tanh", "relu"] {
+            // A single layer: the output is layers[0].
+            let one = format!(
+                "[prior]\ntype = \"gaussian\"\n[[layers]]\nalpha = 1.0\n\
+                 channel = {{ type = \"{ch}\", noise_var = 0.0 }}\n"
+            );
+            let e = err(&one);
+            assert!(e.starts_with("layers[0].channel.noise_var"), "{ch}: {e}");
+            // The default noise_var is 0: refused too.
+            let e = err(&one.replace(", noise_var = 0.0", ""));
+            assert!(e.starts_with("layers[0].channel.noise_var"), "{ch}: {e}");
+            // Third of three layers: layers[2]; the same channel noiseless in a hidden layer
+            // is fine.
+            let three = format!(
+                "d = 3\n[prior]\ntype = \"gaussian\"\n\
+                 [[layers]]\nalpha = 1.0\nchannel = {{ type = \"{ch}\", noise_var = 0.0 }}\n\
+                 [[layers]]\nalpha = 1.0\nchannel = {{ type = \"linear\" }}\n\
+                 [[layers]]\nalpha = 1.0\nchannel = {{ type = \"{ch}\", noise_var = 0.0 }}\n"
+            );
+            let e = err(&three);
+            assert!(e.starts_with("layers[2].channel.noise_var"), "{ch}: {e}");
+            // The output layer's (the last) `noise_var = 0.0` made 0.01: a valid model.
+            let at = three.rfind("noise_var = 0.0").unwrap();
+            let hidden = format!("{}noise_var = 0.01{}", &three[..at], &three[at + 15..]);
+            let m = Model::from_toml(&hidden).unwrap_or_else(|e| panic!("{ch}: {e}"));
+            assert_eq!(m.depth(), 3);
+            assert_eq!(m.layers[2].spec.noise_var(), 0.01);
+            // Noisy outputs are fine. A negative or non-finite noise is refused anywhere.
+            Model::from_toml(&one.replace("noise_var = 0.0", "noise_var = 1e-6")).unwrap();
+            for bad in ["-1.0", "nan", "inf"] {
+                let e = err(&three.replacen("noise_var = 0.0", &format!("noise_var = {bad}"), 1));
+                assert!(
+                    e.starts_with("layers[0].channel.noise_var"),
+                    "{ch} {bad}: {e}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn channels_name_the_first_layer_only_vamp_runs() {
+        let text = "[prior]\ntype = \"gaussian\"\n\
+                    [[layers]]\nalpha = 1.0\nchannel = { type = \"relu\" }\n\
+                    [[layers]]\nalpha = 1.0\nchannel = { type = \"sigmoid\" }\n\
+                    [[layers]]\nalpha = 1.0\nchannel = { type = \"tanh\", noise_var = 0.1 }\n";
+        let m = Model::from_toml(text).unwrap();
+        let e = match m.channels() {
+            Ok(_) => panic!("ML-AMP channels for a sigmoid layer"),
+            Err(e) => e.to_string(),
+        };
+        assert!(e.starts_with("layers[1].channel"), "{e}");
+        assert!(e.contains("sigmoid") && e.contains("vamp"), "{e}");
+        assert!(!e.contains('\n'));
+        let e = match m.shared_channels() {
+            Ok(_) => panic!("ML-AMP channels for a sigmoid layer"),
+            Err(e) => e.to_string(),
+        };
+        assert!(e.starts_with("layers[1].channel"), "{e}");
+        // Only tanh left: it is named.
+        let m = Model::from_toml(&text.replace("\"sigmoid\"", "\"linear\"")).unwrap();
+        let e = match m.channels() {
+            Ok(_) => panic!("ML-AMP channels for a tanh layer"),
+            Err(e) => e.to_string(),
+        };
+        assert!(
+            e.starts_with("layers[2].channel") && e.contains("tanh"),
+            "{e}"
+        );
+        // ML-AMP's channels: all there.
+        let m = Model::from_toml(
+            &text
+                .replace("\"sigmoid\"", "\"linear\"")
+                .replace("\"tanh\", noise_var = 0.1", "\"sign\", noise_var = 0.1"),
+        )
+        .unwrap();
+        assert_eq!(m.channels().unwrap().len(), 3);
+    }
+
+    fn assert_close(got: &[f64], want: &[f64]) {
+        assert_eq!(got.len(), want.len(), "{got:?} vs {want:?}");
+        for (g, w) in got.iter().zip(want) {
+            assert!(
+                (g - w).abs() <= 1e-12 * w.abs().max(1.0),
+                "{got:?} vs {want:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn second_moments_match_closed_forms() {
+        // Gaussian prior N(0, 2): E h_0² = 2. Weights with ‖W‖_F² = n_out: E z_0² = E h_0² = 2.
+        // Linear, noise 0.5: E h_1² = E z_0² + 0.5 = 2.5 = E z_1². The sign layer's own output
+        // (E h_2² = 1) is the observation: not among the 2L = 4 values.
+        let m = Model::from_toml(
+            "[prior]\ntype = \"gaussian\"\nvar = 2.0\n\
+             [[layers]]\nalpha = 1.5\nchannel = { type = \"linear\", noise_var = 0.5 }\n\
+             [[layers]]\nalpha = 0.5\nchannel = { type = \"sign\", noise_var = 0.3 }\n",
+        )
+        .unwrap();
+        assert_close(&m.second_moments(), &[2.0, 2.0, 2.5, 2.5]);
+        // One more layer after the sign: E h_2² = 1 (sign(·)² = 1 whatever the noise), so
+        // E z_2² = 1.
+        let m = Model::from_toml(
+            "[prior]\ntype = \"gaussian\"\nvar = 2.0\n\
+             [[layers]]\nalpha = 1.5\nchannel = { type = \"linear\", noise_var = 0.5 }\n\
+             [[layers]]\nalpha = 0.5\nchannel = { type = \"sign\", noise_var = 0.3 }\n\
+             [[layers]]\nalpha = 1.0\nchannel = { type = \"linear\", noise_var = 1e-3 }\n",
+        )
+        .unwrap();
+        assert_close(&m.second_moments(), &[2.0, 2.0, 2.5, 2.5, 1.0, 1.0]);
+        // A mean counts: N(1, 2) has E x² = 1 + 2 = 3; binary ±1 has 1; Gauss–Bernoulli ρ = 0.3,
+        // N(0.5, 1) has 0.3·(1 + 0.25) = 0.375; row-sparse ρ = 0.2, var 1.5 has 0.3. A linear
+        // noiseless layer keeps it.
+        for (prior, e) in [
+            ("type = \"gaussian\"\nmean = 1.0\nvar = 2.0", 3.0),
+            ("type = \"binary\"\nbias = 0.7", 1.0),
+            ("type = \"gauss-bernoulli\"\nrho = 0.3\nmean = 0.5", 0.375),
+            ("type = \"row-sparse\"\nrho = 0.2\nvar = 1.5", 0.3),
+        ] {
+            let m = Model::from_toml(&format!(
+                "d = 2\n[prior]\n{prior}\n\
+                 [[layers]]\nalpha = 1.0\nchannel = {{ type = \"linear\" }}\n\
+                 [[layers]]\nalpha = 1.0\nchannel = {{ type = \"linear\", noise_var = 0.1 }}\n"
+            ))
+            .unwrap();
+            assert_close(&m.second_moments(), &[e, e, e, e]);
+        }
+    }
+
+    #[test]
+    fn second_moments_of_relu_are_half_plus_noise() {
+        // z ~ N(0, ρ): E max(z, 0)² = ρ/2 (z² is even, max(z, 0)² is z² on half the mass).
+        // Prior N(0, 3): ρ = 3, so E h_1² = 1.5 + 0.25 (noise) = 1.75; then a noiseless relu on
+        // N(0, 1.75): E h_2² = 0.875.
+        let m = Model::from_toml(
+            "[prior]\ntype = \"gaussian\"\nvar = 3.0\n\
+             [[layers]]\nalpha = 2.0\nchannel = { type = \"relu\", noise_var = 0.25 }\n\
+             [[layers]]\nalpha = 2.0\nchannel = { type = \"relu\" }\n\
+             [[layers]]\nalpha = 0.5\nchannel = { type = \"linear\", noise_var = 1e-4 }\n",
+        )
+        .unwrap();
+        assert_close(&m.second_moments(), &[3.0, 3.0, 1.75, 1.75, 0.875, 0.875]);
+        // Bounded activations: 0 < E φ(z)² < 1 (tanh, sigmoid), and tanh(z)² ≤ z², and
+        // sigmoid(z)² has mean > 1/4 (sigmoid(z)² + sigmoid(−z)² ≥ 1/2 by convexity).
+        let m = Model::from_toml(
+            "[prior]\ntype = \"gaussian\"\nvar = 2.0\n\
+             [[layers]]\nalpha = 1.0\nchannel = { type = \"tanh\" }\n\
+             [[layers]]\nalpha = 1.0\nchannel = { type = \"sigmoid\" }\n\
+             [[layers]]\nalpha = 1.0\nchannel = { type = \"linear\", noise_var = 1e-4 }\n",
+        )
+        .unwrap();
+        let s = m.second_moments();
+        assert_eq!(s.len(), 6);
+        assert!(s[2] > 0.0 && s[2] < 1.0 && s[2] < 2.0, "{s:?}");
+        assert_eq!(s[2], s[3]);
+        assert!(s[4] > 0.25 && s[4] < 1.0, "{s:?}");
+        assert_eq!(s[4], s[5]);
+    }
+
+    #[test]
+    fn unknown_keys_in_gaussian_weights_are_named() {
+        // "Unknown keys are errors that name the key": `gaussian` weights have no keys, so a
+        // condition number there is a mistake (the user meant `spectrum`), not to be ignored.
+        for extra in ["condition_number = 1e3", "kappa = 10.0"] {
+            let text = vamp_model(&format!("weights = {{ type = \"gaussian\", {extra} }}"));
+            let key = extra.split(' ').next().unwrap();
+            match Model::from_toml(&text) {
+                Ok(_) => panic!("accepted `{extra}` in gaussian weights"),
+                Err(e) => assert!(e.to_string().contains(key), "{e}"),
+            }
+        }
     }
 }
