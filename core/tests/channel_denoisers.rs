@@ -189,25 +189,6 @@ fn gauss_solve(mut a: Vec<Vec<f64>>, mut b: Vec<Vec<f64>>) -> Vec<Vec<f64>> {
 // ---------------------------------------------------------------------------------------------
 // Brute-force integration.
 
-/// Nodes and weights of the composite Simpson rule on `[lo, hi]` with `n` (even) intervals
-/// (the same rule as `common::simpson`, as a list, to accumulate several moments at once).
-fn simpson_grid(lo: f64, hi: f64, n: usize) -> Vec<(f64, f64)> {
-    assert!(n.is_multiple_of(2));
-    let h = (hi - lo) / n as f64;
-    (0..=n)
-        .map(|i| {
-            let w = if i == 0 || i == n {
-                1.0
-            } else if i % 2 == 1 {
-                4.0
-            } else {
-                2.0
-            };
-            (lo + i as f64 * h, w * h / 3.0)
-        })
-        .collect()
-}
-
 /// Mean and variance of `z` and `h` under a belief.
 #[derive(Clone, Copy, Debug)]
 struct Moments {
@@ -236,8 +217,8 @@ fn moments(s: [f64; 5], z0: f64, h0: f64) -> Moments {
 /// Simpson pairs meet, for the ReLU kink), `h ∈ [−12, 12]`.
 fn brute_2d(log_p: impl Fn(f64, f64) -> f64, ro: f64, go: f64, ri: f64, gi: f64) -> Moments {
     let l = ri.abs() + 14.0 / gi.sqrt();
-    let zs = simpson_grid(-l, l, 8000);
-    let hs = simpson_grid(-12.0, 12.0, 1200);
+    let zs = common::simpson_grid(-l, l, 8000);
+    let hs = common::simpson_grid(-12.0, 12.0, 1200);
     // Moments about (r_in, r_out).
     let mut s = [0.0; 5];
     for &(z, wz) in &zs {
@@ -270,7 +251,7 @@ fn brute_1d_mixed(
     hi: f64,
     n: usize,
 ) -> Moments {
-    let grid = simpson_grid(lo, hi, n);
+    let grid = common::simpson_grid(lo, hi, n);
     let (top, z0) =
         grid.iter()
             .map(|&(z, _)| (log_w(z), z))
@@ -533,7 +514,7 @@ fn scalar_channel_matches_brute_force() {
                 } else {
                     half_line(-40.0, 0.0)
                 };
-                for (z, w) in simpson_grid(lo, hi, 200_000) {
+                for (z, w) in common::simpson_grid(lo, hi, 200_000) {
                     let p = if delta > 0.0 {
                         norm_cdf(h * z / delta.sqrt())
                     } else {
@@ -1058,7 +1039,7 @@ fn map_d1_is_the_global_minimum_of_a_grid_search() {
                 with_denoiser::<f64, 1, _>(a, delta, Estimator::Map, |d| pair1(d, ro, go, ri, gi));
             let m = go / (1.0 + delta * go);
             let f = |z: f64| 0.5 * m * (phi(a, z) - ro).powi(2) + 0.5 * gi * (z - ri).powi(2);
-            let best = simpson_grid(-30.0, 30.0, 600_000)
+            let best = common::simpson_grid(-30.0, 30.0, 600_000)
                 .iter()
                 .map(|&(z, _)| f(z))
                 .fold(f64::INFINITY, f64::min);
@@ -1110,7 +1091,7 @@ fn map_d2_is_the_global_minimum_of_a_grid_search() {
             d.denoise_pair(&ro, &prec(g(go)), &ri, &prec(g(gi)))
         });
         let f = |z: &SVector<f64, 2>| reduced_objective(a, z, &ro, &m, &ri, &g(gi)).0;
-        let grid = simpson_grid(-8.0, 8.0, 800);
+        let grid = common::simpson_grid(-8.0, 8.0, 800);
         let mut best = f64::INFINITY;
         for &(x, _) in &grid {
             for &(y, _) in &grid {
@@ -1464,7 +1445,7 @@ proptest! {
 fn simpson_grid_is_the_common_rule() {
     let f = |x: f64| (-(x - 0.3).powi(2)).exp() * (1.0 + x.sin());
     let a = simpson(-5.0, 6.0, 1000, f);
-    let b: f64 = simpson_grid(-5.0, 6.0, 1000)
+    let b: f64 = common::simpson_grid(-5.0, 6.0, 1000)
         .iter()
         .map(|&(x, w)| w * f(x))
         .sum();

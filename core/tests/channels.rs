@@ -21,6 +21,8 @@
 //! - f32 against f64: `F32_TOL = 1e-4`, floor 1;
 //! - closed forms and laws: `1e-12`, floor 1.
 
+mod common;
+
 use mlamp_core::channel::{Channel, Linear, Relu, Sign};
 use mlamp_core::error::Error;
 use mlamp_core::quadrature::GaussHermite;
@@ -251,19 +253,11 @@ fn log_integral(
         crossing(f, xmax, b, target)
     };
     assert!(right > left, "degenerate integration range");
-    let h = (right - left) / n as f64;
-    let mut sum = 0.0;
-    for i in 0..=n {
-        let w = if i == 0 || i == n {
-            1.0
-        } else if i % 2 == 1 {
-            4.0
-        } else {
-            2.0
-        };
-        sum += w * (f(left + i as f64 * h) - fmax).exp();
-    }
-    fmax + (sum * h / 3.0).ln()
+    let sum: f64 = common::simpson_grid(left, right, n)
+        .into_iter()
+        .map(|(x, w)| w * (f(x) - fmax).exp())
+        .sum();
+    fmax + sum.ln()
 }
 
 /// A bracket `[c − r, c + r]` around the prior mean ω wide enough for every integrand here.
