@@ -11,15 +11,20 @@
 //! mode back to back.
 
 use std::hint::black_box;
-use std::path::Path;
 use std::time::Instant;
 
 use criterion::Criterion;
+
+mod common;
+use common::mean_ns;
 use mlamp::core::ml_amp::{LayerState, MlAmp, VarianceMode};
 use mlamp::driver::{amp_layers, model_moments, operators};
 use mlamp::{Instance, Model};
 
 const N: usize = 2000;
+
+/// The criterion group of these benches.
+const GROUP: &str = "ml_amp_n2000";
 
 /// Rounds of the interleaved comparison.
 const INTERLEAVED_ROUNDS: usize = 30;
@@ -154,7 +159,7 @@ fn benches(c: &mut Criterion) -> Vec<(&'static str, f64)> {
     })
     .collect();
 
-    let mut g = c.benchmark_group("ml_amp_n2000");
+    let mut g = c.benchmark_group(GROUP);
     g.sample_size(30);
     for (name, amp, buf) in &mut runs {
         let mut state = carve(buf, &inst.sizes);
@@ -205,19 +210,6 @@ fn benches(c: &mut Criterion) -> Vec<(&'static str, f64)> {
         .collect()
 }
 
-/// The mean time criterion estimated for `id`, in ns, from its report in `target/criterion`.
-fn mean_ns(id: &str) -> Option<f64> {
-    let dir = std::env::var("CARGO_TARGET_DIR")
-        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/target").into());
-    let path = Path::new(&dir)
-        .join("criterion")
-        .join("ml_amp_n2000")
-        .join(id)
-        .join("new/estimates.json");
-    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
-    v["mean"]["point_estimate"].as_f64()
-}
-
 fn main() {
     let mut c = Criterion::default().configure_from_args();
     let interleaved = benches(&mut c);
@@ -226,14 +218,14 @@ fn main() {
     let reads: Vec<(&str, f64)> = READS
         .iter()
         .filter(|id| has_avx2() || !id.contains("avx2"))
-        .filter_map(|&id| Some((id, mean_ns(id)?)))
+        .filter_map(|&id| Some((id, mean_ns(GROUP, id)?)))
         .collect();
     for (id, t) in &reads {
         println!("{id}: {:.2} ms", t / 1e6);
     }
     if let Some(&(read_id, read)) = reads.iter().min_by(|a, b| a.1.total_cmp(&b.1)) {
         for id in ["iteration_full", "iteration_mean"] {
-            if let Some(t) = mean_ns(id) {
+            if let Some(t) = mean_ns(GROUP, id) {
                 println!(
                     "{id}: {:.2} ms = {:.2} x the read of its weight bytes ({:.2} ms, {read_id})",
                     t / 1e6,

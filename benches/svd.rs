@@ -7,10 +7,12 @@
 //! nalgebra's SVD takes seconds per run: `cargo bench --bench svd -- rotations` skips it.
 
 use std::hint::black_box;
-use std::path::Path;
 use std::time::Duration;
 
 use criterion::{Criterion, SamplingMode};
+
+mod common;
+use common::mean_ns;
 use mlamp::core::ml_vamp::Rotations;
 use mlamp::instance::{normal, stream};
 use mlamp::svd::{Svd, spectrum};
@@ -137,20 +139,6 @@ fn benches(c: &mut Criterion) {
         }
     }
     g.finish();
-}
-
-/// The mean time criterion estimated for `group/id`, in ns, from its report in
-/// `target/criterion`.
-fn mean_ns(group: &str, id: &str) -> Option<f64> {
-    let dir = std::env::var("CARGO_TARGET_DIR")
-        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/target").into());
-    let path = Path::new(&dir)
-        .join("criterion")
-        .join(group)
-        .join(id)
-        .join("new/estimates.json");
-    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
-    v["mean"]["point_estimate"].as_f64()
 }
 
 fn main() {
