@@ -36,6 +36,7 @@
 
 use std::path::Path;
 
+use mlamp_core::channel::activation::{self, Activation};
 use mlamp_core::channel::{Channel, Linear, Relu, Sign};
 use mlamp_core::prior::{Binary, GaussBernoulli, Gaussian, Prior};
 use serde::Deserialize;
@@ -261,31 +262,39 @@ impl ChannelSpec {
         }
     }
 
-    /// A draw of `h` given `z` and a standard normal `xi`, for every channel type (the
-    /// scalar channel's own sampler where there is one, so that ML-AMP's instances keep
-    /// their bits).
+    /// The activation `φ` of `h = φ(z) + N(0, noise_var)` (`None` for sign, whose noise acts
+    /// before the activation): the core's, shared with ML-Mat-VAMP's estimators.
+    pub fn activation(&self) -> Option<&'static dyn Activation<f64>> {
+        match self {
+            ChannelSpec::Linear { .. } => Some(&activation::Identity),
+            ChannelSpec::Relu { .. } => Some(&activation::Relu),
+            ChannelSpec::Sigmoid { .. } => Some(&activation::Sigmoid),
+            ChannelSpec::Tanh { .. } => Some(&activation::Tanh),
+            ChannelSpec::Sign { .. } => None,
+        }
+    }
+
+    /// A draw of `h` given `z` and a standard normal `xi`, for every channel type: the
+    /// scalar channel's own sampler where there is one (so that ML-AMP's instances keep
+    /// their bits), else `φ(z) + √noise_var · xi`.
     pub fn sample(
         &self,
         channel: Option<&(dyn Channel<f64> + Send + Sync)>,
         z: f64,
         xi: f64,
     ) -> f64 {
-        match (channel, self) {
+        match (channel, self.activation()) {
             (Some(c), _) => c.sample(z, xi),
-            (None, ChannelSpec::Sigmoid { noise_var }) => sigmoid(z) + noise_var.sqrt() * xi,
-            (None, spec) => z.tanh() + spec.noise_var().sqrt() * xi,
+            (None, Some(phi)) => phi.value(z) + self.noise_var().sqrt() * xi,
+            (None, None) => unreachable!("ChannelSpec::build gives a sign channel its scalar form"),
         }
     }
 
     /// `E[h² | z]`: the second moment of the channel's output given its input.
     pub fn second_moment_given(&self, z: f64) -> f64 {
-        let noise = self.noise_var();
-        match self {
-            ChannelSpec::Linear { .. } => z * z + noise,
-            ChannelSpec::Sign { .. } => 1.0,
-            ChannelSpec::Relu { .. } => z.max(0.0).powi(2) + noise,
-            ChannelSpec::Sigmoid { .. } => sigmoid(z).powi(2) + noise,
-            ChannelSpec::Tanh { .. } => z.tanh().powi(2) + noise,
+        match self.activation() {
+            Some(phi) => phi.value(z).powi(2) + self.noise_var(),
+            None => 1.0,
         }
     }
 
@@ -494,16 +503,6 @@ impl Model {
                 .sum();
         }
         out
-    }
-}
-
-/// The logistic function `1/(1 + e^{−z})`, without overflow.
-fn sigmoid(z: f64) -> f64 {
-    if z >= 0.0 {
-        1.0 / (1.0 + (-z).exp())
-    } else {
-        let e = z.exp();
-        e / (1.0 + e)
     }
 }
 
