@@ -13,8 +13,8 @@
 
 use std::any::Any;
 
-use mlamp_core::channel::activation::{self, Identity, Sigmoid, Tanh};
-use mlamp_core::channel::{Relu, Sign};
+use mlamp_core::channel::activation::{self, Activation, Identity, Sigmoid, Tanh};
+use mlamp_core::channel::{Channel, Relu, Sign};
 use mlamp_core::mat::{ActivationDenoiser, ChannelDenoiser, Estimator, ScalarChannelDenoiser};
 
 use crate::error::Error;
@@ -46,34 +46,17 @@ pub fn channel_denoiser<const D: usize>(
     est: EstimatorSpec,
 ) -> Result<Box<dyn ChannelDenoiser<f64, D>>, Error> {
     let noise = spec.noise_var();
-    let name = spec.name();
     let core = |e: mlamp_core::Error| Error::at("channel", e);
-    let unsupported = |what: &str| Error::invalid("estimator", what.to_string());
-    let activation = |b: Result<Box<dyn ChannelDenoiser<f64, D>>, mlamp_core::Error>| {
-        b.map_err(|e| match e {
-            mlamp_core::Error::InvalidParameter {
-                name: "estimator", ..
-            } => unsupported(&format!(
-                "mmse for a {name} channel needs d = 1 (the belief is a d-dimensional \
-                 non-Gaussian integral): use estimator = \"map\""
-            )),
-            other => core(other),
-        })
-    };
     match (spec, est) {
-        (ChannelSpec::Linear { .. }, _) => activation(
-            ActivationDenoiser::<f64, Identity, D>::new(Identity, noise, estimator(est))
-                .map(|a| Box::new(a) as Box<dyn ChannelDenoiser<f64, D>>),
-        ),
+        (ChannelSpec::Linear { .. }, _) => by_activation::<Identity, D>(Identity, spec, est),
         (ChannelSpec::Relu { .. }, EstimatorSpec::Mmse) if D == 1 => {
-            let scalar = ScalarChannelDenoiser::new(Relu::new(noise).map_err(core)?);
-            Ok(only_scalar::<D>(Box::new(scalar)).expect("D = 1"))
+            by_scalar_channel(Relu::new(noise).map_err(core)?)
         }
         (ChannelSpec::Sign { .. }, EstimatorSpec::Mmse) if D == 1 => {
-            let scalar = ScalarChannelDenoiser::new(Sign::new(noise).map_err(core)?);
-            Ok(only_scalar::<D>(Box::new(scalar)).expect("D = 1"))
+            by_scalar_channel(Sign::new(noise).map_err(core)?)
         }
-        (ChannelSpec::Sign { .. }, EstimatorSpec::Map) => Err(unsupported(
+        (ChannelSpec::Sign { .. }, EstimatorSpec::Map) => Err(Error::invalid(
+            "estimator",
             "a sign channel has no MAP estimator (its likelihood is a step): use \
              estimator = \"mmse\" (with d = 1)",
         )),
@@ -81,21 +64,39 @@ pub fn channel_denoiser<const D: usize>(
             "d",
             "a sign channel's MMSE estimator needs d = 1 (and it has no MAP estimator)",
         )),
-        (ChannelSpec::Relu { .. }, _) => activation(
-            ActivationDenoiser::<f64, activation::Relu, D>::new(
-                activation::Relu,
-                noise,
-                estimator(est),
-            )
-            .map(|a| Box::new(a) as _),
-        ),
-        (ChannelSpec::Sigmoid { .. }, _) => activation(
-            ActivationDenoiser::<f64, Sigmoid, D>::new(Sigmoid, noise, estimator(est))
-                .map(|a| Box::new(a) as _),
-        ),
-        (ChannelSpec::Tanh { .. }, _) => activation(
-            ActivationDenoiser::<f64, Tanh, D>::new(Tanh, noise, estimator(est))
-                .map(|a| Box::new(a) as _),
-        ),
+        (ChannelSpec::Relu { .. }, _) => by_activation::<_, D>(activation::Relu, spec, est),
+        (ChannelSpec::Sigmoid { .. }, _) => by_activation::<_, D>(Sigmoid, spec, est),
+        (ChannelSpec::Tanh { .. }, _) => by_activation::<_, D>(Tanh, spec, est),
     }
+}
+
+/// `h = φ(z) + N(0, noise_var)` as the core's [`ActivationDenoiser`]; an unsupported
+/// estimator is an error suggesting MAP.
+fn by_activation<A: Activation<f64> + 'static, const D: usize>(
+    phi: A,
+    spec: &ChannelSpec,
+    est: EstimatorSpec,
+) -> Result<Box<dyn ChannelDenoiser<f64, D>>, Error> {
+    match ActivationDenoiser::<f64, A, D>::new(phi, spec.noise_var(), estimator(est)) {
+        Ok(a) => Ok(Box::new(a)),
+        Err(mlamp_core::Error::InvalidParameter {
+            name: "estimator", ..
+        }) => Err(Error::invalid(
+            "estimator",
+            format!(
+                "mmse for a {} channel needs d = 1 (the belief is a d-dimensional \
+                 non-Gaussian integral): use estimator = \"map\"",
+                spec.name()
+            ),
+        )),
+        Err(e) => Err(Error::at("channel", e)),
+    }
+}
+
+/// A scalar ML-AMP channel's `d = 1` MMSE estimator, for a caller that has checked `D = 1`.
+fn by_scalar_channel<C: Channel<f64> + 'static, const D: usize>(
+    channel: C,
+) -> Result<Box<dyn ChannelDenoiser<f64, D>>, Error> {
+    only_scalar::<D>(Box::new(ScalarChannelDenoiser::new(channel)))
+        .ok_or_else(|| Error::invalid("d", "the scalar channel's estimator needs d = 1"))
 }
