@@ -105,6 +105,115 @@ pub fn mse(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum::<f64>() / a.len() as f64
 }
 
+/// The bookkeeping both drivers' loops share: the per-iteration MSE trace, divergence
+/// detection, the best iterate to fall back to, and convergence. `S` is the driver's
+/// snapshot of an iterate.
+pub(crate) struct Monitor<'a, S> {
+    /// The ground truth of each estimated variable.
+    truth: &'a [Vec<f64>],
+    /// Each estimated variable's second moment under the model.
+    scale: Vec<f64>,
+    blowup: f64,
+    tol: f64,
+    /// Per recorded iteration, the MSE of every estimate.
+    pub trace: Vec<Vec<f64>>,
+    /// The finite iterate with the smallest change so far, its iteration and change.
+    best: (S, usize, f64),
+    pub iterations: usize,
+    pub converged: bool,
+    pub diverged: bool,
+}
+
+impl<'a, S> Monitor<'a, S> {
+    /// A monitor starting from the initial iterate.
+    pub fn new(truth: &'a [Vec<f64>], scale: Vec<f64>, blowup: f64, tol: f64, initial: S) -> Self {
+        Self {
+            truth,
+            scale,
+            blowup,
+            tol,
+            trace: Vec::new(),
+            best: (initial, 0, f64::INFINITY),
+            iterations: 0,
+            converged: false,
+            diverged: false,
+        }
+    }
+
+    /// Records iteration `t` (1-based) with its estimates, whether everything stayed finite,
+    /// its change, and whether a small change may count as convergence; returns whether to
+    /// stop. Diverged: non-finite, or some estimate's mean square above `blowup` times its
+    /// scale.
+    pub fn record(
+        &mut self,
+        t: usize,
+        estimates: &[&[f64]],
+        finite: bool,
+        change: f64,
+        may_converge: bool,
+        snapshot: impl FnOnce() -> S,
+    ) -> bool {
+        self.iterations = t;
+        let blown = estimates.iter().zip(&self.scale).any(|(e, &m)| {
+            let ms = e.iter().map(|v| v * v).sum::<f64>() / e.len() as f64;
+            ms.is_nan() || ms > self.blowup * m.max(f64::MIN_POSITIVE)
+        });
+        if !finite || blown {
+            self.diverged = true;
+            return true;
+        }
+        self.trace.push(
+            estimates
+                .iter()
+                .zip(self.truth)
+                .map(|(e, h)| mse(e, h))
+                .collect(),
+        );
+        if change <= self.best.2 {
+            self.best = (snapshot(), t, change);
+        }
+        self.converged = may_converge && change < self.tol;
+        self.converged
+    }
+
+    /// The end of the run: the kept iterate (the last one, or after a divergence the best)
+    /// and the record.
+    pub fn finish(self, last: impl FnOnce() -> S) -> Finished<S> {
+        let (kept, kept_iteration) = if self.diverged {
+            (self.best.0, self.best.1)
+        } else {
+            (last(), self.iterations)
+        };
+        Finished {
+            kept,
+            kept_iteration,
+            trace: self.trace,
+            iterations: self.iterations,
+            converged: self.converged,
+            diverged: self.diverged,
+        }
+    }
+}
+
+/// What [`Monitor::finish`] returns.
+pub(crate) struct Finished<S> {
+    pub kept: S,
+    pub kept_iteration: usize,
+    pub trace: Vec<Vec<f64>>,
+    pub iterations: usize,
+    pub converged: bool,
+    pub diverged: bool,
+}
+
+/// The MSE of each estimate against its ground truth.
+pub fn mse_layers(estimates: &[Vec<f64>], truth: &[Vec<f64>]) -> Vec<f64> {
+    estimates
+        .iter()
+        .zip(truth)
+        .map(|(e, h)| mse(e, h))
+        .collect()
+}
+
 /// Moments of every layer's variable under the model (64-point Gauss–Hermite).
 pub fn model_moments(model: &Model) -> Result<Vec<Moments<f64>>, Error> {
     let gh = GaussHermite::<f64, 64>::new();
@@ -200,57 +309,31 @@ pub fn run_ml_amp(model: &Model, inst: &Instance, opts: &AmpOptions) -> Result<A
             state.iter().map(|s| s.sigma.to_vec()).collect(),
         )
     };
-    let mut trace = Vec::new();
-    // The finite iterate with the smallest change so far: what a divergence falls back to.
-    let mut best = (snapshot(&state), 0usize, f64::INFINITY);
-    let (mut converged, mut diverged, mut clamped) = (false, false, 0);
-    let mut iterations = 0;
+    let scale = moments.iter().map(|m| m.second).collect();
+    let mut monitor = Monitor::new(&inst.layers, scale, opts.blowup, opts.tol, snapshot(&state));
+    let mut clamped = 0;
     for t in 1..=opts.max_iter {
-        iterations = t;
         let rep = amp.step(&mut state, opts.damping)?;
         clamped += rep.clamped;
-        let blown = state.iter().zip(&moments).any(|(s, m)| {
-            let ms = s.h.iter().map(|v| v * v).sum::<f64>() / s.h.len() as f64;
-            ms.is_nan() || ms > opts.blowup * m.second.max(f64::MIN_POSITIVE)
-        });
-        if !rep.finite || blown {
-            diverged = true;
-            break;
-        }
-        trace.push(
-            state
-                .iter()
-                .zip(&inst.layers)
-                .map(|(s, h)| mse(s.h, h))
-                .collect(),
-        );
-        if rep.change <= best.2 {
-            best = (snapshot(&state), t, rep.change);
-        }
-        if rep.change < opts.tol {
-            converged = true;
+        let estimates: Vec<&[f64]> = state.iter().map(|s| &*s.h).collect();
+        if monitor.record(t, &estimates, rep.finite, rep.change, true, || {
+            snapshot(&state)
+        }) {
             break;
         }
     }
-    let ((estimates, variances), kept_iteration) = if diverged {
-        (best.0, best.1)
-    } else {
-        (snapshot(&state), iterations)
-    };
-    let mse_layers = estimates
-        .iter()
-        .zip(&inst.layers)
-        .map(|(e, h)| mse(e, h))
-        .collect();
+    let run = monitor.finish(|| snapshot(&state));
+    let (estimates, variances) = run.kept;
+    let mse_layers = mse_layers(&estimates, &inst.layers);
     Ok(AmpResult {
         estimates,
         variances,
         mse_layers,
-        trace,
-        iterations,
-        converged,
-        diverged,
-        kept_iteration,
+        trace: run.trace,
+        iterations: run.iterations,
+        converged: run.converged,
+        diverged: run.diverged,
+        kept_iteration: run.kept_iteration,
         clamped,
     })
 }

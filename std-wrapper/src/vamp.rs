@@ -12,7 +12,7 @@ use mlamp_core::ml_vamp::{LayerNoise, LayerState, LinearLayer, MlVamp, VampLayer
 use nalgebra::{SMatrix, SVector};
 
 use crate::denoisers::channel_denoiser;
-use crate::driver::mse;
+use crate::driver::{Monitor, mse_layers};
 use crate::error::Error;
 use crate::instance::Instance;
 use crate::model::{EstimatorSpec, Model, PriorSpec};
@@ -276,13 +276,10 @@ fn iterate<const D: usize>(
     let snapshot = |state: &[LayerState<'_, f64, D>]| -> Vec<Vec<f64>> {
         state.iter().map(|s| s.input.estimate.to_vec()).collect()
     };
-    let mut trace = Vec::new();
-    let mut best = (snapshot(state), 0usize, f64::INFINITY);
-    let (mut converged, mut diverged) = (false, false);
-    let mut iterations = 0;
+    let scale = scale.iter().step_by(2).copied().collect();
+    let mut monitor = Monitor::new(&inst.layers, scale, opts.blowup, opts.tol, snapshot(state));
     let mut min_eigenvalue = f64::INFINITY;
     for t in 1..=opts.max_iter {
-        iterations = t;
         let rep = vamp.step(state, opts.damping)?;
         for v in state.iter().flat_map(|s| [&s.input, &s.pre]) {
             for g in [&v.gamma_plus, &v.gamma_minus] {
@@ -290,29 +287,12 @@ fn iterate<const D: usize>(
                 min_eigenvalue = values.iter().fold(min_eigenvalue, |m, &e| m.min(e));
             }
         }
-        let blown = state.iter().enumerate().any(|(k, s)| {
-            let e = &s.input.estimate;
-            let ms = e.iter().map(|v| v * v).sum::<f64>() / e.len() as f64;
-            ms.is_nan() || ms > opts.blowup * scale[2 * k]
-        });
-        if !rep.finite || blown {
-            diverged = true;
-            break;
-        }
-        trace.push(
-            state
-                .iter()
-                .zip(&inst.layers)
-                .map(|(s, h)| mse(s.input.estimate, h))
-                .collect(),
-        );
-        if rep.change <= best.2 {
-            best = (snapshot(state), t, rep.change);
-        }
+        let estimates: Vec<&[f64]> = state.iter().map(|s| &*s.input.estimate).collect();
         // The first iteration has no previous estimate to compare with (the zeros of the
-        // initialisation are not one).
-        if t > 1 && rep.change < opts.tol {
-            converged = true;
+        // initialisation are not one), so it cannot converge.
+        if monitor.record(t, &estimates, rep.finite, rep.change, t > 1, || {
+            snapshot(state)
+        }) {
             break;
         }
     }
@@ -320,24 +300,17 @@ fn iterate<const D: usize>(
         .iter()
         .map(|s| s.input.interventions + s.pre.interventions)
         .collect();
-    let (estimates, kept_iteration) = if diverged {
-        (best.0, best.1)
-    } else {
-        (snapshot(state), iterations)
-    };
-    let mse_layers = estimates
-        .iter()
-        .zip(&inst.layers)
-        .map(|(e, h)| mse(e, h))
-        .collect();
+    let run = monitor.finish(|| snapshot(state));
+    let estimates = run.kept;
+    let mse_layers = mse_layers(&estimates, &inst.layers);
     Ok(VampResult {
         estimates,
         mse_layers,
-        trace,
-        iterations,
-        converged,
-        diverged,
-        kept_iteration,
+        trace: run.trace,
+        iterations: run.iterations,
+        converged: run.converged,
+        diverged: run.diverged,
+        kept_iteration: run.kept_iteration,
         interventions,
         min_eigenvalue,
     })
