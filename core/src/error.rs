@@ -34,6 +34,15 @@ pub enum Error {
     },
     /// A model with no layers, or with a layer the algorithm cannot run.
     EmptyModel,
+    /// An estimator, a dimension or a form that this prior or channel does not provide (MAP
+    /// for a step likelihood, say, or an MMSE estimate that would be a non-Gaussian
+    /// d-dimensional integral): `field` is what to change, `reason` says why and what to use.
+    Unsupported {
+        /// The setting to change (`"estimator"`, `"d"`, `"prior"`, …).
+        field: &'static str,
+        /// Why, and what to use instead.
+        reason: &'static str,
+    },
     /// A matrix that must be symmetric positive definite (a precision or a covariance) is not:
     /// its Cholesky factorisation broke down.
     NotPositiveDefinite {
@@ -63,6 +72,7 @@ impl fmt::Display for Error {
                 write!(f, "observation impossible under the {channel} channel")
             }
             Error::EmptyModel => write!(f, "the model has no layers"),
+            Error::Unsupported { field, reason } => write!(f, "{field}: {reason}"),
             Error::NotPositiveDefinite { what } => {
                 write!(f, "{what} is not symmetric positive definite")
             }

@@ -42,11 +42,7 @@ impl<T: Real> Mix3<T> {
     }
 }
 
-impl<T: Real> Prior<T> for Mix3<T> {
-    fn components(&self) -> &[Component<T>] {
-        &self.0
-    }
-}
+mlamp_core::mixture_prior!(Mix3<T>, components = |p| &p.0);
 
 type Post<T, const D: usize> = RowMixturePosterior<T, D>;
 

@@ -37,9 +37,14 @@ pub struct PerEntry<'p, T, const D: usize> {
 impl<'p, T: MatReal, const D: usize> PerEntry<'p, T, D> {
     /// The iid prior on the row with the scalar prior `prior` on every entry.
     ///
-    /// Errors as [`PerEntry::from_components`] on `prior.components()`.
+    /// Errors: [`Error::Unsupported`] for a prior that is not a Gaussian mixture (no
+    /// [`Prior::components`]); else as [`PerEntry::from_components`].
     pub fn new<P: Prior<T> + ?Sized>(prior: &'p P) -> Result<Self, Error> {
-        Self::from_components(prior.components())
+        let comps = prior.components().ok_or(Error::Unsupported {
+            field: "prior",
+            reason: "the exact per-entry row estimator needs a Gaussian-mixture prior",
+        })?;
+        Self::from_components(comps)
     }
 
     /// The iid prior whose entries have the Gaussian-mixture law `Σ_k π_k N(μ_k, v_k)` of

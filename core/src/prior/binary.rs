@@ -1,6 +1,6 @@
 //! The binary ±1 prior, with a bias.
 
-use super::{Component, Posterior, Prior};
+use super::{Component, Posterior};
 use crate::error::{Error, finite};
 use crate::real::Real;
 use crate::special::{log_cosh, sech2};
@@ -40,14 +40,16 @@ impl<T: Real> Binary<T> {
     }
 }
 
-impl<T: Real> Prior<T> for Binary<T> {
-    fn components(&self) -> &[Component<T>] {
-        &self.comps
-    }
+crate::mixture_prior!(
+    Binary<T>,
+    components = |p| &p.comps,
+    posterior = Binary::closed_form
+);
 
-    /// Closed form: with field `h = B + b₀`, mean `tanh h`, variance `sech² h` (accurate for
-    /// huge fields), `log Z = −A/2 + log cosh h − log cosh b₀`.
-    fn posterior(&self, a: T, b: T) -> Posterior<T> {
+impl<T: Real> Binary<T> {
+    /// The posterior in closed form: with field `h = B + b₀`, mean `tanh h`, variance
+    /// `sech² h` (accurate for huge fields), `log Z = −A/2 + log cosh h − log cosh b₀`.
+    pub fn closed_form(&self, a: T, b: T) -> Posterior<T> {
         let h = b + self.bias;
         Posterior {
             mean: h.tanh(),

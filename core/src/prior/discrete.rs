@@ -1,6 +1,6 @@
 //! A prior with finite support.
 
-use super::{Component, Prior};
+use super::Component;
 use crate::error::Error;
 use crate::real::Real;
 
@@ -46,8 +46,4 @@ impl<T: Real, const K: usize> Discrete<T, K> {
     }
 }
 
-impl<T: Real, const K: usize> Prior<T> for Discrete<T, K> {
-    fn components(&self) -> &[Component<T>] {
-        &self.comps
-    }
-}
+crate::mixture_prior!(Discrete<T, const K>, components = |p| &p.comps);

@@ -1,6 +1,6 @@
 //! The Gauss–Bernoulli (spike-and-slab) prior of sparse regression.
 
-use super::{Component, Prior};
+use super::Component;
 use crate::error::{Error, finite, positive};
 use crate::real::Real;
 
@@ -40,13 +40,12 @@ impl<T: Real> GaussBernoulli<T> {
     }
 }
 
-impl<T: Real> Prior<T> for GaussBernoulli<T> {
-    fn components(&self) -> &[Component<T>] {
-        // With ρ = 1 the spike has weight 0: drop it so that ln 0 never enters.
-        if self.comps[0].weight == T::ZERO {
-            &self.comps[1..]
-        } else {
-            &self.comps
-        }
+// With ρ = 1 the spike has weight 0: it is dropped so that ln 0 never enters.
+crate::mixture_prior!(
+    GaussBernoulli<T>,
+    components = |p| if p.comps[0].weight == T::ZERO {
+        &p.comps[1..]
+    } else {
+        &p.comps
     }
-}
+);

@@ -1,6 +1,6 @@
 //! The Gaussian prior N(mean, var).
 
-use super::{Component, Prior};
+use super::Component;
 use crate::error::{Error, finite, positive};
 use crate::real::Real;
 
@@ -25,8 +25,4 @@ impl<T: Real> Gaussian<T> {
     }
 }
 
-impl<T: Real> Prior<T> for Gaussian<T> {
-    fn components(&self) -> &[Component<T>] {
-        &self.comps
-    }
-}
+crate::mixture_prior!(Gaussian<T>, components = |p| &p.comps);

@@ -1,5 +1,6 @@
-//! Gaussian mixtures: the closed-form denoiser, expectations and sampling that every prior
-//! shipped in [`crate::prior`] is built on.
+//! Gaussian mixtures: the closed-form denoiser, expectations and sampling that the mixture
+//! priors of [`crate::prior`] are built on, and [`mixture_prior!`](crate::mixture_prior),
+//! which implements [`Prior`](super::Prior) for a mixture from its components.
 
 use super::Posterior;
 use crate::quadrature::Rule;
@@ -106,4 +107,66 @@ pub fn mixture_sample<T: Real>(comps: &[Component<T>], u: T, xi: T) -> T {
         }
     }
     unreachable!("a mixture has at least one component")
+}
+
+/// Implements [`Prior`](crate::prior::Prior) for a Gaussian-mixture prior from its
+/// components: the posterior by [`mixture_posterior`] (or by a closed form given as
+/// `posterior = path`, a function `(&Self, A, B) -> Posterior`), the moments, the law by
+/// [`mixture_law`], sampling by [`mixture_sample`], and [`Prior::components`](crate::prior::Prior::components).
+///
+/// ```ignore
+/// mixture_prior!(Gaussian<T>, components = |p| &p.comps);
+/// mixture_prior!(Binary<T>, components = |p| &p.comps, posterior = Binary::closed_form);
+/// mixture_prior!(Discrete<T, const K>, components = |p| &p.comps);
+/// ```
+#[macro_export]
+macro_rules! mixture_prior {
+    ($name:ident < T $(, const $k:ident)? >, components = |$p:ident| $comps:expr $(, posterior = $post:path)?) => {
+        impl<T: $crate::real::Real $(, const $k: usize)?> $crate::prior::Prior<T> for $name<T $(, $k)?> {
+            fn posterior(&self, a: T, b: T) -> $crate::prior::Posterior<T> {
+                $crate::mixture_prior!(@posterior self, a, b $(, $post)?)
+            }
+            fn mean(&self) -> T {
+                $crate::prior::mixture_mean(self.mixture())
+            }
+            fn second_moment(&self) -> T {
+                $crate::prior::mixture_second_moment(self.mixture())
+            }
+            fn law(&self, rule: $crate::quadrature::Rule<'_, T>, visit: &mut dyn FnMut(T, T)) {
+                $crate::prior::mixture_law(self.mixture(), rule, visit)
+            }
+            fn sample(&self, u: T, xi: T) -> T {
+                $crate::prior::mixture_sample(self.mixture(), u, xi)
+            }
+            fn components(&self) -> Option<&[$crate::prior::Component<T>]> {
+                Some(self.mixture())
+            }
+        }
+        impl<T: $crate::real::Real $(, const $k: usize)?> $name<T $(, $k)?> {
+            /// The mixture components (what [`Prior::components`](crate::prior::Prior::components) returns).
+            pub fn mixture(&self) -> &[$crate::prior::Component<T>] {
+                let $p = self;
+                $comps
+            }
+        }
+    };
+    (@posterior $s:ident, $a:ident, $b:ident) => {
+        $crate::prior::mixture_posterior($s.mixture(), $a, $b)
+    };
+    (@posterior $s:ident, $a:ident, $b:ident, $post:path) => {
+        $post($s, $a, $b)
+    };
+}
+
+/// E x under the mixture: `Σ_c π_c μ_c`.
+pub fn mixture_mean<T: Real>(comps: &[Component<T>]) -> T {
+    comps.iter().map(|c| c.weight * c.mean).sum()
+}
+
+/// E x² under the mixture: `Σ_c π_c (v_c + μ_c²)`.
+pub fn mixture_second_moment<T: Real>(comps: &[Component<T>]) -> T {
+    comps
+        .iter()
+        .map(|c| c.weight * (c.var + c.mean * c.mean))
+        .sum()
 }

@@ -5,11 +5,14 @@
 //! `∂²_B log Z`. (The paper's layer L, touching the signal, is our input side: its `A^(L)`,
 //! `B^(L)` are the `A`, `B` of our signal.)
 //!
-//! Every prior shipped here is a finite mixture of Gaussians (a point mass is a Gaussian of
-//! variance zero), which is what [`Prior::components`] exposes: the mixture gives the denoiser
-//! in closed form, the quadrature of the state evolution, exact sampling, and — for
-//! ML-Mat-VAMP — the exact d-dimensional denoiser of an iid-per-entry prior under a
-//! non-diagonal precision (a sum over the product of the entries' components).
+//! A prior is defined by its potential ([`Prior`]: the log-partition and its derivatives, its
+//! moments, its law, its MAP estimator where it has one). Most priors shipped here are finite
+//! mixtures of Gaussians (a point mass is a Gaussian of variance zero), which
+//! [`Prior::components`] exposes: the mixture gives the denoiser in closed form, the
+//! quadrature of the state evolution, exact sampling, and — for ML-Mat-VAMP — the exact
+//! d-dimensional denoiser of an iid-per-entry prior under a non-diagonal precision (a sum over
+//! the product of the entries' components). A new prior is one file here (its potential) plus
+//! one entry in the host's model-file registry.
 
 mod binary;
 mod discrete;
@@ -21,7 +24,9 @@ pub use binary::Binary;
 pub use discrete::Discrete;
 pub use gauss_bernoulli::GaussBernoulli;
 pub use gaussian::Gaussian;
-pub use mixture::{Component, mixture_posterior};
+pub use mixture::{
+    Component, mixture_law, mixture_mean, mixture_posterior, mixture_sample, mixture_second_moment,
+};
 
 use crate::quadrature::{Accumulator, Rule};
 use crate::real::Real;
@@ -38,39 +43,51 @@ pub struct Posterior<T> {
     pub log_z: T,
 }
 
-/// A prior P_X on the iid entries of the signal.
+/// A prior P_X on the iid entries of the signal, defined by its potential: the
+/// log-partition `log Z(A, B) = log ∫ dx P_X(x) e^{−A x²/2 + B x}` and its `B`-derivatives
+/// (the posterior mean and variance of eq. 9 of the ML-AMP paper), its moments, its law (for
+/// the state evolution's averages and for sampling), and, where it has one, its MAP
+/// (proximal) estimator.
 ///
-/// Required: its mixture components. Provided (and overridable, e.g. by a closed form): the
-/// denoiser, moments, expectations and sampling.
+/// A prior that is a Gaussian mixture also exposes [`Prior::components`]: the exact
+/// d-dimensional per-entry denoisers of ML-Mat-VAMP ([`crate::mat::PerEntry`]) and the graded
+/// quadrature of [`Prior::se`] use it. The shipped mixtures implement the trait with
+/// [`mixture_prior!`](crate::mixture_prior); a prior that is not a mixture (Laplace, say)
+/// implements the required methods itself.
 pub trait Prior<T: Real> {
-    /// The Gaussian-mixture form of P_X: weights summing to one, variances ≥ 0 (zero for a
-    /// point mass).
-    fn components(&self) -> &[Component<T>];
-
     /// The denoiser of eq. 9 (ML-AMP paper): mean, variance and `log Z(A, B)` of the tilted
-    /// measure `P_X(x) e^{−A x²/2 + B x}`. Requires `1 + A v_c > 0` for every component.
-    fn posterior(&self, a: T, b: T) -> Posterior<T> {
-        mixture_posterior(self.components(), a, b)
-    }
+    /// measure `P_X(x) e^{−A x²/2 + B x}`, for `A ≥ 0`.
+    fn posterior(&self, a: T, b: T) -> Posterior<T>;
 
     /// E x under P_X.
-    fn mean(&self) -> T {
-        self.components().iter().map(|c| c.weight * c.mean).sum()
-    }
+    fn mean(&self) -> T;
 
     /// E x² under P_X (the ρ of the ML-AMP paper's eq. 12 for the signal layer).
-    fn second_moment(&self) -> T {
-        self.components()
-            .iter()
-            .map(|c| c.weight * (c.var + c.mean * c.mean))
-            .sum()
-    }
+    fn second_moment(&self) -> T;
 
     /// The law of P_X as a quadrature: calls `visit(x, p)` for points `x` with probabilities
-    /// `p` summing to one, exact over point masses and the Gauss–Hermite `rule` over each
-    /// Gaussian component.
-    fn law(&self, rule: Rule<'_, T>, visit: &mut dyn FnMut(T, T)) {
-        mixture::mixture_law(self.components(), rule, visit)
+    /// `p` summing to one (for a mixture: exact over point masses, the Gauss–Hermite `rule`
+    /// over each Gaussian component).
+    fn law(&self, rule: Rule<'_, T>, visit: &mut dyn FnMut(T, T));
+
+    /// A draw from P_X given a uniform `u ∈ [0, 1)` and a standard normal `xi`. Keeping the
+    /// randomness outside makes the core independent of any generator and the draws
+    /// reproducible bit for bit.
+    fn sample(&self, u: T, xi: T) -> T;
+
+    /// The Gaussian-mixture form of P_X (weights summing to one, variances ≥ 0, zero for a
+    /// point mass), for priors that have one; `None` (the default) for the others.
+    fn components(&self) -> Option<&[Component<T>]> {
+        None
+    }
+
+    /// The MAP (proximal) estimator, where the prior has one: the mode
+    /// `x̂ = argmax_x [log P_X(x) − A x²/2 + B x]` as `mean`, its derivative `∂x̂/∂B` as `var`
+    /// (the MAP analogue of the posterior variance), and `log_z` the maximised value. `None`
+    /// (the default) where the mode is not a useful estimator (point masses, discrete laws).
+    fn map(&self, a: T, b: T) -> Option<Posterior<T>> {
+        let _ = (a, b);
+        None
     }
 
     /// `E_{x ~ P_X} f(x)` through [`Prior::law`].
@@ -90,37 +107,44 @@ pub trait Prior<T: Real> {
     /// graded towards `b = 0`, where the components' posterior weights switch over a width
     /// `~ min(1, √m̂)` that shrinks relative to the slab's spread `m̂ √v` as m̂ grows (a
     /// Gauss–Hermite rule in `x` misses it: 21% error in the MMSE at m̂ = 100 for ρ = 0.3).
+    ///
+    /// A prior without [`Prior::components`] is averaged over `x ~` [`Prior::law`] and the
+    /// Gauss–Hermite rule in `ξ` (`b = m̂ x + √m̂ ξ`).
     fn se(&self, m_hat: T, q: &SeQuadrature<'_, T>) -> SeTerms<T> {
         let a = m_hat.max(T::ZERO);
+        let term = |b: T| {
+            let post = self.posterior(a, b);
+            [post.mean * post.mean, post.log_z]
+        };
         let mut acc = [T::ZERO; 2];
-        for c in self.components() {
-            let mean = a * c.mean;
-            let sd = (a + a * a * c.var).sqrt();
-            let term = |b: T| {
-                let post = self.posterior(a, b);
-                [post.mean * post.mean, post.log_z]
-            };
-            let avg = if sd == T::ZERO {
-                term(mean)
-            } else {
-                q.graded
-                    .expect_around(-mean / sd, a.sqrt().min(T::ONE) / sd, |t| {
-                        term(mean + sd * t)
-                    })
-            };
-            acc = acc.add_scaled(c.weight, avg);
+        match self.components() {
+            Some(comps) => {
+                for c in comps {
+                    let mean = a * c.mean;
+                    let sd = (a + a * a * c.var).sqrt();
+                    let avg = if sd == T::ZERO {
+                        term(mean)
+                    } else {
+                        q.graded
+                            .expect_around(-mean / sd, a.sqrt().min(T::ONE) / sd, |t| {
+                                term(mean + sd * t)
+                            })
+                    };
+                    acc = acc.add_scaled(c.weight, avg);
+                }
+            }
+            None => {
+                let sa = a.sqrt();
+                self.law(q.rule, &mut |x, p| {
+                    let avg = q.rule.expect(|xi| term(a * x + sa * xi));
+                    acc = acc.add_scaled(p, avg);
+                });
+            }
         }
         SeTerms {
             hat: T::ZERO,
             overlap: acc[0],
             log_z: acc[1],
         }
-    }
-
-    /// A draw from P_X given a uniform `u ∈ [0, 1)` (which picks the component) and a
-    /// standard normal `xi` (for its Gaussian part). Keeping the randomness outside makes the
-    /// core independent of any generator and the draws reproducible bit for bit.
-    fn sample(&self, u: T, xi: T) -> T {
-        mixture::mixture_sample(self.components(), u, xi)
     }
 }
