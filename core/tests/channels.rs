@@ -23,7 +23,7 @@
 
 mod common;
 
-use mlamp_core::channel::{Channel, Linear, Relu, Sign};
+use mlamp_core::channel::{Channel, ChannelKind, Linear, Relu, Sign};
 use mlamp_core::error::Error;
 use mlamp_core::quadrature::GaussHermite;
 use proptest::prelude::*;

@@ -1,7 +1,10 @@
 //! The linear channel with additive Gaussian noise: `h = z + ξ`, `ξ ~ N(0, Δ)`.
 
+use super::activation;
+use super::kind::{ChannelKind, RowChannelForm, activation_form};
 use super::{Channel, HiddenMessage, OutputMessage, gaussian_law, var_floor};
 use crate::error::{Error, non_negative};
+use crate::mat::Estimator;
 use crate::quadrature::Rule;
 use crate::real::Real;
 use crate::se::{SeQuadrature, SeTerms};
@@ -27,10 +30,6 @@ impl<T: Real> Linear<T> {
 }
 
 impl<T: Real> Channel<T> for Linear<T> {
-    fn name(&self) -> &'static str {
-        "linear"
-    }
-
     /// With `S = V + Δ`: `log Z = −½ ln(2πS) − (y − ω)²/(2S)`, `g = (y − ω)/S`, `∂g = −1/S`.
     fn output(&self, y: T, v: T, omega: T) -> OutputMessage<T> {
         let s = var_floor(v + self.noise_var);
@@ -56,10 +55,6 @@ impl<T: Real> Channel<T> for Linear<T> {
             log_z: -T::HALF * d.ln()
                 + (T::TWO * omega * b + b * b * s - a * omega * omega) / (T::TWO * d),
         }
-    }
-
-    fn law(&self, z: T, rule: Rule<'_, T>, visit: &mut dyn FnMut(T, T)) {
-        gaussian_law(z, self.noise_var, rule, visit);
     }
 
     /// `h ~ N(w, V + Δ)`.
@@ -92,8 +87,27 @@ impl<T: Real> Channel<T> for Linear<T> {
             log_z: T::HALF * a * (m + s) - T::HALF * d.ln(),
         }
     }
+}
+
+impl<T: Real> ChannelKind<T> for Linear<T> {
+    fn name(&self) -> &'static str {
+        "linear"
+    }
+
+    fn law(&self, z: T, rule: Rule<'_, T>, visit: &mut dyn FnMut(T, T)) {
+        gaussian_law(z, self.noise_var, rule, visit);
+    }
 
     fn sample(&self, z: T, xi: T) -> T {
         z + self.noise_var.sqrt() * xi
+    }
+
+    fn amp(&self) -> Option<&dyn Channel<T>> {
+        Some(self)
+    }
+
+    /// `h = z + N(0, Δ)`: the activation form with the identity (MMSE = MAP, exact in any `d`).
+    fn row_form(&self, estimator: Estimator, d: usize) -> Result<RowChannelForm<'_, T>, Error> {
+        activation_form(&activation::Identity, self.noise_var, estimator, d)
     }
 }

@@ -14,13 +14,17 @@
 //! sampling instances.
 
 pub mod activation;
+mod kind;
 mod linear;
+mod noisy;
 mod quadrature;
 mod relu;
 mod sign;
 
 pub use activation::Activation;
+pub use kind::{ChannelKind, RowChannelForm, activation_form};
 pub use linear::Linear;
+pub use noisy::Noisy;
 pub use quadrature::{Likelihood, QuadratureChannel};
 pub use relu::Relu;
 pub use sign::Sign;
@@ -56,12 +60,11 @@ pub struct HiddenMessage<T> {
     pub log_z: T,
 }
 
-/// A channel `P_out(h | z)`. Object safe, so that a model can hold `&dyn Channel<T>` layers
-/// of different kinds without allocation.
-pub trait Channel<T: Real> {
-    /// A short name, for errors.
-    fn name(&self) -> &'static str;
-
+/// A channel `P_out(h | z)` as ML-AMP runs it: the output and hidden functions of eqs. 6–7
+/// and the state evolution's averages. Its law, sampling and name are those of its
+/// [`ChannelKind`]. Object safe, so that a model can hold `&dyn Channel<T>` layers of
+/// different kinds without allocation.
+pub trait Channel<T: Real>: ChannelKind<T> {
     /// eq. 7 (ML-AMP paper): the output function at observation `y`, variance `V > 0` and
     /// mean `ω`.
     fn output(&self, y: T, v: T, omega: T) -> OutputMessage<T>;
@@ -69,13 +72,7 @@ pub trait Channel<T: Real> {
     /// eq. 6 (ML-AMP paper): the hidden-layer function at `A ≥ 0`, `B`, `V > 0`, `ω`.
     fn hidden(&self, a: T, b: T, v: T, omega: T) -> HiddenMessage<T>;
 
-    /// The law of `h` given `z` as a quadrature: calls `visit(h, p)` for points `h` with
-    /// probabilities `p` summing to one (exact for a discrete output, the Gauss–Hermite `rule`
-    /// over Gaussian noise). Expectations over `P_out(·|z)`, of any number of functions, are
-    /// sums over these visits.
-    fn law(&self, z: T, rule: Rule<'_, T>, visit: &mut dyn FnMut(T, T));
-
-    /// `E_{h ~ P_out(·|z)} f(h)` through [`Channel::law`].
+    /// `E_{h ~ P_out(·|z)} f(h)` through [`ChannelKind::law`].
     fn expect_given(&self, z: T, rule: Rule<'_, T>, f: &mut dyn FnMut(T) -> T) -> T {
         let mut acc = T::ZERO;
         self.law(z, rule, &mut |h, p| acc += p * f(h));
@@ -84,7 +81,7 @@ pub trait Channel<T: Real> {
 
     /// The law of `h` given the mean `w` of a Gaussian pre-activation `z ~ N(w, V)`, i.e. the
     /// density `Z(h, V, w)` of eq. 7, as a quadrature (visits `(h, p)`, `p` summing to one).
-    /// Default: the `rule` over z nested with [`Channel::law`]; channels with a closed form
+    /// Default: the `rule` over z nested with [`ChannelKind::law`]; channels with a closed form
     /// override it.
     fn law_given_mean(&self, w: T, v: T, rule: Rule<'_, T>, visit: &mut dyn FnMut(T, T)) {
         let sd = v.max(T::ZERO).sqrt();
@@ -146,9 +143,6 @@ pub trait Channel<T: Real> {
         }
     }
 
-    /// A draw of `h` given `z` and a standard normal `xi` (the channel's only randomness).
-    fn sample(&self, z: T, xi: T) -> T;
-
     /// `Ok` if `y` is a possible observation (finite, and e.g. ±1 for a sign channel).
     fn check_observation(&self, y: T) -> Result<(), Error> {
         if y.is_finite() {
@@ -158,6 +152,19 @@ pub trait Channel<T: Real> {
                 what: "observation",
             })
         }
+    }
+}
+
+/// `Ok` if `noise_var > 0`: a channel whose observation has a density only with noise
+/// (ReLU, sigmoid, tanh) cannot produce the observation noiselessly.
+pub(crate) fn output_needs_noise<T: Real>(noise_var: T) -> Result<(), Error> {
+    if noise_var > T::ZERO {
+        Ok(())
+    } else {
+        Err(Error::InvalidParameter {
+            name: "noise_var",
+            requirement: "> 0 for an output layer of this channel (the observation has a density only with noise)",
+        })
     }
 }
 

@@ -1,7 +1,10 @@
 //! A generic channel from a user-supplied likelihood, integrated by Gauss–Hermite quadrature:
 //! one dimension (z) for the output function, two (z, h) for the hidden one.
 
+use super::kind::{ChannelKind, RowChannelForm};
 use super::{Channel, HiddenMessage, OutputMessage, var_floor};
+use crate::error::Error;
+use crate::mat::Estimator;
 use crate::quadrature::Rule;
 use crate::real::Real;
 use crate::special::LN_SQRT_2PI;
@@ -63,10 +66,6 @@ impl<'r, T: Real, L: Likelihood<T>> QuadratureChannel<'r, T, L> {
 }
 
 impl<T: Real, L: Likelihood<T>> Channel<T> for QuadratureChannel<'_, T, L> {
-    fn name(&self) -> &'static str {
-        "quadrature"
-    }
-
     fn output(&self, y: T, v: T, omega: T) -> OutputMessage<T> {
         let v = var_floor(v);
         let sd = v.sqrt();
@@ -126,6 +125,12 @@ impl<T: Real, L: Likelihood<T>> Channel<T> for QuadratureChannel<'_, T, L> {
             log_z: top + s0.ln(),
         }
     }
+}
+
+impl<T: Real, L: Likelihood<T>> ChannelKind<T> for QuadratureChannel<'_, T, L> {
+    fn name(&self) -> &'static str {
+        "quadrature"
+    }
 
     /// The importance-weighted rule `h = μ(z) + s(z) x_i`, weights `w_i P(h|z)/N(h; μ, s²)`
     /// normalised to sum to one.
@@ -146,5 +151,21 @@ impl<T: Real, L: Likelihood<T>> Channel<T> for QuadratureChannel<'_, T, L> {
 
     fn sample(&self, z: T, xi: T) -> T {
         self.likelihood.sample(z, xi)
+    }
+
+    fn amp(&self) -> Option<&dyn Channel<T>> {
+        Some(self)
+    }
+
+    /// MMSE with `d = 1` through the scalar channel (its hidden function by quadrature).
+    fn row_form(&self, estimator: Estimator, d: usize) -> Result<RowChannelForm<'_, T>, Error> {
+        match (estimator, d) {
+            (Estimator::Mmse, 1) => Ok(RowChannelForm::Scalar(self)),
+            _ => Err(Error::Unsupported {
+                field: "estimator",
+                reason: "a quadrature channel runs in ML-Mat-VAMP with estimator = \"mmse\" \
+                         and d = 1 only",
+            }),
+        }
     }
 }

@@ -1,7 +1,11 @@
 //! The ReLU channel with additive Gaussian noise: `h = max(0, z) + ξ`, `ξ ~ N(0, Δ)`.
 
+use super::activation;
+use super::kind::{ChannelKind, RowChannelForm, activation_form};
+use super::output_needs_noise;
 use super::{Channel, HiddenMessage, OutputMessage, Term, gaussian_law, log_mix2, var_floor};
 use crate::error::{Error, non_negative};
+use crate::mat::Estimator;
 use crate::quadrature::Rule;
 use crate::real::Real;
 use crate::special::{
@@ -36,10 +40,6 @@ impl<T: Real> Relu<T> {
 }
 
 impl<T: Real> Channel<T> for Relu<T> {
-    fn name(&self) -> &'static str {
-        "relu"
-    }
-
     /// `Z = N(y; 0, Δ) Φ(−ω/√V) + N(y; ω, S) Φ(m/√s)` with `S = V + Δ`,
     /// `m = (ωΔ + yV)/S`, `s = VΔ/S` (the `z > 0` part is the probability that the
     /// posterior of `z` given `y` is positive). Derivatives from each branch, combined by
@@ -139,6 +139,12 @@ impl<T: Real> Channel<T> for Relu<T> {
             log_z: w.value,
         }
     }
+}
+
+impl<T: Real> ChannelKind<T> for Relu<T> {
+    fn name(&self) -> &'static str {
+        "relu"
+    }
 
     fn law(&self, z: T, rule: Rule<'_, T>, visit: &mut dyn FnMut(T, T)) {
         gaussian_law(z.max(T::ZERO), self.noise_var, rule, visit);
@@ -146,5 +152,23 @@ impl<T: Real> Channel<T> for Relu<T> {
 
     fn sample(&self, z: T, xi: T) -> T {
         z.max(T::ZERO) + self.noise_var.sqrt() * xi
+    }
+
+    fn amp(&self) -> Option<&dyn Channel<T>> {
+        Some(self)
+    }
+
+    /// `Δ > 0` for an output layer: `y` has a density only with noise.
+    fn check_as_output(&self) -> Result<(), Error> {
+        output_needs_noise(self.noise_var)
+    }
+
+    /// MMSE with `d = 1`: the closed-form scalar channel; otherwise the activation form
+    /// (MAP by Newton in any `d`).
+    fn row_form(&self, estimator: Estimator, d: usize) -> Result<RowChannelForm<'_, T>, Error> {
+        if estimator == Estimator::Mmse && d == 1 {
+            return Ok(RowChannelForm::Scalar(self));
+        }
+        activation_form(&activation::Relu, self.noise_var, estimator, d)
     }
 }

@@ -1,7 +1,9 @@
 //! The sign channel, noiseless or probit: `h = sign(z + ξ)`, `ξ ~ N(0, Δ)`.
 
+use super::kind::{ChannelKind, RowChannelForm};
 use super::{Channel, HiddenMessage, OutputMessage, Term, log_mix2, var_floor};
 use crate::error::{Error, non_negative};
+use crate::mat::Estimator;
 use crate::quadrature::{Accumulator, Rule};
 use crate::real::Real;
 use crate::se::{SeQuadrature, SeTerms, fine_scale};
@@ -64,10 +66,6 @@ impl<T: Real> Sign<T> {
 }
 
 impl<T: Real> Channel<T> for Sign<T> {
-    fn name(&self) -> &'static str {
-        "sign"
-    }
-
     /// `Z = Φ(y ω/√S)`, `S = V + Δ`: `g = y r(u)/√S`, `∂g = (log Φ)''(u)/S`, `u = y ω/√S`.
     fn output(&self, y: T, v: T, omega: T) -> OutputMessage<T> {
         let t = self.branch(y, omega, var_floor(v + self.noise_var));
@@ -95,11 +93,6 @@ impl<T: Real> Channel<T> for Sign<T> {
             var: T::c(4.0) * p_plus * p_minus,
             log_z: om.value - T::HALF * a,
         }
-    }
-
-    /// `h = ±1` with probabilities `Φ(±z/√Δ)` (a step at Δ = 0, ½ each at z = 0).
-    fn law(&self, z: T, _rule: Rule<'_, T>, visit: &mut dyn FnMut(T, T)) {
-        two_point(z, self.noise_var, visit);
     }
 
     /// `h = ±1` with probabilities `Φ(±w/√(V + Δ))`.
@@ -137,6 +130,25 @@ impl<T: Real> Channel<T> for Sign<T> {
         }
     }
 
+    fn check_observation(&self, y: T) -> Result<(), Error> {
+        if y == T::ONE || y == -T::ONE {
+            Ok(())
+        } else {
+            Err(Error::UnsupportedObservation { channel: "sign" })
+        }
+    }
+}
+
+impl<T: Real> ChannelKind<T> for Sign<T> {
+    fn name(&self) -> &'static str {
+        "sign"
+    }
+
+    /// `h = ±1` with probabilities `Φ(±z/√Δ)` (a step at Δ = 0, ½ each at z = 0).
+    fn law(&self, z: T, _rule: Rule<'_, T>, visit: &mut dyn FnMut(T, T)) {
+        two_point(z, self.noise_var, visit);
+    }
+
     fn sample(&self, z: T, xi: T) -> T {
         if z + self.noise_var.sqrt() * xi >= T::ZERO {
             T::ONE
@@ -145,11 +157,24 @@ impl<T: Real> Channel<T> for Sign<T> {
         }
     }
 
-    fn check_observation(&self, y: T) -> Result<(), Error> {
-        if y == T::ONE || y == -T::ONE {
-            Ok(())
-        } else {
-            Err(Error::UnsupportedObservation { channel: "sign" })
+    fn amp(&self) -> Option<&dyn Channel<T>> {
+        Some(self)
+    }
+
+    /// MMSE with `d = 1` only (the closed-form scalar channel): the likelihood is a step, so
+    /// there is no MAP estimator, and the MMSE for `d > 1` would be a non-Gaussian integral.
+    fn row_form(&self, estimator: Estimator, d: usize) -> Result<RowChannelForm<'_, T>, Error> {
+        match (estimator, d) {
+            (Estimator::Mmse, 1) => Ok(RowChannelForm::Scalar(self)),
+            (Estimator::Map, _) => Err(Error::Unsupported {
+                field: "estimator",
+                reason: "a sign channel has no MAP estimator (its likelihood is a step): use \
+                         estimator = \"mmse\" (with d = 1)",
+            }),
+            (Estimator::Mmse, _) => Err(Error::Unsupported {
+                field: "d",
+                reason: "a sign channel's MMSE estimator needs d = 1 (and it has no MAP estimator)",
+            }),
         }
     }
 }

@@ -1,0 +1,90 @@
+//! What a channel kind provides, whichever algorithm runs it: [`ChannelKind`].
+//!
+//! A layer's channel `P(h | z)` is one kind (linear, sign, ReLU, sigmoid, …), one file of
+//! [`crate::channel`]. The kind says everything the host needs after a model is built: its
+//! law (to sample instances and to push second moments through the layers), its ML-AMP form
+//! ([`Channel`], where it has one), and which row estimator ML-Mat-VAMP runs it with
+//! ([`RowChannelForm`]). Nothing outside the kind's own file decides by its name.
+
+use super::Channel;
+use super::activation::Activation;
+use crate::error::Error;
+use crate::mat::Estimator;
+use crate::quadrature::Rule;
+use crate::real::Real;
+
+/// The row estimator a channel kind is run with in ML-Mat-VAMP (the pair and output
+/// estimators `G_ℓ^±` of eq. 13 of Pandit, Sahraee-Ardakan, Rangan, Schniter, Fletcher,
+/// *Matrix inference and estimation in multi-layer models*).
+#[derive(Clone, Copy)]
+pub enum RowChannelForm<'a, T> {
+    /// `h = φ(z) + N(0, Δ)` entry by entry: [`crate::mat::ActivationDenoiser`] (MAP by Newton
+    /// in any `d`; MMSE by quadrature for `d = 1`, exactly in any `d` when `φ` is the
+    /// identity).
+    Activation {
+        /// `φ`.
+        phi: &'a dyn Activation<T>,
+        /// `Δ ≥ 0`.
+        noise_var: T,
+    },
+    /// The scalar channel's own closed-form MMSE estimator, `d = 1`
+    /// ([`crate::mat::ScalarChannelDenoiser`]).
+    Scalar(&'a dyn Channel<T>),
+}
+
+/// A layer's channel kind: its law, its ML-AMP form and its ML-Mat-VAMP row estimator.
+/// Object safe: a model holds `&dyn ChannelKind<T>` layers of different kinds.
+pub trait ChannelKind<T: Real> {
+    /// The kind's name, as in model files (`"linear"`, `"sign"`, …).
+    fn name(&self) -> &'static str;
+
+    /// The law of `h` given `z` as a quadrature: calls `visit(h, p)` for points `h` with
+    /// probabilities `p` summing to one (exact for a discrete output, the Gauss–Hermite `rule`
+    /// over Gaussian noise).
+    fn law(&self, z: T, rule: Rule<'_, T>, visit: &mut dyn FnMut(T, T));
+
+    /// A draw of `h` given `z` and a standard normal `xi` (the channel's only randomness).
+    fn sample(&self, z: T, xi: T) -> T;
+
+    /// The scalar channel of ML-AMP and its state evolution (Manoel, Krzakala, Mézard,
+    /// Zdeborová, *Multi-layer generalized linear estimation*, eqs. 6–7), `None` for a kind
+    /// that only ML-Mat-VAMP runs.
+    fn amp(&self) -> Option<&dyn Channel<T>>;
+
+    /// `Ok` if the kind can produce the observation (the last layer): a kind whose
+    /// observation has a density only with noise (ReLU, sigmoid, tanh) refuses `Δ = 0` here,
+    /// as an [`Error::InvalidParameter`] naming `noise_var`.
+    fn check_as_output(&self) -> Result<(), Error> {
+        Ok(())
+    }
+
+    /// The row estimator ML-Mat-VAMP runs this kind with, for `estimator` and rows of `d`
+    /// entries; [`Error::Unsupported`] (naming `estimator` or `d`) where the kind has none.
+    fn row_form(&self, estimator: Estimator, d: usize) -> Result<RowChannelForm<'_, T>, Error>;
+
+    /// Entries of an observed row when the layer's input rows have `d` entries (`d` for an
+    /// entry-wise channel; a committee output observes fewer).
+    fn observation_dim(&self, d: usize) -> usize {
+        d
+    }
+}
+
+/// The activation form of `h = φ(z) + N(0, Δ)`, where its estimator exists: MAP always;
+/// MMSE exactly for the identity (a Gaussian belief) and by quadrature for `d = 1`, else
+/// [`Error::Unsupported`] (for `d > 1` the belief is a non-Gaussian d-dimensional integral,
+/// which is not approximated silently).
+pub fn activation_form<'a, T: Real>(
+    phi: &'a dyn Activation<T>,
+    noise_var: T,
+    estimator: Estimator,
+    d: usize,
+) -> Result<RowChannelForm<'a, T>, Error> {
+    if !estimator.supports(phi, d) {
+        return Err(Error::Unsupported {
+            field: "estimator",
+            reason: "mmse for this channel needs d = 1 (the belief is a d-dimensional \
+                     non-Gaussian integral): use estimator = \"map\"",
+        });
+    }
+    Ok(RowChannelForm::Activation { phi, noise_var })
+}
