@@ -14,6 +14,7 @@
 
 pub mod channel;
 pub mod error;
+pub mod estimator;
 pub mod mat;
 pub mod ml_amp;
 pub mod ml_vamp;

@@ -2,7 +2,7 @@
 //! through the channels: what ML-AMP is initialised with and the ρ_ℓ of the state evolution
 //! (ML-AMP paper, `000_…`, below eq. 12: "ρ_ℓ is the second moment of h^(ℓ)").
 
-use crate::channel::Channel;
+use crate::channel::ChannelKind;
 use crate::error::{Error, length};
 use crate::prior::Prior;
 use crate::quadrature::{Accumulator, GradedNormal, Rule};
@@ -33,7 +33,7 @@ impl<T: Real> Moments<T> {
 /// channel's law with the Gauss–Hermite `rule`. `out.len()` must be `channels.len() + 1`.
 pub fn marginal_moments<T: Real>(
     prior: &dyn Prior<T>,
-    channels: &[&dyn Channel<T>],
+    channels: &[&dyn ChannelKind<T>],
     rule: Rule<'_, T>,
     out: &mut [Moments<T>],
 ) -> Result<(), Error> {

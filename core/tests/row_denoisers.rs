@@ -664,24 +664,45 @@ fn rho_near_zero_and_one() {
 
 #[test]
 fn row_sparse_sampling() {
-    let prior = RowSparse::<f64, 3>::new(0.25, 4.0).unwrap();
-    let xi = SVector::<f64, 3>::new(0.3, -1.1, 2.0);
-    assert_eq!(prior.sample(0.0, &xi), SVector::<f64, 3>::zeros());
-    assert_eq!(prior.sample(0.7499, &xi), SVector::<f64, 3>::zeros());
-    assert_eq!(prior.sample(0.75, &xi), xi * 2.0);
-    assert_eq!(prior.sample(0.99, &xi), xi * 2.0);
+    use mlamp_core::prior::{Draw, RowSparsePrior};
+    // A row from one uniform `u` then d normals: the zero row if u < 1 − ρ, else σ ξ.
+    let draw_row = |p: &RowSparsePrior<f64>, u: f64, xi: [f64; 3]| {
+        let mut normals = xi.into_iter();
+        let mut out = [f64::NAN; 3];
+        p.sample_row(
+            &mut |k| match k {
+                Draw::Uniform => u,
+                Draw::Normal => normals.next().expect("three normals"),
+            },
+            &mut out,
+        );
+        assert!(normals.next().is_none(), "every normal used");
+        out
+    };
+    let prior = RowSparsePrior::new(0.25, 4.0).unwrap();
+    let xi = [0.3, -1.1, 2.0];
+    let scaled = xi.map(|v| v * 2.0);
+    assert_eq!(draw_row(&prior, 0.0, xi), [0.0; 3]);
+    assert_eq!(draw_row(&prior, 0.7499, xi), [0.0; 3]);
+    assert_eq!(draw_row(&prior, 0.75, xi), scaled);
+    assert_eq!(draw_row(&prior, 0.99, xi), scaled);
     // d = 1: the draws of the scalar Gauss–Bernoulli prior, bit for bit.
-    let row = RowSparse::<f64, 1>::new(0.25, 4.0).unwrap();
     let scalar = GaussBernoulli::new(0.25, 0.0, 4.0).unwrap();
     for k in 0..100 {
         let u = k as f64 / 100.0;
         let xi = (k as f64 * 0.37).sin() * 2.0;
-        assert_eq!(row.sample(u, &Vector1::new(xi))[0], scalar.sample(u, xi));
+        let mut out = [0.0];
+        prior.sample_row(
+            &mut |d| if d == Draw::Uniform { u } else { xi },
+            &mut out,
+        );
+        assert_eq!(out[0].to_bits(), scalar.sample(u, xi).to_bits());
     }
     // ρ = 1: never the zero row.
-    let full = RowSparse::<f64, 3>::new(1.0, 4.0).unwrap();
-    assert_eq!(full.sample(0.0, &xi), xi * 2.0);
-    assert_eq!((prior.rho(), prior.var()), (0.25, 4.0));
+    let full = RowSparsePrior::new(1.0, 4.0).unwrap();
+    assert_eq!(draw_row(&full, 0.0, xi), scaled);
+    let rs = RowSparse::<f64, 3>::new(0.25, 4.0).unwrap();
+    assert_eq!((rs.rho(), rs.var()), (0.25, 4.0));
 }
 
 #[test]

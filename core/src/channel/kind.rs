@@ -9,7 +9,7 @@
 use super::Channel;
 use super::activation::Activation;
 use crate::error::Error;
-use crate::mat::Estimator;
+use crate::estimator::Estimator;
 use crate::quadrature::Rule;
 use crate::real::Real;
 

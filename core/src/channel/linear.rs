@@ -4,7 +4,7 @@ use super::activation;
 use super::kind::{ChannelKind, RowChannelForm, activation_form};
 use super::{Channel, HiddenMessage, OutputMessage, gaussian_law, var_floor};
 use crate::error::{Error, non_negative};
-use crate::mat::Estimator;
+use crate::estimator::Estimator;
 use crate::quadrature::Rule;
 use crate::real::Real;
 use crate::se::{SeQuadrature, SeTerms};

@@ -6,7 +6,7 @@ use super::activation::Activation;
 use super::kind::{ChannelKind, RowChannelForm, activation_form};
 use super::{Channel, gaussian_law, output_needs_noise};
 use crate::error::{Error, non_negative};
-use crate::mat::Estimator;
+use crate::estimator::Estimator;
 use crate::quadrature::Rule;
 use crate::real::Real;
 

@@ -4,7 +4,7 @@
 use super::kind::{ChannelKind, RowChannelForm};
 use super::{Channel, HiddenMessage, OutputMessage, var_floor};
 use crate::error::Error;
-use crate::mat::Estimator;
+use crate::estimator::Estimator;
 use crate::quadrature::Rule;
 use crate::real::Real;
 use crate::special::LN_SQRT_2PI;

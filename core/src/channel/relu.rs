@@ -5,7 +5,7 @@ use super::kind::{ChannelKind, RowChannelForm, activation_form};
 use super::output_needs_noise;
 use super::{Channel, HiddenMessage, OutputMessage, Term, gaussian_law, log_mix2, var_floor};
 use crate::error::{Error, non_negative};
-use crate::mat::Estimator;
+use crate::estimator::Estimator;
 use crate::quadrature::Rule;
 use crate::real::Real;
 use crate::special::{

@@ -3,7 +3,7 @@
 use super::kind::{ChannelKind, RowChannelForm};
 use super::{Channel, HiddenMessage, OutputMessage, Term, log_mix2, var_floor};
 use crate::error::{Error, non_negative};
-use crate::mat::Estimator;
+use crate::estimator::Estimator;
 use crate::quadrature::{Accumulator, Rule};
 use crate::real::Real;
 use crate::se::{SeQuadrature, SeTerms, fine_scale};

@@ -6,6 +6,8 @@ use crate::channel::Activation;
 use crate::error::{self, Error};
 use crate::quadrature::GaussLegendre;
 use crate::real::Real;
+
+pub use crate::estimator::Estimator;
 use nalgebra::{SMatrix, SVector};
 
 /// Gauss–Legendre nodes per panel of the MMSE quadrature.
@@ -31,32 +33,6 @@ const MAX_CENTRES: usize = 6;
 /// `e^{−TAIL}` of the belief's peak (plus a term for the ratio of scales).
 const TAIL: f64 = 50.0;
 
-/// Which estimate of the belief of eq. 12 a denoiser returns: the paper's eq. 13 defines both
-/// `G_map` (the mode) and `G_mmse` (the mean).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Estimator {
-    /// The belief's mode (`G_{ℓ,map}^±` of eq. 13), with the Jacobians of the mode by implicit
-    /// differentiation. Available for every activation and dimension `d`.
-    Map,
-    /// The belief's mean (`G_{ℓ,mmse}^±` of eq. 13), with the Jacobians `Cov · Γ` (posterior
-    /// covariance times the message's precision). Exact in any dimension for the identity
-    /// activation (a Gaussian belief); for other activations only for `d = 1` (a
-    /// one-dimensional integral), see [`Estimator::supports`].
-    Mmse,
-}
-
-impl Estimator {
-    /// Whether [`ActivationDenoiser`] implements this estimator for `activation` on rows of
-    /// dimension `d`: [`Estimator::Map`] always, [`Estimator::Mmse`] for `d = 1` or the
-    /// identity activation (for `d > 1` the belief of a non-linear activation is a
-    /// `d`-dimensional non-Gaussian integral, which is not approximated silently).
-    pub fn supports<T: Real, A: Activation<T> + ?Sized>(self, activation: &A, d: usize) -> bool {
-        match self {
-            Estimator::Map => true,
-            Estimator::Mmse => d == 1 || activation.is_identity(),
-        }
-    }
-}
 
 /// The channel `h = φ(z) + ξ`, `ξ ~ N(0, Δ I)` (`Δ ≥ 0`; `Δ = 0` is the noiseless layer
 /// `h = φ(z)`), with `φ` an [`Activation`] applied to each of the row's `d` entries, as the

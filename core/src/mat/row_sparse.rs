@@ -85,18 +85,6 @@ impl<T: MatReal, const D: usize> RowSparse<T, D> {
         mix.add(self.log_rho, &zero, &slab);
         mix.finish()
     }
-
-    /// A draw of a row given a uniform `u ∈ [0, 1)` and `d` standard normals `xi`: the zero row
-    /// if `u < 1 − ρ`, else `σ ξ`. (The convention of [`crate::prior::Prior::sample`], spike
-    /// first, so that for `d = 1` the draws are those of the scalar Gauss–Bernoulli prior with
-    /// mean 0.) Keeping the randomness outside makes the draws reproducible bit for bit.
-    pub fn sample(&self, u: T, xi: &SVector<T, D>) -> SVector<T, D> {
-        if u < T::ONE - self.rho {
-            SVector::from_fn(|_, _| T::ZERO)
-        } else {
-            xi * Real::sqrt(self.var)
-        }
-    }
 }
 
 impl<T: MatReal, const D: usize> RowDenoiser<T, D> for RowSparse<T, D> {

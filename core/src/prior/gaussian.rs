@@ -25,4 +25,13 @@ impl<T: Real> Gaussian<T> {
     }
 }
 
-crate::mixture_prior!(Gaussian<T>, components = |p| &p.comps);
+crate::mixture_prior!(Gaussian<T>, components = |p| &p.comps, {
+    /// The Gaussian row prior `N(μ, v I_d)` (closed form).
+    fn row_form(&self, _d: usize) -> Result<super::RowPriorForm<'_, T>, crate::error::Error> {
+        let c = self.comps[0];
+        Ok(super::RowPriorForm::Gaussian {
+            mean: c.mean,
+            var: c.var,
+        })
+    }
+});

@@ -112,7 +112,8 @@ pub fn mixture_sample<T: Real>(comps: &[Component<T>], u: T, xi: T) -> T {
 /// Implements [`Prior`](crate::prior::Prior) for a Gaussian-mixture prior from its
 /// components: the posterior by [`mixture_posterior`] (or by a closed form given as
 /// `posterior = path`, a function `(&Self, A, B) -> Posterior`), the moments, the law by
-/// [`mixture_law`], sampling by [`mixture_sample`], and [`Prior::components`](crate::prior::Prior::components).
+/// [`mixture_law`], sampling by [`mixture_sample`], and [`Prior::components`](crate::prior::Prior::components);
+/// a last `{ … }` holds further items of the `Prior` impl (overrides of provided methods).
 ///
 /// ```ignore
 /// mixture_prior!(Gaussian<T>, components = |p| &p.comps);
@@ -121,7 +122,7 @@ pub fn mixture_sample<T: Real>(comps: &[Component<T>], u: T, xi: T) -> T {
 /// ```
 #[macro_export]
 macro_rules! mixture_prior {
-    ($name:ident < T $(, const $k:ident)? >, components = |$p:ident| $comps:expr $(, posterior = $post:path)?) => {
+    ($name:ident < T $(, const $k:ident)? >, components = |$p:ident| $comps:expr $(, posterior = $post:path)? $(, { $($extra:tt)* })?) => {
         impl<T: $crate::real::Real $(, const $k: usize)?> $crate::prior::Prior<T> for $name<T $(, $k)?> {
             fn posterior(&self, a: T, b: T) -> $crate::prior::Posterior<T> {
                 $crate::mixture_prior!(@posterior self, a, b $(, $post)?)
@@ -141,6 +142,7 @@ macro_rules! mixture_prior {
             fn components(&self) -> Option<&[$crate::prior::Component<T>]> {
                 Some(self.mixture())
             }
+            $($($extra)*)?
         }
         impl<T: $crate::real::Real $(, const $k: usize)?> $name<T $(, $k)?> {
             /// The mixture components (what [`Prior::components`](crate::prior::Prior::components) returns).

@@ -19,15 +19,18 @@ mod discrete;
 mod gauss_bernoulli;
 mod gaussian;
 mod mixture;
+mod row_sparse;
 
 pub use binary::Binary;
 pub use discrete::Discrete;
 pub use gauss_bernoulli::GaussBernoulli;
 pub use gaussian::Gaussian;
+pub use row_sparse::RowSparsePrior;
 pub use mixture::{
     Component, mixture_law, mixture_mean, mixture_posterior, mixture_sample, mixture_second_moment,
 };
 
+use crate::error::Error;
 use crate::quadrature::{Accumulator, Rule};
 use crate::real::Real;
 use crate::se::{SeQuadrature, SeTerms};
@@ -41,6 +44,39 @@ pub struct Posterior<T> {
     pub var: T,
     /// `log Z(A, B)`.
     pub log_z: T,
+}
+
+/// The row estimator a prior kind is run with in ML-Mat-VAMP (its `G_0^+` of eq. 13 of
+/// Pandit, Sahraee-Ardakan, Rangan, Schniter, Fletcher, *Matrix inference and estimation in
+/// multi-layer models*), as the family of [`crate::mat`] it belongs to and its parameters.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum RowPriorForm<'a, T> {
+    /// `N(mean, var I_d)`: [`crate::mat::GaussianRow`] (closed form).
+    Gaussian {
+        /// The mean of every entry.
+        mean: T,
+        /// The variance of every entry.
+        var: T,
+    },
+    /// iid entries of a Gaussian-mixture law: [`crate::mat::PerEntry`] (exact for any
+    /// precision, a sum over the `K^d` product components).
+    PerEntry(&'a [Component<T>]),
+    /// Whole rows zero or `N(0, var I_d)`: [`crate::mat::RowSparse`].
+    RowSparse {
+        /// The probability that a row is non-zero.
+        rho: T,
+        /// The variance of an entry of a non-zero row.
+        var: T,
+    },
+}
+
+/// What a row sampler asks its source of randomness for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Draw {
+    /// A uniform number in `[0, 1)`.
+    Uniform,
+    /// A standard normal number.
+    Normal,
 }
 
 /// A prior P_X on the iid entries of the signal, defined by its potential: the
@@ -88,6 +124,27 @@ pub trait Prior<T: Real> {
     fn map(&self, a: T, b: T) -> Option<Posterior<T>> {
         let _ = (a, b);
         None
+    }
+
+    /// The row estimator of this prior for rows of `d` entries in ML-Mat-VAMP. Default: the
+    /// exact per-entry mixture estimator for a mixture, [`Error::Unsupported`] otherwise.
+    fn row_form(&self, d: usize) -> Result<RowPriorForm<'_, T>, Error> {
+        let _ = d;
+        self.components()
+            .map(RowPriorForm::PerEntry)
+            .ok_or(Error::Unsupported {
+                field: "prior",
+                reason: "this prior has no ML-Mat-VAMP row estimator",
+            })
+    }
+
+    /// A draw of a row of `out.len()` entries, asking `draw` for its randomness. Default:
+    /// iid entries, each from a uniform then a normal ([`Prior::sample`]), entry by entry.
+    fn sample_row(&self, draw: &mut dyn FnMut(Draw) -> T, out: &mut [T]) {
+        for x in out {
+            let u = draw(Draw::Uniform);
+            *x = self.sample(u, draw(Draw::Normal));
+        }
     }
 
     /// `E_{x ~ P_X} f(x)` through [`Prior::law`].
