@@ -17,8 +17,8 @@ use criterion::Criterion;
 
 mod common;
 use common::mean_ns;
+use mlamp::algo::amp::{amp_layers, operators};
 use mlamp::core::ml_amp::{LayerState, MlAmp, VarianceMode};
-use mlamp::driver::{amp_layers, model_moments, operators};
 use mlamp::{Instance, Model};
 
 const N: usize = 2000;
@@ -144,7 +144,7 @@ fn benches(c: &mut Criterion) -> Vec<(&'static str, f64)> {
     let ops = operators(&inst).expect("operators");
     println!("kernel path: {:?}", ops[0].path());
     let layers = amp_layers(&model, &ops).unwrap();
-    let moments = model_moments(&model).unwrap();
+    let moments = model.moments().unwrap();
     let mut runs: Vec<(&'static str, MlAmp<'_, f64>, Vec<f64>)> = [
         ("iteration_full", VarianceMode::Full),
         ("iteration_mean", VarianceMode::Mean),

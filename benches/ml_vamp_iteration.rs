@@ -2,7 +2,7 @@
 //! paper's two-layer sparse regression (eq. 18) at n = 2000: `d = 1` (Gauss–Bernoulli prior)
 //! and `d = 4` (row-sparse prior), against the rotations the iteration needs: per linear
 //! layer `Uᵀ R_out`, `Vᵀ R_in` and `U ·` forward, `Uᵀ R_out` and `V ·` backward, with the
-//! same products ([`mlamp::svd::Svd`]'s) on buffers of the same shapes.
+//! same products ([`mlamp::linalg::svd::Svd`]'s) on buffers of the same shapes.
 //!
 //! Prints the ratio iteration / rotations from rounds that time both back to back (the
 //! machine's bandwidth drifts between criterion's separate measurements), and criterion's
@@ -12,9 +12,9 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use criterion::Criterion;
+use mlamp::algo::vamp::{decompositions, with_ml_vamp};
 use mlamp::core::ml_vamp::Rotations;
-use mlamp::svd::Svd;
-use mlamp::vamp::{decompositions, with_ml_vamp};
+use mlamp::linalg::svd::Svd;
 use mlamp::{Error, Instance, Model};
 
 const N: usize = 2000;

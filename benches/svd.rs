@@ -1,4 +1,4 @@
-//! The thin SVD of a 2000 × 1000 Gaussian matrix (faer, which `mlamp::svd` uses, against
+//! The thin SVD of a 2000 × 1000 Gaussian matrix (faer, which `mlamp::linalg::svd` uses, against
 //! nalgebra's one-sided Golub–Kahan), and the four rotation products of [`Svd`] at `n = 2000`
 //! (a 2000 × 2000 matrix from [`spectrum`]), `d = 1` and `d = 4`, against the core's plain
 //! loops ([`Rotations`] for `DenseRotations`) and a plain read of one factor's bytes. Prints
@@ -15,7 +15,7 @@ mod common;
 use common::mean_ns;
 use mlamp::core::ml_vamp::Rotations;
 use mlamp::instance::{normal, stream};
-use mlamp::svd::{Svd, spectrum};
+use mlamp::linalg::svd::{Svd, spectrum};
 use nalgebra::DMatrix;
 
 const ROWS: usize = 2000;

@@ -18,8 +18,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use mlamp::plot::{Axes, Series, Style, svg};
-use mlamp::se::{SeOptions, StateEvolution, Thresholds, scan};
+use mlamp::experiments::phase::{Thresholds, scan};
+use mlamp::experiments::plot::{Axes, Series, Style, svg};
+use mlamp::se::{SeOptions, StateEvolution};
 use mlamp::{AmpOptions, Instance, Model, run_ml_amp};
 use rayon::prelude::*;
 

@@ -10,7 +10,7 @@
 //!
 //! `cargo run --release --example multitask [-- --n 1000]`
 
-use mlamp::vamp::{VampOptions, run_ml_vamp};
+use mlamp::algo::vamp::{VampOptions, run_ml_vamp};
 use mlamp::{Instance, Model};
 
 const D: usize = 4;

@@ -7,8 +7,8 @@
 //!
 //! `cargo run --release --example relu_inversion [-- --n 500]`
 
-use mlamp::model::EstimatorSpec;
-use mlamp::vamp::{VampOptions, run_ml_vamp};
+use mlamp::algo::vamp::{VampOptions, run_ml_vamp};
+use mlamp::core::estimator::Estimator;
 use mlamp::{Instance, Model};
 
 fn main() {
@@ -34,7 +34,7 @@ fn main() {
     );
     for seed in 0..3 {
         let inst = Instance::sample(&model, n, seed).expect("instance");
-        for (name, est) in [("mmse", EstimatorSpec::Mmse), ("map", EstimatorSpec::Map)] {
+        for (name, est) in [("mmse", Estimator::Mmse), ("map", Estimator::Map)] {
             let opts = VampOptions {
                 max_iter: 300,
                 estimator: Some(est),

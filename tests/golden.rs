@@ -87,7 +87,9 @@ fn every_case_gives_its_recorded_bytes() {
     });
     let mut differ = Vec::new();
     for (case, got) in cases.iter().zip(&outputs) {
-        let path = root().join("tests/golden").join(format!("{}.out", case.name));
+        let path = root()
+            .join("tests/golden")
+            .join(format!("{}.out", case.name));
         if bless {
             std::fs::write(&path, got).expect("write a golden file");
             continue;

@@ -15,7 +15,8 @@ use std::sync::OnceLock;
 
 use mlamp::core::quadrature::GaussHermite;
 use mlamp::core::se::SeQuadrature;
-use mlamp::se::{FixedPoint, SE_HERMITE_POINTS, SeOptions, Start, StateEvolution, scan};
+use mlamp::experiments::phase::scan;
+use mlamp::se::{FixedPoint, SE_HERMITE_POINTS, SeOptions, Start, StateEvolution};
 use mlamp::{AmpOptions, Instance, Model, run_ml_amp};
 use nalgebra::DMatrix;
 

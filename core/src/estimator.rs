@@ -35,3 +35,19 @@ impl Estimator {
         }
     }
 }
+
+impl core::str::FromStr for Estimator {
+    type Err = crate::Error;
+
+    /// `mmse` or `map` (as in model files).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "mmse" => Ok(Estimator::Mmse),
+            "map" => Ok(Estimator::Map),
+            _ => Err(crate::Error::InvalidParameter {
+                name: "estimator",
+                requirement: "mmse or map",
+            }),
+        }
+    }
+}

@@ -21,7 +21,7 @@ use mlamp_core::mat::{
 };
 use mlamp_core::prior::{Binary, Component, GaussBernoulli, Prior};
 use mlamp_core::{Error, Real};
-use nalgebra::{Matrix2, SMatrix, SVector, Vector1, Vector2};
+use nalgebra::{Matrix2, SMatrix, SVector, Vector2};
 use proptest::prelude::*;
 use std::f64::consts::PI;
 
@@ -692,10 +692,7 @@ fn row_sparse_sampling() {
         let u = k as f64 / 100.0;
         let xi = (k as f64 * 0.37).sin() * 2.0;
         let mut out = [0.0];
-        prior.sample_row(
-            &mut |d| if d == Draw::Uniform { u } else { xi },
-            &mut out,
-        );
+        prior.sample_row(&mut |d| if d == Draw::Uniform { u } else { xi }, &mut out);
         assert_eq!(out[0].to_bits(), scalar.sample(u, xi).to_bits());
     }
     // ρ = 1: never the zero row.

@@ -6,12 +6,13 @@
 //! ([`Channel`], where it has one), and which row estimator ML-Mat-VAMP runs it with
 //! ([`RowChannelForm`]). Nothing outside the kind's own file decides by its name.
 
-use super::Channel;
 use super::activation::Activation;
+use super::{Channel, HiddenMessage, OutputMessage};
 use crate::error::Error;
 use crate::estimator::Estimator;
 use crate::quadrature::Rule;
 use crate::real::Real;
+use crate::se::{SeQuadrature, SeTerms};
 
 /// The row estimator a channel kind is run with in ML-Mat-VAMP (the pair and output
 /// estimators `G_ℓ^±` of eq. 13 of Pandit, Sahraee-Ardakan, Rangan, Schniter, Fletcher,
@@ -87,4 +88,55 @@ pub fn activation_form<'a, T: Real>(
         });
     }
     Ok(RowChannelForm::Activation { phi, noise_var })
+}
+
+/// A reference to a channel kind is the kind (every method forwarded).
+impl<T: Real, K: ChannelKind<T> + ?Sized> ChannelKind<T> for &K {
+    fn name(&self) -> &'static str {
+        (**self).name()
+    }
+    fn law(&self, z: T, rule: Rule<'_, T>, visit: &mut dyn FnMut(T, T)) {
+        (**self).law(z, rule, visit)
+    }
+    fn sample(&self, z: T, xi: T) -> T {
+        (**self).sample(z, xi)
+    }
+    fn amp(&self) -> Option<&dyn Channel<T>> {
+        (**self).amp()
+    }
+    fn check_as_output(&self) -> Result<(), Error> {
+        (**self).check_as_output()
+    }
+    fn row_form(&self, estimator: Estimator, d: usize) -> Result<RowChannelForm<'_, T>, Error> {
+        (**self).row_form(estimator, d)
+    }
+    fn observation_dim(&self, d: usize) -> usize {
+        (**self).observation_dim(d)
+    }
+}
+
+/// A reference to a channel is the channel (every method forwarded, the overridden
+/// provided ones included), so estimators can hold `&dyn Channel<T>`.
+impl<T: Real, C: Channel<T> + ?Sized> Channel<T> for &C {
+    fn output(&self, y: T, v: T, omega: T) -> OutputMessage<T> {
+        (**self).output(y, v, omega)
+    }
+    fn hidden(&self, a: T, b: T, v: T, omega: T) -> HiddenMessage<T> {
+        (**self).hidden(a, b, v, omega)
+    }
+    fn expect_given(&self, z: T, rule: Rule<'_, T>, f: &mut dyn FnMut(T) -> T) -> T {
+        (**self).expect_given(z, rule, f)
+    }
+    fn law_given_mean(&self, w: T, v: T, rule: Rule<'_, T>, visit: &mut dyn FnMut(T, T)) {
+        (**self).law_given_mean(w, v, rule, visit)
+    }
+    fn se_output(&self, rho: T, m: T, q: &SeQuadrature<'_, T>) -> SeTerms<T> {
+        (**self).se_output(rho, m, q)
+    }
+    fn se_hidden(&self, rho: T, m: T, a_hat: T, q: &SeQuadrature<'_, T>) -> SeTerms<T> {
+        (**self).se_hidden(rho, m, a_hat, q)
+    }
+    fn check_observation(&self, y: T) -> Result<(), Error> {
+        (**self).check_observation(y)
+    }
 }

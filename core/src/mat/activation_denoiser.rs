@@ -33,7 +33,6 @@ const MAX_CENTRES: usize = 6;
 /// `e^{−TAIL}` of the belief's peak (plus a term for the ratio of scales).
 const TAIL: f64 = 50.0;
 
-
 /// The channel `h = φ(z) + ξ`, `ξ ~ N(0, Δ I)` (`Δ ≥ 0`; `Δ = 0` is the noiseless layer
 /// `h = φ(z)`), with `φ` an [`Activation`] applied to each of the row's `d` entries, as the
 /// estimators of eq. 13 (paper `002_…`) for the belief of eq. 12.

@@ -30,15 +30,32 @@ use nalgebra::{SMatrix, SVector};
 /// `d = 1`. The Jacobians `1 + V ∂g` are clamped at `0`: they are the ratio of the posterior
 /// to the message's variance, and lose all accuracy to cancellation (rounding below 0) when
 /// the belief is more than `~1/ε` times narrower than the message.
+///
+/// The row dimension `D` is a parameter so that code generic over `D` can hold one, but only
+/// `D = 1` can be constructed ([`ScalarChannelDenoiser::new`], [`ScalarChannelDenoiser::for_rows`]).
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct ScalarChannelDenoiser<C> {
+pub struct ScalarChannelDenoiser<C, const D: usize = 1> {
     channel: C,
 }
 
-impl<C> ScalarChannelDenoiser<C> {
+impl<C> ScalarChannelDenoiser<C, 1> {
     /// The `d = 1` MMSE denoisers of `channel`.
     pub fn new(channel: C) -> Self {
         Self { channel }
+    }
+}
+
+impl<C, const D: usize> ScalarChannelDenoiser<C, D> {
+    /// The `d = 1` MMSE denoisers of `channel` for code generic over the row dimension `D`;
+    /// [`Error::Unsupported`] (naming `d`) unless `D = 1`.
+    pub fn for_rows(channel: C) -> Result<Self, Error> {
+        if D != 1 {
+            return Err(Error::Unsupported {
+                field: "d",
+                reason: "the scalar channel's estimator needs d = 1",
+            });
+        }
+        Ok(Self { channel })
     }
 
     /// The channel.
@@ -47,7 +64,11 @@ impl<C> ScalarChannelDenoiser<C> {
     }
 }
 
-impl<T: MatReal, C: Channel<T>> ChannelDenoiser<T, 1> for ScalarChannelDenoiser<C> {
+/// Rows of `D = 1` entries (the only ones [`ScalarChannelDenoiser::new`] builds): every vector
+/// and matrix below has the single entry `[0]`.
+impl<T: MatReal, C: Channel<T>, const D: usize> ChannelDenoiser<T, D>
+    for ScalarChannelDenoiser<C, D>
+{
     fn name(&self) -> &'static str {
         self.channel.name()
     }
@@ -55,11 +76,11 @@ impl<T: MatReal, C: Channel<T>> ChannelDenoiser<T, 1> for ScalarChannelDenoiser<
     /// [`Channel::hidden`] at `(γ_out, γ_out r_out, 1/γ_in, r_in)`; see the type's docs.
     fn denoise_pair(
         &self,
-        r_out: &SVector<T, 1>,
-        gamma_out: &Precision<T, 1>,
-        r_in: &SVector<T, 1>,
-        gamma_in: &Precision<T, 1>,
-    ) -> PairEstimate<T, 1> {
+        r_out: &SVector<T, D>,
+        gamma_out: &Precision<T, D>,
+        r_in: &SVector<T, D>,
+        gamma_in: &Precision<T, D>,
+    ) -> PairEstimate<T, D> {
         let (go, gi) = (gamma_out.matrix()[(0, 0)], gamma_in.matrix()[(0, 0)]);
         let v = T::ONE / gi;
         let omega = r_in[0];
@@ -79,10 +100,10 @@ impl<T: MatReal, C: Channel<T>> ChannelDenoiser<T, 1> for ScalarChannelDenoiser<
     /// [`Channel::output`] at `(y, 1/γ, r)`; see the type's docs.
     fn denoise_output(
         &self,
-        y: &SVector<T, 1>,
-        r: &SVector<T, 1>,
-        gamma: &Precision<T, 1>,
-    ) -> RowEstimate<T, 1> {
+        y: &SVector<T, D>,
+        r: &SVector<T, D>,
+        gamma: &Precision<T, D>,
+    ) -> RowEstimate<T, D> {
         let v = T::ONE / gamma.matrix()[(0, 0)];
         let o = self.channel.output(y[0], v, r[0]);
         RowEstimate {
@@ -92,7 +113,7 @@ impl<T: MatReal, C: Channel<T>> ChannelDenoiser<T, 1> for ScalarChannelDenoiser<
     }
 
     /// The channel's [`Channel::check_observation`] of the entry.
-    fn check_observation(&self, y: &SVector<T, 1>) -> Result<(), Error> {
+    fn check_observation(&self, y: &SVector<T, D>) -> Result<(), Error> {
         self.channel.check_observation(y[0])
     }
 }

@@ -25,10 +25,10 @@ pub use binary::Binary;
 pub use discrete::Discrete;
 pub use gauss_bernoulli::GaussBernoulli;
 pub use gaussian::Gaussian;
-pub use row_sparse::RowSparsePrior;
 pub use mixture::{
     Component, mixture_law, mixture_mean, mixture_posterior, mixture_sample, mixture_second_moment,
 };
+pub use row_sparse::RowSparsePrior;
 
 use crate::error::Error;
 use crate::quadrature::{Accumulator, Rule};

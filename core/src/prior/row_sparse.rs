@@ -32,20 +32,24 @@ impl<T: Real> RowSparsePrior<T> {
     }
 }
 
-crate::mixture_prior!(RowSparsePrior<T>, components = |p| p.marginal_components(), {
-    fn row_form(&self, _d: usize) -> Result<RowPriorForm<'_, T>, Error> {
-        Ok(RowPriorForm::RowSparse {
-            rho: self.rho,
-            var: self.var,
-        })
-    }
+crate::mixture_prior!(
+    RowSparsePrior<T>,
+    components = |p| p.marginal_components(),
+    {
+        fn row_form(&self, _d: usize) -> Result<RowPriorForm<'_, T>, Error> {
+            Ok(RowPriorForm::RowSparse {
+                rho: self.rho,
+                var: self.var,
+            })
+        }
 
-    /// One uniform for the whole row (the zero row, or `N(0, σ²)` entries from the
-    /// normals that follow it): with `d = 1` the draws of the scalar Gauss–Bernoulli prior.
-    fn sample_row(&self, draw: &mut dyn FnMut(Draw) -> T, out: &mut [T]) {
-        let u = draw(Draw::Uniform);
-        for x in out {
-            *x = self.sample(u, draw(Draw::Normal));
+        /// One uniform for the whole row (the zero row, or `N(0, σ²)` entries from the
+        /// normals that follow it): with `d = 1` the draws of the scalar Gauss–Bernoulli prior.
+        fn sample_row(&self, draw: &mut dyn FnMut(Draw) -> T, out: &mut [T]) {
+            let u = draw(Draw::Uniform);
+            for x in out {
+                *x = self.sample(u, draw(Draw::Normal));
+            }
         }
     }
-});
+);

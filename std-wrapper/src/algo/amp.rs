@@ -2,12 +2,12 @@
 //! divergence detection, and the best iterate kept.
 
 use mlamp_core::ml_amp::{AmpLayer, LayerState, MlAmp, VarianceMode};
-use mlamp_core::moments::{Moments, marginal_moments};
-use mlamp_core::quadrature::GaussHermite;
 
-use crate::dense::FastDense;
+use super::monitor::{Monitor, mse_layers};
+use super::options::validate_iteration;
 use crate::error::Error;
 use crate::instance::Instance;
+use crate::linalg::dense::FastDense;
 use crate::model::Model;
 
 /// Options of a run.
@@ -46,29 +46,6 @@ impl AmpOptions {
     }
 }
 
-/// The checks every driver's options share: `max_iter ≥ 1`, `damping ∈ (0, 1]`, a finite
-/// `tol ≥ 0`, `blowup > 1`; the error names the command-line option.
-pub fn validate_iteration(
-    max_iter: usize,
-    damping: f64,
-    tol: f64,
-    blowup: f64,
-) -> Result<(), Error> {
-    if max_iter == 0 {
-        return Err(Error::invalid("iters", "must be >= 1"));
-    }
-    if !(damping > 0.0 && damping <= 1.0) {
-        return Err(Error::invalid("damping", "must be in (0, 1]"));
-    }
-    if !(tol.is_finite() && tol >= 0.0) {
-        return Err(Error::invalid("tol", "must be finite and >= 0"));
-    }
-    if blowup.is_nan() || blowup <= 1.0 {
-        return Err(Error::invalid("blowup", "must be > 1"));
-    }
-    Ok(())
-}
-
 /// What a run produced.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AmpResult {
@@ -100,128 +77,6 @@ impl AmpResult {
     }
 }
 
-/// Mean squared difference.
-pub fn mse(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum::<f64>() / a.len() as f64
-}
-
-/// The bookkeeping both drivers' loops share: the per-iteration MSE trace, divergence
-/// detection, the best iterate to fall back to, and convergence. `S` is the driver's
-/// snapshot of an iterate.
-pub(crate) struct Monitor<'a, S> {
-    /// The ground truth of each estimated variable.
-    truth: &'a [Vec<f64>],
-    /// Each estimated variable's second moment under the model.
-    scale: Vec<f64>,
-    blowup: f64,
-    tol: f64,
-    /// Per recorded iteration, the MSE of every estimate.
-    pub trace: Vec<Vec<f64>>,
-    /// The finite iterate with the smallest change so far, its iteration and change.
-    best: (S, usize, f64),
-    pub iterations: usize,
-    pub converged: bool,
-    pub diverged: bool,
-}
-
-impl<'a, S> Monitor<'a, S> {
-    /// A monitor starting from the initial iterate.
-    pub fn new(truth: &'a [Vec<f64>], scale: Vec<f64>, blowup: f64, tol: f64, initial: S) -> Self {
-        Self {
-            truth,
-            scale,
-            blowup,
-            tol,
-            trace: Vec::new(),
-            best: (initial, 0, f64::INFINITY),
-            iterations: 0,
-            converged: false,
-            diverged: false,
-        }
-    }
-
-    /// Records iteration `t` (1-based) with its estimates, whether everything stayed finite,
-    /// its change, and whether a small change may count as convergence; returns whether to
-    /// stop. Diverged: non-finite, or some estimate's mean square above `blowup` times its
-    /// scale.
-    pub fn record(
-        &mut self,
-        t: usize,
-        estimates: &[&[f64]],
-        finite: bool,
-        change: f64,
-        may_converge: bool,
-        snapshot: impl FnOnce() -> S,
-    ) -> bool {
-        self.iterations = t;
-        let blown = estimates.iter().zip(&self.scale).any(|(e, &m)| {
-            let ms = e.iter().map(|v| v * v).sum::<f64>() / e.len() as f64;
-            ms.is_nan() || ms > self.blowup * m.max(f64::MIN_POSITIVE)
-        });
-        if !finite || blown {
-            self.diverged = true;
-            return true;
-        }
-        self.trace.push(
-            estimates
-                .iter()
-                .zip(self.truth)
-                .map(|(e, h)| mse(e, h))
-                .collect(),
-        );
-        if change <= self.best.2 {
-            self.best = (snapshot(), t, change);
-        }
-        self.converged = may_converge && change < self.tol;
-        self.converged
-    }
-
-    /// The end of the run: the kept iterate (the last one, or after a divergence the best)
-    /// and the record.
-    pub fn finish(self, last: impl FnOnce() -> S) -> Finished<S> {
-        let (kept, kept_iteration) = if self.diverged {
-            (self.best.0, self.best.1)
-        } else {
-            (last(), self.iterations)
-        };
-        Finished {
-            kept,
-            kept_iteration,
-            trace: self.trace,
-            iterations: self.iterations,
-            converged: self.converged,
-            diverged: self.diverged,
-        }
-    }
-}
-
-/// What [`Monitor::finish`] returns.
-pub(crate) struct Finished<S> {
-    pub kept: S,
-    pub kept_iteration: usize,
-    pub trace: Vec<Vec<f64>>,
-    pub iterations: usize,
-    pub converged: bool,
-    pub diverged: bool,
-}
-
-/// The MSE of each estimate against its ground truth.
-pub fn mse_layers(estimates: &[Vec<f64>], truth: &[Vec<f64>]) -> Vec<f64> {
-    estimates
-        .iter()
-        .zip(truth)
-        .map(|(e, h)| mse(e, h))
-        .collect()
-}
-
-/// Moments of every layer's variable under the model (64-point Gauss–Hermite).
-pub fn model_moments(model: &Model) -> Result<Vec<Moments<f64>>, Error> {
-    let gh = GaussHermite::<f64, 64>::new();
-    let mut m = vec![Moments::default(); model.depth() + 1];
-    marginal_moments(model.prior.as_ref(), &model.channels()?, gh.rule(), &mut m)?;
-    Ok(m)
-}
-
 /// The weight operators of an instance (the fastest kernel path of this CPU).
 pub fn operators(inst: &Instance) -> Result<Vec<FastDense<'_, f64>>, Error> {
     inst.weights
@@ -249,40 +104,15 @@ pub fn amp_layers<'a>(
 
 /// Runs ML-AMP on an instance of `model`.
 ///
-/// ML-AMP is for `d = 1` (an error otherwise) and assumes iid Gaussian weights; on other
-/// weights (a `spectrum` layer) it runs, and its result shows what that assumption costs.
+/// ML-AMP is derived for `d = 1` and iid Gaussian weights: a model with `d > 1`, `spectrum`
+/// weights or a channel without an ML-AMP form is refused ([`Model::check_ml_amp`]; the
+/// CLI says the same). To see what the iid assumption costs on other weights, run it with
+/// the iid version of the model on the other model's instance (an instance is data).
 pub fn run_ml_amp(model: &Model, inst: &Instance, opts: &AmpOptions) -> Result<AmpResult, Error> {
     opts.validate()?;
-    if model.d != 1 || inst.d != 1 {
-        return Err(Error::invalid(
-            "d",
-            "ML-AMP runs d = 1 only; use ML-Mat-VAMP (--algorithm vamp) for d > 1",
-        ));
-    }
+    model.check_ml_amp()?;
+    inst.check_against(model)?;
     let depth = model.depth();
-    if inst.weights.len() != depth
-        || inst.layers.len() != depth + 1
-        || inst.sizes.len() != depth + 1
-    {
-        return Err(Error::invalid(
-            "instance",
-            "does not have the model's number of layers",
-        ));
-    }
-    for (k, (h, &n)) in inst.layers.iter().zip(&inst.sizes).enumerate() {
-        if h.len() != n {
-            return Err(Error::invalid(
-                format!("instance.layers[{k}]"),
-                format!("has {} entries, sizes say {n}", h.len()),
-            ));
-        }
-        if h.iter().any(|v| !v.is_finite()) {
-            return Err(Error::invalid(
-                format!("instance.layers[{k}]"),
-                "contains NaN or infinite values",
-            ));
-        }
-    }
     let ops = operators(inst)?;
     let layers = amp_layers(model, &ops)?;
     let amp = MlAmp::new(
@@ -291,7 +121,7 @@ pub fn run_ml_amp(model: &Model, inst: &Instance, opts: &AmpOptions) -> Result<A
         inst.observation(),
         opts.variance,
     )?;
-    let moments = model_moments(model)?;
+    let moments = model.moments()?;
 
     let mut buf = vec![0.0; amp.state_len()];
     let mut state = Vec::with_capacity(depth);

@@ -1,5 +1,11 @@
-//! A model file's channels as ML-Mat-VAMP's row estimators (paper `002_…`, eq. 13), for rows
-//! of `D` entries.
+//! A built model's kinds as ML-Mat-VAMP's row estimators (Pandit, Sahraee-Ardakan, Rangan,
+//! Schniter, Fletcher, *Matrix inference and estimation in multi-layer models*, eq. 13), for
+//! rows of `D` entries.
+//!
+//! Each kind names its form in its own core file ([`Prior::row_form`],
+//! [`ChannelKind::row_form`]: which estimators it has, for which `d`); this module turns a
+//! form into the core's estimator for `D`, once for all kinds. What a kind does not provide is
+//! a typed error naming what to change, never a silent approximation.
 //!
 //! | channel | MMSE | MAP |
 //! |---|---|---|
@@ -7,96 +13,46 @@
 //! | relu | `d = 1`, closed form (the scalar channel) | any `d`, Newton |
 //! | sigmoid, tanh | `d = 1`, quadrature | any `d`, Newton |
 //! | sign | `d = 1`, closed form (the scalar channel) | none: the likelihood is a step |
-//!
-//! Anything outside the table is a typed error naming what to change, never a silent
-//! approximation.
 
-use std::any::Any;
-
-use mlamp_core::channel::activation::{self, Activation, Identity, Sigmoid, Tanh};
-use mlamp_core::channel::{Channel, Relu, Sign};
-use mlamp_core::mat::{ActivationDenoiser, ChannelDenoiser, Estimator, ScalarChannelDenoiser};
+use mlamp_core::channel::{Activation, ChannelKind, RowChannelForm};
+use mlamp_core::estimator::Estimator;
+use mlamp_core::mat::{
+    ActivationDenoiser, ChannelDenoiser, GaussianRow, PerEntry, RowDenoiser, RowSparse,
+    ScalarChannelDenoiser,
+};
+use mlamp_core::prior::{Prior, RowPriorForm};
+use nalgebra::{SMatrix, SVector};
 
 use crate::error::Error;
-use crate::model::{ChannelSpec, EstimatorSpec};
 
-/// The core's estimator for the model's.
-pub fn estimator(spec: EstimatorSpec) -> Estimator {
-    match spec {
-        EstimatorSpec::Mmse => Estimator::Mmse,
-        EstimatorSpec::Map => Estimator::Map,
-    }
+/// The row estimator of a prior kind for rows of `D` entries; errors name `prior`.
+pub fn prior_denoiser<const D: usize>(
+    prior: &dyn Prior<f64>,
+) -> Result<Box<dyn RowDenoiser<f64, D> + '_>, Error> {
+    let at = |e| Error::at("prior", e);
+    Ok(match prior.row_form(D).map_err(at)? {
+        RowPriorForm::Gaussian { mean, var } => Box::new(
+            GaussianRow::new(SVector::repeat(mean), SMatrix::identity() * var).map_err(at)?,
+        ),
+        RowPriorForm::PerEntry(comps) => Box::new(PerEntry::from_components(comps).map_err(at)?),
+        RowPriorForm::RowSparse { rho, var } => Box::new(RowSparse::new(rho, var).map_err(at)?),
+    })
 }
 
-/// A `d = 1` denoiser as one for rows of `D`: `Some` exactly when `D = 1`.
-fn only_scalar<const D: usize>(
-    b: Box<dyn ChannelDenoiser<f64, 1>>,
-) -> Option<Box<dyn ChannelDenoiser<f64, D>>> {
-    let any: Box<dyn Any> = Box::new(b);
-    any.downcast::<Box<dyn ChannelDenoiser<f64, D>>>()
-        .ok()
-        .map(|b| *b)
-}
-
-/// The estimator of a layer's channel for rows of `D` entries. Errors name the field to
-/// change (`estimator` or `d`). (A noiseless non-linear output is refused by the model's
-/// validation.)
+/// The row estimator of a channel kind with `estimator`, for rows of `D` entries (a core
+/// error naming `estimator` or `d` where the kind has none).
 pub fn channel_denoiser<const D: usize>(
-    spec: &ChannelSpec,
-    est: EstimatorSpec,
-) -> Result<Box<dyn ChannelDenoiser<f64, D>>, Error> {
-    let noise = spec.noise_var();
-    let core = |e: mlamp_core::Error| Error::at("channel", e);
-    match (spec, est) {
-        (ChannelSpec::Linear { .. }, _) => by_activation::<Identity, D>(Identity, spec, est),
-        (ChannelSpec::Relu { .. }, EstimatorSpec::Mmse) if D == 1 => {
-            by_scalar_channel(Relu::new(noise).map_err(core)?)
+    channel: &dyn ChannelKind<f64>,
+    estimator: Estimator,
+) -> Result<Box<dyn ChannelDenoiser<f64, D> + '_>, mlamp_core::Error> {
+    Ok(match channel.row_form(estimator, D)? {
+        RowChannelForm::Activation { phi, noise_var } => {
+            Box::new(ActivationDenoiser::<f64, &dyn Activation<f64>, D>::new(
+                phi, noise_var, estimator,
+            )?)
         }
-        (ChannelSpec::Sign { .. }, EstimatorSpec::Mmse) if D == 1 => {
-            by_scalar_channel(Sign::new(noise).map_err(core)?)
+        RowChannelForm::Scalar(scalar) => {
+            Box::new(ScalarChannelDenoiser::<_, D>::for_rows(scalar)?)
         }
-        (ChannelSpec::Sign { .. }, EstimatorSpec::Map) => Err(Error::invalid(
-            "estimator",
-            "a sign channel has no MAP estimator (its likelihood is a step): use \
-             estimator = \"mmse\" (with d = 1)",
-        )),
-        (ChannelSpec::Sign { .. }, EstimatorSpec::Mmse) => Err(Error::invalid(
-            "d",
-            "a sign channel's MMSE estimator needs d = 1 (and it has no MAP estimator)",
-        )),
-        (ChannelSpec::Relu { .. }, _) => by_activation::<_, D>(activation::Relu, spec, est),
-        (ChannelSpec::Sigmoid { .. }, _) => by_activation::<_, D>(Sigmoid, spec, est),
-        (ChannelSpec::Tanh { .. }, _) => by_activation::<_, D>(Tanh, spec, est),
-    }
-}
-
-/// `h = φ(z) + N(0, noise_var)` as the core's [`ActivationDenoiser`]; an unsupported
-/// estimator is an error suggesting MAP.
-fn by_activation<A: Activation<f64> + 'static, const D: usize>(
-    phi: A,
-    spec: &ChannelSpec,
-    est: EstimatorSpec,
-) -> Result<Box<dyn ChannelDenoiser<f64, D>>, Error> {
-    match ActivationDenoiser::<f64, A, D>::new(phi, spec.noise_var(), estimator(est)) {
-        Ok(a) => Ok(Box::new(a)),
-        Err(mlamp_core::Error::InvalidParameter {
-            name: "estimator", ..
-        }) => Err(Error::invalid(
-            "estimator",
-            format!(
-                "mmse for a {} channel needs d = 1 (the belief is a d-dimensional \
-                 non-Gaussian integral): use estimator = \"map\"",
-                spec.name()
-            ),
-        )),
-        Err(e) => Err(Error::at("channel", e)),
-    }
-}
-
-/// A scalar ML-AMP channel's `d = 1` MMSE estimator, for a caller that has checked `D = 1`.
-fn by_scalar_channel<C: Channel<f64> + 'static, const D: usize>(
-    channel: C,
-) -> Result<Box<dyn ChannelDenoiser<f64, D>>, Error> {
-    only_scalar::<D>(Box::new(ScalarChannelDenoiser::new(channel)))
-        .ok_or_else(|| Error::invalid("d", "the scalar channel's estimator needs d = 1"))
+    })
 }

@@ -5,18 +5,17 @@
 //! `d` is a const generic in the core; the driver dispatches the model's `d` (1 to
 //! [`MAX_D`]) to the matching instantiation.
 
-use mlamp_core::mat::{
-    ChannelDenoiser, GaussianRow, PerEntry, RowDenoiser, RowSparse, symmetric_eigen,
-};
+use mlamp_core::estimator::Estimator;
+use mlamp_core::mat::{ChannelDenoiser, symmetric_eigen};
 use mlamp_core::ml_vamp::{LayerNoise, LayerState, LinearLayer, MlVamp, VampLayer};
-use nalgebra::{SMatrix, SVector};
 
-use crate::denoisers::channel_denoiser;
-use crate::driver::{Monitor, mse_layers};
+use super::denoisers::{channel_denoiser, prior_denoiser};
+use super::monitor::{Monitor, mse_layers};
+use super::options::validate_iteration;
 use crate::error::Error;
 use crate::instance::Instance;
-use crate::model::{EstimatorSpec, Model, PriorSpec};
-use crate::svd::Svd;
+use crate::linalg::svd::Svd;
+use crate::model::Model;
 
 /// The largest `d` the driver is instantiated for.
 pub const MAX_D: usize = 8;
@@ -34,7 +33,7 @@ pub struct VampOptions {
     /// moment (or anything is non-finite).
     pub blowup: f64,
     /// If set, the estimator of every layer, overriding the model file's.
-    pub estimator: Option<EstimatorSpec>,
+    pub estimator: Option<Estimator>,
 }
 
 impl Default for VampOptions {
@@ -53,7 +52,7 @@ impl Default for VampOptions {
 impl VampOptions {
     /// Checks the options, naming the bad one.
     pub fn validate(&self) -> Result<(), Error> {
-        crate::driver::validate_iteration(self.max_iter, self.damping, self.tol, self.blowup)
+        validate_iteration(self.max_iter, self.damping, self.tol, self.blowup)
     }
 }
 
@@ -107,16 +106,38 @@ pub fn decompositions(inst: &Instance) -> Result<Vec<Svd>, Error> {
         .collect()
 }
 
+/// Checks, before any heavy work, that ML-Mat-VAMP can run `model`: `d` in `1..=MAX_D` and
+/// a row estimator for the prior and for every layer's channel with its estimator
+/// (`estimator` overriding the file's); the error names the field to change.
+pub fn check_estimators(model: &Model, estimator: Option<Estimator>) -> Result<(), Error> {
+    if !(1..=MAX_D).contains(&model.d) {
+        return Err(Error::invalid(
+            "d",
+            format!("ML-Mat-VAMP runs d = 1..={MAX_D}"),
+        ));
+    }
+    model
+        .prior
+        .row_form(model.d)
+        .map_err(|e| Error::at("prior", e))?;
+    for (k, l) in model.layers.iter().enumerate() {
+        l.channel
+            .row_form(estimator.unwrap_or(l.estimator), model.d)
+            .map_err(|e| Error::at(&format!("layers[{k}]"), e))?;
+    }
+    Ok(())
+}
+
 /// Runs ML-Mat-VAMP on an instance of `model`, decomposing its weights first.
 pub fn run_ml_vamp(
     model: &Model,
     inst: &Instance,
     opts: &VampOptions,
 ) -> Result<VampResult, Error> {
-    check_instance(model, inst)?;
     opts.validate()?;
+    inst.check_against(model)?;
     let svds = decompositions(inst)?;
-    run_ml_vamp_with(model, inst, &svds, opts)
+    dispatch(model, inst, &svds, opts)
 }
 
 /// Runs ML-Mat-VAMP with the weights' SVDs given (one per layer).
@@ -126,8 +147,18 @@ pub fn run_ml_vamp_with(
     svds: &[Svd],
     opts: &VampOptions,
 ) -> Result<VampResult, Error> {
-    check_instance(model, inst)?;
     opts.validate()?;
+    inst.check_against(model)?;
+    dispatch(model, inst, svds, opts)
+}
+
+/// The run for the model's `d`, on a checked instance and options.
+fn dispatch(
+    model: &Model,
+    inst: &Instance,
+    svds: &[Svd],
+    opts: &VampOptions,
+) -> Result<VampResult, Error> {
     if svds.len() != model.depth() {
         return Err(Error::invalid(
             "svds",
@@ -145,62 +176,6 @@ pub fn run_ml_vamp_with(
     dispatch!(1, 2, 3, 4, 5, 6, 7, 8)
 }
 
-fn check_instance(model: &Model, inst: &Instance) -> Result<(), Error> {
-    let depth = model.depth();
-    if inst.d != model.d {
-        return Err(Error::invalid("instance.d", "differs from the model's d"));
-    }
-    if inst.weights.len() != depth
-        || inst.factors.len() != depth
-        || inst.layers.len() != depth + 1
-        || inst.sizes.len() != depth + 1
-    {
-        return Err(Error::invalid(
-            "instance",
-            "does not have the model's number of layers",
-        ));
-    }
-    for (k, (h, &n)) in inst.layers.iter().zip(&inst.sizes).enumerate() {
-        if h.len() != n * inst.d {
-            return Err(Error::invalid(
-                format!("instance.layers[{k}]"),
-                format!("has {} entries, sizes say {n} × {}", h.len(), inst.d),
-            ));
-        }
-        if h.iter().any(|v| !v.is_finite()) {
-            return Err(Error::invalid(
-                format!("instance.layers[{k}]"),
-                "contains NaN or infinite values",
-            ));
-        }
-    }
-    for (k, w) in inst.weights.iter().enumerate() {
-        if w.len() != inst.sizes[k] * inst.sizes[k + 1] {
-            return Err(Error::invalid(
-                format!("instance.weights[{k}]"),
-                "does not have n_out × n_in entries",
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// The row denoiser of the model's prior for rows of `D`.
-fn prior_denoiser<const D: usize>(
-    model: &Model,
-) -> Result<Box<dyn RowDenoiser<f64, D> + '_>, Error> {
-    let at = |e| Error::at("prior", e);
-    Ok(match model.prior_spec {
-        PriorSpec::Gaussian { mean, var } => Box::new(
-            GaussianRow::new(SVector::repeat(mean), SMatrix::identity() * var).map_err(at)?,
-        ),
-        PriorSpec::RowSparse { rho, var } => Box::new(RowSparse::new(rho, var).map_err(at)?),
-        PriorSpec::GaussBernoulli { .. } | PriorSpec::Binary { .. } => {
-            Box::new(PerEntry::new(model.prior.as_ref()).map_err(at)?)
-        }
-    })
-}
-
 /// Builds ML-Mat-VAMP for rows of `D` on an instance (the model's denoisers, the linear
 /// layers of `svds`, initialised state buffers) and hands it to `f` with the state and the
 /// variables' prior second moments: what the driver iterates, and what a benchmark times.
@@ -208,10 +183,21 @@ pub fn with_ml_vamp<const D: usize, R>(
     model: &Model,
     inst: &Instance,
     svds: &[Svd],
-    estimator: Option<EstimatorSpec>,
+    estimator: Option<Estimator>,
     f: impl FnOnce(&MlVamp<'_, f64, D>, &mut [LayerState<'_, f64, D>], &[f64]) -> Result<R, Error>,
 ) -> Result<R, Error> {
-    check_instance(model, inst)?;
+    inst.check_against(model)?;
+    build::<D, R>(model, inst, svds, estimator, f)
+}
+
+/// [`with_ml_vamp`] on a checked instance.
+fn build<const D: usize, R>(
+    model: &Model,
+    inst: &Instance,
+    svds: &[Svd],
+    estimator: Option<Estimator>,
+    f: impl FnOnce(&MlVamp<'_, f64, D>, &mut [LayerState<'_, f64, D>], &[f64]) -> Result<R, Error>,
+) -> Result<R, Error> {
     if model.d != D || svds.len() != model.depth() {
         return Err(Error::invalid(
             "d",
@@ -219,16 +205,16 @@ pub fn with_ml_vamp<const D: usize, R>(
         ));
     }
     let depth = model.depth();
-    let prior = prior_denoiser::<D>(model)?;
+    let prior = prior_denoiser::<D>(model.prior.as_ref())?;
     let channels = model
         .layers
         .iter()
         .enumerate()
         .map(|(k, l)| {
-            channel_denoiser::<D>(&l.spec, estimator.unwrap_or(l.estimator))
-                .map_err(|e| Error::invalid(format!("layers[{k}]"), e.to_string()))
+            channel_denoiser::<D>(&*l.channel, estimator.unwrap_or(l.estimator))
+                .map_err(|e| Error::at(&format!("layers[{k}]"), e))
         })
-        .collect::<Result<Vec<Box<dyn ChannelDenoiser<f64, D>>>, Error>>()?;
+        .collect::<Result<Vec<Box<dyn ChannelDenoiser<f64, D> + '_>>, Error>>()?;
     let linear: Vec<LinearLayer<'_, f64, D>> = svds
         .iter()
         .map(|s| LinearLayer::new(s, LayerNoise::Noiseless))
@@ -241,7 +227,12 @@ pub fn with_ml_vamp<const D: usize, R>(
             channel: channel.as_ref(),
         })
         .collect();
-    let scale = model.second_moments();
+    // The second moment of every variable h_0, z_0, h_1, z_1, …, z_{L−1} (E z_k² = E h_k²:
+    // the weights have ‖W‖_F² = n_out on average).
+    let scale: Vec<f64> = model.moments()?[..depth]
+        .iter()
+        .flat_map(|m| [m.second, m.second])
+        .collect();
     let vamp = MlVamp::new(prior.as_ref(), &layers, inst.observation(), &scale)?;
     let mut buf = vec![0.0; vamp.state_len()];
     let mut state = Vec::with_capacity(depth);
@@ -261,7 +252,7 @@ fn run<const D: usize>(
     svds: &[Svd],
     opts: &VampOptions,
 ) -> Result<VampResult, Error> {
-    with_ml_vamp::<D, _>(model, inst, svds, opts.estimator, |vamp, state, scale| {
+    build::<D, _>(model, inst, svds, opts.estimator, |vamp, state, scale| {
         iterate(vamp, state, scale, inst, opts)
     })
 }

@@ -3,14 +3,14 @@
 
 use rayon::prelude::*;
 
-use super::{SeAnalysis, StateEvolution};
 use crate::error::Error;
+use crate::se::{SeAnalysis, StateEvolution};
 
 /// Bisection stops when the bracket is this narrow (in alpha).
 pub const THRESHOLD_TOL: f64 = 1e-4;
 
-/// The state evolution at one alpha.
-#[derive(Clone, Debug, PartialEq)]
+/// The state evolution at one alpha (a row of `phase.csv`, an entry of the JSON's `curve`).
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct PhasePoint {
     /// The scanned layer's alpha.
     pub alpha: f64,

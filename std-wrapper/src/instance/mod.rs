@@ -12,13 +12,18 @@
 //! the whole row), the noise stream one standard normal per entry of the layer's output.
 //! For `d = 1` the draws are those of the scalar model.
 
-use rand_core::SeedableRng;
-use rand_distr::{Distribution, StandardNormal, StandardUniform};
-use rand_xoshiro::Xoshiro256PlusPlus;
+use mlamp_core::prior::Draw;
+use rand_distr::{Distribution, StandardUniform};
 
 use crate::error::Error;
-use crate::model::{Model, PriorSpec, WeightsSpec};
-use crate::svd::{Svd, spectrum};
+use crate::linalg::svd::Svd;
+use crate::model::{Model, WeightsSpec};
+
+pub mod ensembles;
+mod streams;
+
+use ensembles::spectrum;
+pub use streams::{normal, stream};
 
 /// One sampled instance.
 #[derive(Clone, Debug, PartialEq)]
@@ -36,42 +41,20 @@ pub struct Instance {
     pub layers: Vec<Vec<f64>>,
 }
 
-/// The generator of stream `j` for `seed`.
-pub fn stream(seed: u64, j: usize) -> Xoshiro256PlusPlus {
-    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
-    for _ in 0..j {
-        rng.jump();
-    }
-    rng
-}
-
-/// A standard normal draw.
-pub fn normal(rng: &mut Xoshiro256PlusPlus) -> f64 {
-    StandardNormal.sample(rng)
-}
-
 impl Instance {
     /// Samples an instance whose signal has `n` rows (of `model.d` entries).
     pub fn sample(model: &Model, n: usize, seed: u64) -> Result<Self, Error> {
         let d = model.d;
         let sizes = model.sizes(n)?;
         let mut rng = stream(seed, 0);
-        let mut signal = Vec::with_capacity(n * d);
-        let row_sparse = matches!(model.prior_spec, PriorSpec::RowSparse { .. });
-        for _ in 0..n {
-            if row_sparse {
-                // One u for the whole row: its entries are the per-entry prior's draws with
-                // that u (the zero row, or N(0, var) entries).
-                let u: f64 = StandardUniform.sample(&mut rng);
-                for _ in 0..d {
-                    signal.push(model.prior.sample(u, normal(&mut rng)));
-                }
-            } else {
-                for _ in 0..d {
-                    let u: f64 = StandardUniform.sample(&mut rng);
-                    signal.push(model.prior.sample(u, normal(&mut rng)));
-                }
-            }
+        let mut signal = vec![0.0; n * d];
+        // The prior's row sampler asks for its draws in its own order (see the module docs).
+        let mut draw = |k: Draw| match k {
+            Draw::Uniform => StandardUniform.sample(&mut rng),
+            Draw::Normal => normal(&mut rng),
+        };
+        for row in signal.chunks_exact_mut(d) {
+            model.prior.sample_row(&mut draw, row);
         }
         let mut layers = vec![signal];
         let mut weights = Vec::with_capacity(model.depth());
@@ -94,7 +77,6 @@ impl Instance {
             };
             let input = &layers[k];
             let mut nr = stream(seed, 2 + 2 * k);
-            let channel = layer.channel.as_deref();
             let mut out = Vec::with_capacity(n_out * d);
             let mut z = vec![0.0; d];
             for row in w.chunks_exact(n_in) {
@@ -105,7 +87,7 @@ impl Instance {
                     }
                 }
                 for &zc in &z {
-                    out.push(layer.spec.sample(channel, zc, normal(&mut nr)));
+                    out.push(layer.channel.sample(zc, normal(&mut nr)));
                 }
             }
             weights.push(w);
@@ -119,6 +101,48 @@ impl Instance {
             factors,
             layers,
         })
+    }
+
+    /// Checks that the instance fits `model` (layers, sizes, `d`, the weights' shapes) and
+    /// holds only finite values; the error names the part.
+    pub fn check_against(&self, model: &Model) -> Result<(), Error> {
+        let depth = model.depth();
+        if self.d != model.d {
+            return Err(Error::invalid("instance.d", "differs from the model's d"));
+        }
+        if self.weights.len() != depth
+            || self.factors.len() != depth
+            || self.layers.len() != depth + 1
+            || self.sizes.len() != depth + 1
+        {
+            return Err(Error::invalid(
+                "instance",
+                "does not have the model's number of layers",
+            ));
+        }
+        for (k, (h, &n)) in self.layers.iter().zip(&self.sizes).enumerate() {
+            if h.len() != n * self.d {
+                return Err(Error::invalid(
+                    format!("instance.layers[{k}]"),
+                    format!("has {} entries, sizes say {n} × {}", h.len(), self.d),
+                ));
+            }
+            if h.iter().any(|v| !v.is_finite()) {
+                return Err(Error::invalid(
+                    format!("instance.layers[{k}]"),
+                    "contains NaN or infinite values",
+                ));
+            }
+        }
+        for (k, w) in self.weights.iter().enumerate() {
+            if w.len() != self.sizes[k] * self.sizes[k + 1] {
+                return Err(Error::invalid(
+                    format!("instance.weights[{k}]"),
+                    "does not have n_out × n_in entries",
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// The observation `y = h_L`.

@@ -1,5 +1,6 @@
 //! Thin singular value decompositions of weight matrices, as the [`Rotations`] ML-Mat-VAMP
-//! applies, and weight matrices with a prescribed spectrum.
+//! applies. (Weight matrices with a prescribed spectrum are drawn in
+//! [`crate::instance::ensembles`].)
 //!
 //! [`Svd`] holds `W = U diag(s) Vᵀ` (`rows × cols`, rank `r = min(rows, cols)` when
 //! decomposed) and runs the four products of [`Rotations`] with faer's matrix multiply on the
@@ -18,19 +19,15 @@
 
 use faer::diag::Diag;
 use faer::dyn_stack::{MemBuffer, MemStack};
-use faer::linalg::householder;
 use faer::linalg::matmul::matmul;
-use faer::linalg::qr::no_pivoting::factor as qr;
 use faer::linalg::svd::{ComputeSvdVectors, svd, svd_scratch};
-use faer::{Accum, Conj, Mat, MatMut, MatRef, Par};
+use faer::{Accum, Mat, MatMut, MatRef, Par};
 use mlamp_core::ml_vamp::{DenseRotations, Rotations};
-use rand_xoshiro::Xoshiro256PlusPlus;
 
 use crate::error::Error;
-use crate::instance::normal;
 
 /// Every faer call here runs on one thread (see the module's note on determinism).
-const PAR: Par = Par::Seq;
+pub(crate) const PAR: Par = Par::Seq;
 
 /// A thin singular value decomposition `W = U diag(s) Vᵀ` of a `rows × cols` matrix: `U` is
 /// `rows × rank`, `V` is `cols × rank`, both with orthonormal columns, and `s ≥ 0` has `rank`
@@ -62,7 +59,7 @@ impl std::fmt::Debug for Svd {
 }
 
 /// `a` (row-major `n × m`) transposed: row-major `m × n`.
-fn transpose(a: &[f64], n: usize, m: usize) -> Vec<f64> {
+pub(crate) fn transpose(a: &[f64], n: usize, m: usize) -> Vec<f64> {
     let mut t = vec![0.0; n * m];
     for (i, row) in a.chunks_exact(m.max(1)).take(n).enumerate() {
         for (j, &x) in row.iter().enumerate() {
@@ -73,7 +70,7 @@ fn transpose(a: &[f64], n: usize, m: usize) -> Vec<f64> {
 }
 
 /// The entries of `a` in column-major order (`Mat` may pad its columns).
-fn column_major(a: MatRef<'_, f64>) -> Vec<f64> {
+pub(crate) fn column_major(a: MatRef<'_, f64>) -> Vec<f64> {
     let mut v = Vec::with_capacity(a.nrows() * a.ncols());
     for j in 0..a.ncols() {
         v.extend((0..a.nrows()).map(|i| a[(i, j)]));
@@ -92,7 +89,7 @@ fn product(a: &[f64], m: usize, k: usize, x: &[f64], d: usize, out: &mut [f64]) 
 
 impl Svd {
     /// The factors given column-major (`u`: `rows × rank`, `v`: `cols × rank`).
-    fn from_column_major(
+    pub(crate) fn from_column_major(
         u_cols: Vec<f64>,
         s: Vec<f64>,
         v_cols: Vec<f64>,
@@ -290,141 +287,11 @@ impl Rotations<f64> for Svd {
     }
 }
 
-/// [`haar_columns`], column-major in a faer matrix.
-fn haar_mat(n: usize, r: usize, rng: &mut Xoshiro256PlusPlus) -> Result<Mat<f64>, Error> {
-    if r > n {
-        return Err(mlamp_core::Error::InvalidParameter {
-            name: "r",
-            requirement: "at most n (the columns of an n × n orthogonal matrix)",
-        }
-        .into());
-    }
-    // G: n × r standard Gaussian, drawn column by column.
-    let mut g = Mat::<f64>::zeros(n, r);
-    for j in 0..r {
-        for i in 0..n {
-            g[(i, j)] = normal(rng);
-        }
-    }
-    if r == 0 {
-        return Ok(g);
-    }
-    // G = QR (Householder, in place: R on and above the diagonal, the reflectors below).
-    let block = qr::recommended_block_size::<f64>(n, r);
-    let mut coeff = Mat::<f64>::zeros(block, r);
-    let mut mem = MemBuffer::new(qr::qr_in_place_scratch::<f64>(
-        n,
-        r,
-        block,
-        PAR,
-        Default::default(),
-    ));
-    qr::qr_in_place(
-        g.as_mut(),
-        coeff.as_mut(),
-        PAR,
-        MemStack::new(&mut mem),
-        Default::default(),
-    );
-    // Mezzadri's fix: Q diag(sign R_jj) is the Q of the QR with a positive diagonal, which is
-    // unique, so its law is the law of G's left-invariant frame: Haar.
-    let signs: Vec<f64> = (0..r)
-        .map(|j| if g[(j, j)] < 0.0 { -1.0 } else { 1.0 })
-        .collect();
-    for j in 0..r {
-        for i in 0..=j {
-            g[(i, j)] = if i == j { 1.0 } else { 0.0 };
-        }
-    }
-    let mut q = Mat::<f64>::identity(n, r);
-    let mut mem = MemBuffer::new(
-        householder::apply_block_householder_sequence_on_the_left_in_place_scratch::<f64>(
-            n, block, r,
-        ),
-    );
-    householder::apply_block_householder_sequence_on_the_left_in_place_with_conj(
-        g.as_ref(),
-        coeff.as_ref(),
-        Conj::No,
-        q.as_mut(),
-        PAR,
-        MemStack::new(&mut mem),
-    );
-    for (j, &sg) in signs.iter().enumerate() {
-        for i in 0..n {
-            q[(i, j)] *= sg;
-        }
-    }
-    Ok(q)
-}
-
-/// The first `r` columns of a Haar-distributed `n × n` orthogonal matrix, row-major `n × r`:
-/// the `Q` of the QR decomposition of an `n × r` standard Gaussian matrix (drawn column by
-/// column from `rng` with [`normal`]), with the signs of `R`'s diagonal moved into `Q`
-/// (Mezzadri's fix), which makes the law exactly Haar.
-///
-/// Errors: [`mlamp_core::Error::InvalidParameter`] (in [`Error::Core`]) if `r > n`.
-pub fn haar_columns(n: usize, r: usize, rng: &mut Xoshiro256PlusPlus) -> Result<Vec<f64>, Error> {
-    let q = haar_mat(n, r, rng)?;
-    Ok(transpose(&column_major(q.as_ref()), r, n))
-}
-
-/// A `rows × cols` weight matrix with Haar singular vectors and condition number `κ =
-/// condition_number`: `U` (`rows × r`, first) then `V` (`cols × r`) from [`haar_columns`] on
-/// `rng`, `r = min(rows, cols)`, and `s_i = c κ^{−i/(r−1)}` for `i = 0, …, r − 1` (`s = c`
-/// if `r = 1`), with `c` such that `‖W‖_F² = Σ s_i² = rows` (the scale of a matrix of iid
-/// `N(0, 1/cols)` entries).
-///
-/// Errors (in [`Error::Core`]): `InvalidParameter` if `κ` is not finite and `≥ 1`, or if
-/// `rows` or `cols` is zero.
-pub fn spectrum(
-    rows: usize,
-    cols: usize,
-    condition_number: f64,
-    rng: &mut Xoshiro256PlusPlus,
-) -> Result<Svd, Error> {
-    let kappa = condition_number;
-    if !(kappa.is_finite() && kappa >= 1.0) {
-        return Err(mlamp_core::Error::InvalidParameter {
-            name: "condition_number",
-            requirement: "finite and >= 1",
-        }
-        .into());
-    }
-    let r = rows.min(cols);
-    if r == 0 {
-        return Err(mlamp_core::Error::InvalidParameter {
-            name: "rows and cols",
-            requirement: "positive",
-        }
-        .into());
-    }
-    let u = haar_mat(rows, r, rng)?;
-    let v = haar_mat(cols, r, rng)?;
-    let mut s: Vec<f64> = (0..r)
-        .map(|i| {
-            if r == 1 {
-                1.0
-            } else {
-                kappa.powf(-(i as f64) / (r - 1) as f64)
-            }
-        })
-        .collect();
-    let c = (rows as f64 / s.iter().map(|x| x * x).sum::<f64>()).sqrt();
-    s.iter_mut().for_each(|x| *x *= c);
-    Ok(Svd::from_column_major(
-        column_major(u.as_ref()),
-        s,
-        column_major(v.as_ref()),
-        rows,
-        cols,
-    ))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::instance::stream;
+    use crate::instance::ensembles::{haar_columns, spectrum};
+    use crate::instance::{normal, stream};
 
     fn gaussian(len: usize, seed: u64) -> Vec<f64> {
         let mut rng = stream(seed, 0);

@@ -21,15 +21,14 @@
 //! `−(1/n_0) E log P(y)` at the fixed point of lowest φ (eq. 16), whose signal MSE is the
 //! MMSE (eq. 17).
 
-mod threshold;
+mod report;
 
-pub use threshold::{PhaseCurve, PhasePoint, Thresholds, scan};
+pub use report::{SeReport, se_model_file};
 
 use mlamp_core::channel::Channel;
 use mlamp_core::quadrature::GaussHermite;
 use mlamp_core::se::{SeQuadrature, SeTerms};
 
-use crate::driver::model_moments;
 use crate::error::Error;
 use crate::model::Model;
 
@@ -132,8 +131,6 @@ impl SeAnalysis {
 /// The state evolution of one model.
 pub struct StateEvolution<'m> {
     model: &'m Model,
-    /// The model's scalar channels.
-    channels: Vec<&'m (dyn Channel<f64> + Send + Sync)>,
     alphas: Vec<f64>,
     rho: Vec<f64>,
     mean: Vec<f64>,
@@ -145,28 +142,16 @@ impl<'m> StateEvolution<'m> {
     /// The state evolution of `model` (the second moments ρ_j of every layer are computed
     /// from the prior and channels).
     pub fn new(model: &'m Model, opts: SeOptions) -> Result<Self, Error> {
-        if model.d != 1 {
-            return Err(Error::invalid(
-                "d",
-                "the ML-AMP state evolution is for d = 1",
-            ));
-        }
+        model.check_ml_amp()?;
         if opts.max_iter == 0 || opts.tol.is_nan() || opts.tol < 0.0 {
             return Err(Error::invalid(
                 "se options",
                 "max_iter >= 1 and tol >= 0 are needed",
             ));
         }
-        let moments = model_moments(model)?;
-        if !model.iid_weights() {
-            return Err(Error::invalid(
-                "weights",
-                "the ML-AMP state evolution assumes iid Gaussian weights",
-            ));
-        }
+        let moments = model.moments()?;
         Ok(Self {
             model,
-            channels: model.shared_channels()?,
             alphas: model.layers.iter().map(|l| l.alpha).collect(),
             rho: moments.iter().map(|m| m.second).collect(),
             mean: moments.iter().map(|m| m.mean).collect(),
@@ -187,7 +172,6 @@ impl<'m> StateEvolution<'m> {
         alphas[k] = alpha;
         Ok(Self {
             model: self.model,
-            channels: self.channels.clone(),
             alphas,
             rho: self.rho.clone(),
             mean: self.mean.clone(),
@@ -217,13 +201,21 @@ impl<'m> StateEvolution<'m> {
 
     /// The layers' averages at `m` (overlaps of `h_0, …, h_{L−1}`): returns `m̂` and, per
     /// layer, the channel terms (index `k` for layer `k`), plus the prior's terms at `m̂_0`.
+    /// Layer `k`'s ML-AMP channel ([`Model::check_ml_amp`] made sure it has one).
+    fn channel(&self, k: usize) -> &'m dyn Channel<f64> {
+        match self.model.layers[k].channel.amp() {
+            Some(c) => c,
+            None => unreachable!("StateEvolution::new checked every channel's ML-AMP form"),
+        }
+    }
+
     fn sweep(&self, m: &[f64]) -> (Vec<f64>, Vec<SeTerms<f64>>, SeTerms<f64>) {
         let depth = self.alphas.len();
         let q = SeQuadrature::new(self.gh.rule());
         let mut m_hat = vec![0.0; depth];
         let mut terms = vec![SeTerms::default(); depth];
         for k in (0..depth).rev() {
-            let ch = self.channels[k];
+            let ch = self.channel(k);
             terms[k] = if k + 1 == depth {
                 ch.se_output(self.rho[k], m[k], &q)
             } else {

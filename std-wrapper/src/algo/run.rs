@@ -1,0 +1,282 @@
+//! One run of an algorithm on a sampled instance of a model file: what `mlamp run` does, as
+//! a library function returning a serialisable [`RunReport`].
+
+use std::fmt;
+use std::path::Path;
+use std::str::FromStr;
+
+use mlamp_core::estimator::Estimator;
+use mlamp_core::ml_amp::VarianceMode;
+use serde::Serialize;
+
+use super::amp::{AmpOptions, run_ml_amp};
+use super::vamp::{VampOptions, check_estimators, run_ml_vamp};
+use crate::error::Error;
+use crate::instance::Instance;
+use crate::model::Model;
+
+/// The algorithm of a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Algorithm {
+    /// ML-AMP (Manoel, Krzakala, Mézard, Zdeborová): `d = 1` and iid Gaussian weights only.
+    #[default]
+    Amp,
+    /// ML-Mat-VAMP (Pandit, Sahraee-Ardakan, Rangan, Schniter, Fletcher; ML-VAMP for
+    /// `d = 1`): any `d` up to 8, any weights.
+    Vamp,
+}
+
+impl Algorithm {
+    /// The algorithm's name in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Algorithm::Amp => "ML-AMP",
+            Algorithm::Vamp => "ML-Mat-VAMP",
+        }
+    }
+}
+
+impl FromStr for Algorithm {
+    type Err = String;
+
+    /// `amp` or `vamp`.
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "amp" => Ok(Algorithm::Amp),
+            "vamp" => Ok(Algorithm::Vamp),
+            _ => Err(format!("unknown algorithm `{s}`: amp or vamp")),
+        }
+    }
+}
+
+/// What a run is asked for (the options of `mlamp run`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RunOptions {
+    /// The algorithm.
+    pub algorithm: Algorithm,
+    /// ML-Mat-VAMP's estimator for every layer, overriding the model file's.
+    pub estimator: Option<Estimator>,
+    /// Rows of the signal.
+    pub n: usize,
+    /// Seed of the instance.
+    pub seed: u64,
+    /// Most iterations (default: the algorithm's).
+    pub iters: Option<usize>,
+    /// Damping in (0, 1].
+    pub damping: f64,
+    /// ML-AMP with the W∘W products replaced by their iid mean.
+    pub mean_variance: bool,
+}
+
+impl Default for RunOptions {
+    /// ML-AMP, n = 2000, seed 0, the algorithm's iterations and damping.
+    fn default() -> Self {
+        Self {
+            algorithm: Algorithm::Amp,
+            estimator: None,
+            n: 2000,
+            seed: 0,
+            iters: None,
+            damping: AmpOptions::default().damping,
+            mean_variance: false,
+        }
+    }
+}
+
+/// What a run reports (the JSON of `mlamp run --json`; MSEs are means over all `n·d`
+/// entries).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RunReport {
+    /// The model file.
+    pub model: String,
+    /// The algorithm's name.
+    pub algorithm: &'static str,
+    /// Rows of the signal.
+    pub n: usize,
+    /// Seed of the instance.
+    pub seed: u64,
+    /// `n_0, …, n_L`.
+    pub sizes: Vec<usize>,
+    /// MSE of the signal.
+    pub mse_signal: f64,
+    /// MSE of every estimated variable, signal first.
+    pub mse_layers: Vec<f64>,
+    /// Per iteration, the signal's MSE.
+    pub trace: Vec<f64>,
+    /// Per iteration, every variable's MSE.
+    pub trace_layers: Vec<Vec<f64>>,
+    /// Iterations run.
+    pub iterations: usize,
+    /// The tolerance was reached.
+    pub converged: bool,
+    /// The estimates blew up; the kept iterate is the best before.
+    pub diverged: bool,
+    /// The iteration whose estimates are kept.
+    pub kept_iteration: usize,
+    /// ML-AMP: entries of A clamped at 0.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clamped: Option<usize>,
+    /// ML-Mat-VAMP: columns per row.
+    #[serde(rename = "d", skip_serializing_if = "Option::is_none")]
+    pub vamp_d: Option<usize>,
+    /// ML-Mat-VAMP: updates that kept a precision positive definite, in total.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interventions: Option<usize>,
+    /// ML-Mat-VAMP: the same, per layer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interventions_layers: Option<Vec<usize>>,
+    /// Layers of the model (for the summary).
+    #[serde(skip)]
+    pub depth: usize,
+    /// Columns per row (for the summary).
+    #[serde(skip)]
+    pub d: usize,
+}
+
+impl RunReport {
+    /// "converged", "not converged" or "diverged (kept iteration k)".
+    pub fn status(&self) -> String {
+        if self.diverged {
+            format!("diverged (kept iteration {})", self.kept_iteration)
+        } else if self.converged {
+            "converged".into()
+        } else {
+            "not converged".into()
+        }
+    }
+}
+
+impl fmt::Display for RunReport {
+    /// The human summary: the model, the run's status, every variable's MSE.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "model      {} (L = {}, d = {}, sizes {:?})",
+            self.model, self.depth, self.d, self.sizes
+        )?;
+        writeln!(
+            f,
+            "{:<10} {} iterations, {}",
+            self.algorithm,
+            self.iterations,
+            self.status()
+        )?;
+        write!(f, "MSE signal {:.3e}", self.mse_signal)?;
+        for (k, e) in self.mse_layers.iter().enumerate().skip(1) {
+            write!(f, "\nMSE h_{k}    {e:.3e}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Samples an instance of the model file `path` and runs the chosen algorithm on it. Every
+/// check (the options against the algorithm, the model against what the algorithm assumes,
+/// the estimators the kinds provide) comes before the instance is sampled.
+pub fn run_model_file(path: &Path, opts: &RunOptions) -> Result<RunReport, Error> {
+    let model = Model::from_file(path)?;
+    let report = |sizes: Vec<usize>, r: Common| RunReport {
+        model: path.display().to_string(),
+        algorithm: opts.algorithm.name(),
+        n: opts.n,
+        seed: opts.seed,
+        sizes,
+        mse_signal: r.mse_layers[0],
+        trace: r.trace.iter().map(|t| t[0]).collect(),
+        mse_layers: r.mse_layers,
+        trace_layers: r.trace,
+        iterations: r.iterations,
+        converged: r.converged,
+        diverged: r.diverged,
+        kept_iteration: r.kept_iteration,
+        clamped: None,
+        vamp_d: None,
+        interventions: None,
+        interventions_layers: None,
+        depth: model.depth(),
+        d: model.d,
+    };
+    match opts.algorithm {
+        Algorithm::Amp => {
+            if opts.estimator.is_some() {
+                return Err(Error::invalid(
+                    "estimator",
+                    "is an option of ML-Mat-VAMP (--algorithm vamp)",
+                ));
+            }
+            model.check_ml_amp()?;
+            let amp = AmpOptions {
+                max_iter: opts.iters.unwrap_or(AmpOptions::default().max_iter),
+                damping: opts.damping,
+                variance: if opts.mean_variance {
+                    VarianceMode::Mean
+                } else {
+                    VarianceMode::Full
+                },
+                ..AmpOptions::default()
+            };
+            amp.validate()?;
+            let inst = Instance::sample(&model, opts.n, opts.seed)?;
+            let r = run_ml_amp(&model, &inst, &amp)?;
+            let clamped = r.clamped;
+            Ok(RunReport {
+                clamped: Some(clamped),
+                ..report(
+                    inst.sizes,
+                    Common {
+                        mse_layers: r.mse_layers,
+                        trace: r.trace,
+                        iterations: r.iterations,
+                        converged: r.converged,
+                        diverged: r.diverged,
+                        kept_iteration: r.kept_iteration,
+                    },
+                )
+            })
+        }
+        Algorithm::Vamp => {
+            if opts.mean_variance {
+                return Err(Error::invalid(
+                    "mean-variance",
+                    "is an option of ML-AMP (--algorithm amp)",
+                ));
+            }
+            let vamp = VampOptions {
+                max_iter: opts.iters.unwrap_or(VampOptions::default().max_iter),
+                damping: opts.damping,
+                estimator: opts.estimator,
+                ..VampOptions::default()
+            };
+            vamp.validate()?;
+            check_estimators(&model, vamp.estimator)?;
+            let inst = Instance::sample(&model, opts.n, opts.seed)?;
+            let r = run_ml_vamp(&model, &inst, &vamp)?;
+            let interventions = r.total_interventions();
+            Ok(RunReport {
+                vamp_d: Some(model.d),
+                interventions: Some(interventions),
+                interventions_layers: Some(r.interventions),
+                ..report(
+                    inst.sizes,
+                    Common {
+                        mse_layers: r.mse_layers,
+                        trace: r.trace,
+                        iterations: r.iterations,
+                        converged: r.converged,
+                        diverged: r.diverged,
+                        kept_iteration: r.kept_iteration,
+                    },
+                )
+            })
+        }
+    }
+}
+
+/// The fields both algorithms' results have.
+struct Common {
+    mse_layers: Vec<f64>,
+    trace: Vec<Vec<f64>>,
+    iterations: usize,
+    converged: bool,
+    diverged: bool,
+    kept_iteration: usize,
+}
