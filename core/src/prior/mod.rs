@@ -18,6 +18,7 @@ mod binary;
 mod discrete;
 mod gauss_bernoulli;
 mod gaussian;
+mod laplace;
 mod mixture;
 mod row_sparse;
 
@@ -25,6 +26,7 @@ pub use binary::Binary;
 pub use discrete::Discrete;
 pub use gauss_bernoulli::GaussBernoulli;
 pub use gaussian::Gaussian;
+pub use laplace::Laplace;
 pub use mixture::{
     Component, mixture_law, mixture_mean, mixture_posterior, mixture_sample, mixture_second_moment,
 };
