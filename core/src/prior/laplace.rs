@@ -230,7 +230,7 @@ impl<T: Real> Prior<T> for Laplace<T> {
             k += 1;
             e
         });
-        let mut each = |f: &mut dyn FnMut(T, T)| {
+        let each = |f: &mut dyn FnMut(T, T)| {
             for w in LAW_EDGES.windows(2) {
                 let (lo, hi) = (T::c(w[0]), T::c(w[1]));
                 let (c, h) = ((lo + hi) * T::HALF, (hi - lo) * T::HALF);
