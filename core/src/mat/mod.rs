@@ -27,6 +27,8 @@
 
 mod activation_denoiser;
 mod gaussian_row;
+mod group_l1;
+mod laplace_row;
 mod mixture_row;
 mod per_entry;
 mod precision;
@@ -35,6 +37,8 @@ mod scalar_channel;
 
 pub use activation_denoiser::{ActivationDenoiser, Estimator};
 pub use gaussian_row::{GaussianRow, GaussianRowPosterior};
+pub use group_l1::GroupL1;
+pub use laplace_row::LaplaceRow;
 pub use mixture_row::{RowMixture, RowMixturePosterior};
 pub use per_entry::PerEntry;
 pub use precision::{Precision, symmetric_eigen};
