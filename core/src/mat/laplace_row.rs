@@ -236,9 +236,12 @@ fn lasso<T: MatReal, const D: usize>(
     let mut sign = SVector::<T, D>::from_fn(|_, _| T::ZERO);
     active[start] = true;
     sign[start] = sign_of(c[start]);
-    // The entry changed by the last event, and whether it joined: it is exempt from the
-    // opposite event at the next step (its own event would be found again, by rounding).
-    let mut last = (start, true);
+    // The entry changed by the last event, whether it joined, and its sign before a leave.
+    // On the next segment (where x_S and the correlations are linear in μ) an entry that just
+    // joined cannot leave (x_j's only zero is the joining point), and one that just left can
+    // only rejoin with the opposite sign (the same-sign root is the leaving point): those
+    // events, which rounding could find again at the current μ, are not looked for.
+    let mut last = (start, true, T::ZERO);
     let mut steps = 0;
     let block = loop {
         let Some(block) = active_block(g, &active) else {
@@ -256,7 +259,7 @@ fn lasso<T: MatReal, const D: usize>(
         let mut event: Option<(usize, T)> = None;
         for j in 0..D {
             if active[j] {
-                if last == (j, true) {
+                if last.0 == j && last.1 {
                     continue;
                 }
                 // x_j(μ) = a_j − μ b_j, of sign s_j just below the current μ, unless rounding
@@ -274,13 +277,15 @@ fn lasso<T: MatReal, const D: usize>(
                     event = Some((j, T::ZERO));
                 }
             } else {
-                if last == (j, false) {
-                    continue;
-                }
+                let left = if last.0 == j && !last.1 {
+                    last.2
+                } else {
+                    T::ZERO
+                };
                 // The correlation (c − Γ x(μ))_j = p + μ q; it enters where |p + μ q| = μ.
                 let (p, q) = (c[j] - ga[j], gb[j]);
                 let corr = p + mu * q;
-                if Real::abs(corr) > mu {
+                if left == T::ZERO && Real::abs(corr) > mu {
                     if mu > best {
                         best = mu;
                         event = Some((j, sign_of(corr)));
@@ -288,6 +293,9 @@ fn lasso<T: MatReal, const D: usize>(
                     continue;
                 }
                 for s in [T::ONE, -T::ONE] {
+                    if s == left {
+                        continue;
+                    }
                     let den = s - q;
                     // p + μ q = s μ ⇔ μ (s − q) = p; reached from below |corr| ≤ μ only when
                     // s (s − q) > 0.
@@ -306,13 +314,13 @@ fn lasso<T: MatReal, const D: usize>(
         };
         mu = best;
         if s == T::ZERO {
+            last = (j, false, sign[j]);
             active[j] = false;
             sign[j] = T::ZERO;
-            last = (j, false);
         } else {
             active[j] = true;
             sign[j] = s;
-            last = (j, true);
+            last = (j, true, s);
         }
     };
     // x_S = Γ_SS⁻¹ (c_S − λ s_S) by one solve (not a − λ b, which may cancel).
