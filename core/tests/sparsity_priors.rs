@@ -546,11 +546,14 @@ fn group_kkt<const D: usize>(
     }
 }
 
+/// A row estimate and its Jacobian, widened to f64.
+type RowOut<const D: usize> = (SVector<f64, D>, SMatrix<f64, D, D>);
+
 /// Central finite differences of the estimate in `r`, column `j` only where the support (or
 /// whether the row is zero) is the same at `r ± h e_j` as at `r`; the max deviation from
 /// `jac` relative to `1 + |J|max`, or `None` if no column qualified.
 fn fd_jacobian_error<const D: usize>(
-    f: &dyn Fn(&SVector<f64, D>) -> (SVector<f64, D>, SMatrix<f64, D, D>),
+    f: &dyn Fn(&SVector<f64, D>) -> RowOut<D>,
     r: &SVector<f64, D>,
     h: f64,
 ) -> Option<f64> {

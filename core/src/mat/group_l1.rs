@@ -74,7 +74,7 @@ impl<T: MatReal, const D: usize> GroupL1<T, D> {
         let c = gamma.matrix() * r;
         let nc = norm(&c);
         if !Real::is_finite(nc) {
-            let nan = T::ZERO / T::ZERO;
+            let nan = <T as Real>::c(f64::NAN);
             return RowEstimate {
                 mean: SVector::from_fn(|_, _| nan),
                 jacobian: SMatrix::from_fn(|_, _| nan),
@@ -151,7 +151,7 @@ fn secular_root<T: MatReal, const D: usize>(
     hi: T,
 ) -> T {
     let (mut lo, mut hi) = (Real::max(lo, T::ZERO), hi);
-    if !(hi > lo) {
+    if hi <= lo {
         return lo;
     }
     // φ(t) and φ'(t) = Σ γ_i v_i²/(λ + γ_i t) / ‖u‖ (v = u/‖u‖), without ‖u‖³.

@@ -180,7 +180,7 @@ fn zero_estimate<T: MatReal, const D: usize>() -> RowEstimate<T, D> {
 
 /// The all-NaN estimate.
 fn nan_estimate<T: MatReal, const D: usize>() -> RowEstimate<T, D> {
-    let nan = T::ZERO / T::ZERO;
+    let nan = <T as Real>::c(f64::NAN);
     RowEstimate {
         mean: SVector::from_fn(|_, _| nan),
         jacobian: SMatrix::from_fn(|_, _| nan),
