@@ -86,7 +86,8 @@ const LAW_EDGES: [f64; 27] = [
 /// **Law** ([`Prior::law`]): by symmetry, `x = ±s/λ` with `s ~ Exp(1)`, each sign with
 /// probability ½; `s` by 8-point Gauss–Legendre panels on `[0, 48]`, graded geometrically
 /// towards the kink at 0 (down to `1e-6`) and widening away from it, weights `e^{−s}`
-/// renormalised to sum exactly to one: 416 points, `E x²` exact to ~1e-15 relative. The
+/// renormalised to sum exactly to one: 416 points, `E x²` and `E x⁴` exact to 1e-12 relative
+/// or better. The
 /// Gauss–Hermite `rule` is not used. The state evolution averages over this law through the
 /// default [`Prior::se`].
 ///
