@@ -15,7 +15,8 @@ mod common;
 use common::mean_ns;
 use mlamp::core::ml_vamp::Rotations;
 use mlamp::instance::{normal, stream};
-use mlamp::linalg::svd::{Svd, spectrum};
+use mlamp::instance::ensembles::spectrum;
+use mlamp::linalg::svd::Svd;
 use nalgebra::DMatrix;
 
 const ROWS: usize = 2000;
