@@ -14,8 +14,8 @@ use criterion::{Criterion, SamplingMode};
 mod common;
 use common::mean_ns;
 use mlamp::core::ml_vamp::Rotations;
-use mlamp::instance::{normal, stream};
 use mlamp::instance::ensembles::spectrum;
+use mlamp::instance::{normal, stream};
 use mlamp::linalg::svd::Svd;
 use nalgebra::DMatrix;
 

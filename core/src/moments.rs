@@ -25,7 +25,8 @@ impl<T: Real> Moments<T> {
     }
 }
 
-/// Fills `out[0]` with the prior's moments and `out[k]`, k ≥ 1, with those of `h_k`, the
+/// Fills `out[0]` with the prior's moments per entry for rows of `d` entries
+/// ([`Prior::row_second_moment`]) and `out[k]`, k ≥ 1, with those of `h_k`, the
 /// output of channel `k − 1`. With `W` iid zero-mean of variance `1/n_in`, a pre-activation is
 /// `z ~ N(0, ρ_{k−1})` over the randomness of `W` and the input, so
 /// `E h_k^p = E_{z ~ N(0, ρ_{k−1})} E_{h ~ P_out(·|z)} h^p`: z by Gauss–Legendre panels with
@@ -33,6 +34,7 @@ impl<T: Real> Moments<T> {
 /// channel's law with the Gauss–Hermite `rule`. `out.len()` must be `channels.len() + 1`.
 pub fn marginal_moments<T: Real>(
     prior: &dyn Prior<T>,
+    d: usize,
     channels: &[&dyn ChannelKind<T>],
     rule: Rule<'_, T>,
     out: &mut [Moments<T>],
@@ -40,7 +42,7 @@ pub fn marginal_moments<T: Real>(
     length("moments", out, channels.len() + 1)?;
     out[0] = Moments {
         mean: prior.mean(),
-        second: prior.second_moment(),
+        second: prior.row_second_moment(d),
     };
     let panels = GradedNormal::<T, SE_PANEL_POINTS>::new();
     for (k, ch) in channels.iter().enumerate() {

@@ -1,8 +1,10 @@
 //! The Laplace prior of the LASSO, `P_X(x) = (λ/2) e^{−λ|x|}`: exact MMSE and MAP (soft
 //! threshold) scalar denoisers.
 
+use super::RowPriorForm;
 use super::{Posterior, Prior};
 use crate::error::{Error, positive};
+use crate::estimator::Estimator;
 use crate::quadrature::{GaussLegendre, Rule};
 use crate::real::Real;
 use crate::special::{
@@ -100,6 +102,8 @@ pub struct Laplace<T> {
     lambda: T,
     /// `ln(λ/2)`.
     log_half_lambda: T,
+    /// The estimator of its ML-Mat-VAMP row form.
+    row_estimator: Estimator,
 }
 
 impl<T: Real> Laplace<T> {
@@ -111,7 +115,17 @@ impl<T: Real> Laplace<T> {
         Ok(Self {
             lambda,
             log_half_lambda: (lambda * T::HALF).ln(),
+            row_estimator: Estimator::Mmse,
         })
+    }
+
+    /// The same prior whose ML-Mat-VAMP row estimator ([`Prior::row_form`]) is `estimator`
+    /// (MMSE by default: exact for `d = 1`; MAP, the LASSO's proximal step, in any `d`).
+    pub fn with_row_estimator(self, estimator: Estimator) -> Self {
+        Self {
+            row_estimator: estimator,
+            ..self
+        }
     }
 
     /// λ, the rate.
@@ -249,6 +263,22 @@ impl<T: Real> Prior<T> for Laplace<T> {
             visit(-s * inv, p * scale);
             visit(s * inv, p * scale);
         });
+    }
+
+    /// [`crate::mat::LaplaceRow`] with the prior's row estimator; MMSE needs `d = 1` (for
+    /// `d > 1` the precisions are not diagonal, and the belief is a non-Gaussian integral).
+    fn row_form(&self, d: usize) -> Result<RowPriorForm<'_, T>, Error> {
+        if self.row_estimator == Estimator::Mmse && d > 1 {
+            return Err(Error::Unsupported {
+                field: "prior.estimator",
+                reason: "the Laplace prior's MMSE row estimator needs d = 1 (with d > 1 the \
+                         precisions are not diagonal): use estimator = \"map\" (the LASSO)",
+            });
+        }
+        Ok(RowPriorForm::Laplace {
+            lambda: self.lambda,
+            estimator: self.row_estimator,
+        })
     }
 
     /// The inverse CDF at `u` (see the type's docs); `xi` unused.

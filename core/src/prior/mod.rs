@@ -18,6 +18,7 @@ mod binary;
 mod discrete;
 mod gauss_bernoulli;
 mod gaussian;
+mod group_l1;
 mod laplace;
 mod mixture;
 mod row_sparse;
@@ -26,6 +27,7 @@ pub use binary::Binary;
 pub use discrete::Discrete;
 pub use gauss_bernoulli::GaussBernoulli;
 pub use gaussian::Gaussian;
+pub use group_l1::GroupL1Prior;
 pub use laplace::Laplace;
 pub use mixture::{
     Component, mixture_law, mixture_mean, mixture_posterior, mixture_sample, mixture_second_moment,
@@ -70,6 +72,19 @@ pub enum RowPriorForm<'a, T> {
         /// The variance of an entry of a non-zero row.
         var: T,
     },
+    /// iid Laplace entries `∝ e^{−λ|x|}`: [`crate::mat::LaplaceRow`] (MAP: the LASSO step).
+    Laplace {
+        /// The rate λ.
+        lambda: T,
+        /// MMSE (`d = 1`) or MAP.
+        estimator: crate::estimator::Estimator,
+    },
+    /// The group penalty `∝ e^{−λ‖x‖₂}` on the row: [`crate::mat::GroupL1`] (MAP: the
+    /// multi-task LASSO's block step).
+    GroupL1 {
+        /// The weight λ.
+        lambda: T,
+    },
 }
 
 /// What a row sampler asks its source of randomness for.
@@ -102,6 +117,13 @@ pub trait Prior<T: Real> {
 
     /// E x² under P_X (the ρ of the ML-AMP paper's eq. 12 for the signal layer).
     fn second_moment(&self) -> T;
+
+    /// E x_j² for an entry of a row of `d` entries: [`Prior::second_moment`] for iid entries
+    /// (the default) and row priors whose entries' marginal does not depend on `d`.
+    fn row_second_moment(&self, d: usize) -> T {
+        let _ = d;
+        self.second_moment()
+    }
 
     /// The law of P_X as a quadrature: calls `visit(x, p)` for points `x` with probabilities
     /// `p` summing to one (for a mixture: exact over point masses, the Gauss–Hermite `rule`

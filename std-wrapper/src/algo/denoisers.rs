@@ -17,8 +17,8 @@
 use mlamp_core::channel::{Activation, ChannelKind, RowChannelForm};
 use mlamp_core::estimator::Estimator;
 use mlamp_core::mat::{
-    ActivationDenoiser, ChannelDenoiser, GaussianRow, PerEntry, RowDenoiser, RowSparse,
-    ScalarChannelDenoiser,
+    ActivationDenoiser, ChannelDenoiser, GaussianRow, GroupL1, LaplaceRow, PerEntry, RowDenoiser,
+    RowSparse, ScalarChannelDenoiser,
 };
 use mlamp_core::prior::{Prior, RowPriorForm};
 use nalgebra::{SMatrix, SVector};
@@ -36,6 +36,10 @@ pub fn prior_denoiser<const D: usize>(
         ),
         RowPriorForm::PerEntry(comps) => Box::new(PerEntry::from_components(comps).map_err(at)?),
         RowPriorForm::RowSparse { rho, var } => Box::new(RowSparse::new(rho, var).map_err(at)?),
+        RowPriorForm::Laplace { lambda, estimator } => {
+            Box::new(LaplaceRow::new(lambda, estimator).map_err(at)?)
+        }
+        RowPriorForm::GroupL1 { lambda } => Box::new(GroupL1::new(lambda).map_err(at)?),
     })
 }
 

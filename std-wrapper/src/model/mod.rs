@@ -234,7 +234,7 @@ impl Model {
             .map(|l| &*l.channel as &dyn mlamp_core::channel::ChannelKind<f64>)
             .collect();
         let mut m = vec![Moments::default(); self.depth() + 1];
-        marginal_moments(self.prior.as_ref(), &channels, gh.rule(), &mut m)?;
+        marginal_moments(self.prior.as_ref(), self.d, &channels, gh.rule(), &mut m)?;
         Ok(m)
     }
 }

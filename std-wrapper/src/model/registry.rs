@@ -6,7 +6,10 @@
 
 use mlamp_core::channel::activation::{Sigmoid, Tanh};
 use mlamp_core::channel::{ChannelKind, Linear, Noisy, Relu, Sign};
-use mlamp_core::prior::{Binary, GaussBernoulli, Gaussian, Prior, RowSparsePrior};
+use mlamp_core::estimator::Estimator;
+use mlamp_core::prior::{
+    Binary, GaussBernoulli, Gaussian, GroupL1Prior, Laplace, Prior, RowSparsePrior,
+};
 use serde::Deserialize;
 
 use crate::error::Error;
@@ -61,6 +64,21 @@ pub enum PriorSpec {
         #[serde(default = "one")]
         var: f64,
     },
+    /// iid Laplace entries `(λ/2) e^{−λ|x|}` (the LASSO's prior); ML-Mat-VAMP's row estimator
+    /// `estimator`: MMSE (`d = 1`) or MAP (the LASSO step, any `d`).
+    Laplace {
+        /// The rate λ > 0.
+        lambda: f64,
+        /// ML-Mat-VAMP's row estimator (default MMSE).
+        #[serde(default)]
+        estimator: Estimator,
+    },
+    /// Rows `∝ e^{−λ‖x‖₂}` (the multi-task LASSO's group penalty), MAP only in ML-Mat-VAMP;
+    /// for `d = 1` the Laplace prior.
+    GroupL1 {
+        /// The weight λ > 0.
+        lambda: f64,
+    },
 }
 
 impl PriorSpec {
@@ -76,6 +94,12 @@ impl PriorSpec {
             PriorSpec::RowSparse { rho, var } => {
                 Box::new(RowSparsePrior::new(rho, var).map_err(at)?)
             }
+            PriorSpec::Laplace { lambda, estimator } => Box::new(
+                Laplace::new(lambda)
+                    .map_err(at)?
+                    .with_row_estimator(estimator),
+            ),
+            PriorSpec::GroupL1 { lambda } => Box::new(GroupL1Prior::new(lambda).map_err(at)?),
         })
     }
 }
