@@ -43,6 +43,7 @@
 pub mod channel;
 pub mod error;
 pub mod estimator;
+pub(crate) mod gaussian;
 pub mod mat;
 pub mod ml_amp;
 pub mod ml_vamp;

@@ -5,6 +5,7 @@ use super::kind::{ChannelKind, RowChannelForm, activation_form};
 use super::{Channel, HiddenMessage, OutputMessage, gaussian_law, var_floor};
 use crate::error::{Error, non_negative};
 use crate::estimator::Estimator;
+use crate::gaussian::TiltedGaussian;
 use crate::quadrature::Rule;
 use crate::real::Real;
 use crate::se::{SeQuadrature, SeTerms};
@@ -41,19 +42,18 @@ impl<T: Real> Channel<T> for Linear<T> {
         }
     }
 
-    /// With `S = V + Δ` and `D = 1 + A S` (the z-integral gives `N(h; ω, S)`):
+    /// With `S = V + Δ` and `D = 1 + A S` (the z-integral gives `N(h; ω, S)`, tilted by the
+    /// messages of `h`: a `gaussian::TiltedGaussian` with `μ = ω`, `v = S`):
     /// `log Z = −½ ln D + (2ωB + B² S − A ω²)/(2D)`, mean `(ω + B S)/D`, variance `S/D`,
     /// `g = (B − A ω)/D`, `∂g = −A/D`. Exact at S = 0 (a noiseless layer whose input is known).
     fn hidden(&self, a: T, b: T, v: T, omega: T) -> HiddenMessage<T> {
-        let s = v + self.noise_var;
-        let d = T::ONE + a * s;
+        let t = TiltedGaussian::new(omega, v + self.noise_var, a, b);
         HiddenMessage {
-            g: (b - a * omega) / d,
-            dg: -a / d,
-            mean: (omega + b * s) / d,
-            var: s / d,
-            log_z: -T::HALF * d.ln()
-                + (T::TWO * omega * b + b * b * s - a * omega * omega) / (T::TWO * d),
+            g: t.d_mu,
+            dg: t.d2_mu,
+            mean: t.mean,
+            var: t.var,
+            log_z: t.log_z(),
         }
     }
 

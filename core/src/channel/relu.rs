@@ -6,6 +6,7 @@ use super::output_needs_noise;
 use super::{Channel, HiddenMessage, OutputMessage, Term, gaussian_law, log_mix2, var_floor};
 use crate::error::{Error, non_negative};
 use crate::estimator::Estimator;
+use crate::gaussian::TiltedGaussian;
 use crate::quadrature::Rule;
 use crate::real::Real;
 use crate::special::{
@@ -73,17 +74,20 @@ impl<T: Real> Channel<T> for Relu<T> {
     /// With `k = 1/(1 + AΔ)`, `A' = A k`, `B' = B k` (the h-integral of the noise given z),
     /// `c₀ = −½ ln(1 + AΔ) + B² Δ k/2`, `D = 1 + A'V` and `u = (ω + B'V)/√(V D)`:
     /// `Z = e^{c₀} [Φ(−ω/√V) + e^{−½ ln D + (2ωB' + B'² V − A' ω²)/(2D)} Φ(u)]`,
-    /// the second term the `z > 0` part, a Gaussian `N(z; ω, V) e^{−A' z²/2 + B' z}` truncated
-    /// to z > 0. Each branch is differentiated in ω and in B, then combined. For u < 0 the
-    /// second branch is evaluated as `c₀ − ½ ln D − ω²/(2V) + ln(½ erfcx(−u/√2))` (the same
-    /// value, without the cancellation of two terms of size u²/2).
+    /// the second term the `z > 0` part, a Gaussian `N(z; ω, V) e^{−A' z²/2 + B' z}` (a
+    /// `gaussian::TiltedGaussian` with `μ = ω`, `v = V`) truncated to z > 0. Each branch is
+    /// differentiated in ω and in B, then combined. For u < 0 the second branch is evaluated as
+    /// `c₀ − ½ ln D − ω²/(2V) + ln(½ erfcx(−u/√2))` (the same value, without the cancellation
+    /// of two terms of size u²/2).
     fn hidden(&self, a: T, b: T, v: T, omega: T) -> HiddenMessage<T> {
         let v = var_floor(v);
         let delta = self.noise_var;
         let k = T::ONE / (T::ONE + a * delta);
         let (ap, bp) = (a * k, b * k);
         let c0 = T::HALF * k.ln() + b * b * delta * k * T::HALF;
-        let d = T::ONE + ap * v;
+        // The z > 0 branch is `N(z; ω, V)` tilted by `e^{−A' z²/2 + B' z}`, then truncated.
+        let t = TiltedGaussian::new(omega, v, ap, bp);
+        let d = t.d;
         let sd = (v * d).sqrt();
         let u = (omega + bp * v) / sd;
         let ddu = log_norm_cdf_dd(u);
@@ -95,17 +99,15 @@ impl<T: Real> Channel<T> for Relu<T> {
             let upr = x_plus_inv_mills(u);
             let lerfcx = (T::HALF * erfcx(-u * T::c(core::f64::consts::FRAC_1_SQRT_2))).ln();
             (
-                c0 - T::HALF * d.ln() - omega * omega / (T::TWO * v) + lerfcx,
+                c0 + t.log_det - omega * omega / (T::TWO * v) + lerfcx,
                 -omega / v + upr / sd,
                 k * (v / d).sqrt() * upr,
             )
         } else {
             let ru = inv_mills(u);
             (
-                c0 - T::HALF * d.ln()
-                    + (T::TWO * omega * bp + bp * bp * v - ap * omega * omega) / (T::TWO * d)
-                    + log_norm_cdf(u),
-                (bp - ap * omega) / d + ru / sd,
+                c0 + t.log_det + t.exponent + log_norm_cdf(u),
+                t.d_mu + ru / sd,
                 k * (omega + bp * v) / d + ru * k * v / sd,
             )
         };
@@ -114,7 +116,7 @@ impl<T: Real> Channel<T> for Relu<T> {
         let pos_w = Term {
             value: pos_value,
             d1: pos_dw,
-            d2: -ap / d + ddu / (v * d),
+            d2: t.d2_mu + ddu / (v * d),
         };
         // Branches in B (same values, so the same weights).
         let neg_b = Term {

@@ -24,14 +24,11 @@ impl<T: Real> Component<T> {
     /// mean `(μ + B v)/(1 + A v)`, variance `v/(1 + A v)`.
     #[inline]
     pub fn tilted(&self, a: T, b: T) -> Posterior<T> {
-        let d = T::ONE + a * self.var;
-        let log_z = -T::HALF * d.ln()
-            + (T::TWO * self.mean * b + b * b * self.var - a * self.mean * self.mean)
-                / (T::TWO * d);
+        let t = crate::gaussian::TiltedGaussian::new(self.mean, self.var, a, b);
         Posterior {
-            mean: (self.mean + b * self.var) / d,
-            var: self.var / d,
-            log_z,
+            mean: t.mean,
+            var: t.var,
+            log_z: t.log_z(),
         }
     }
 }
