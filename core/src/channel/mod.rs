@@ -33,6 +33,7 @@ use crate::error::Error;
 use crate::quadrature::{Accumulator, Rule};
 use crate::real::Real;
 use crate::se::{SeQuadrature, SeTerms, fine_scale};
+use crate::special::{inv_mills, log_norm_cdf, log_norm_cdf_dd};
 
 /// Result of the output function of eq. 7.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -199,6 +200,20 @@ pub(crate) struct Term<T> {
     pub value: T,
     pub d1: T,
     pub d2: T,
+}
+
+/// The probit term `log Φ(u)`, `u = sgn · ω/√S` (`sgn = ±1`), as a function of ω: value, and
+/// derivatives `sgn · r(u)/√S` and `(log Φ)''(u)/S`, `r = φ/Φ` the inverse Mills ratio. The
+/// sign channel's two branches, and the ReLU's `z < 0` branch (`sgn = −1`, `S = V`).
+#[inline]
+pub(crate) fn log_probit<T: Real>(sgn: T, omega: T, s: T) -> Term<T> {
+    let sd = s.sqrt();
+    let u = sgn * omega / sd;
+    Term {
+        value: log_norm_cdf(u),
+        d1: sgn * inv_mills(u) / sd,
+        d2: log_norm_cdf_dd(u) / s,
+    }
 }
 
 /// `log(e^{a} + e^{b})` with its first and second derivatives, from those of each term:

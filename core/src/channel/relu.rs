@@ -3,7 +3,9 @@
 use super::activation;
 use super::kind::{ChannelKind, RowChannelForm, activation_form};
 use super::output_needs_noise;
-use super::{Channel, HiddenMessage, OutputMessage, Term, gaussian_law, log_mix2, var_floor};
+use super::{
+    Channel, HiddenMessage, OutputMessage, Term, gaussian_law, log_mix2, log_probit, var_floor,
+};
 use crate::error::{Error, non_negative};
 use crate::estimator::Estimator;
 use crate::gaussian::TiltedGaussian;
@@ -30,12 +32,10 @@ impl<T: Real> Relu<T> {
     /// The `z < 0` branch as a function of ω: `log Φ(−ω/√V)` plus `extra`.
     #[inline]
     fn negative_branch(omega: T, v: T, extra: T) -> Term<T> {
-        let sd = v.sqrt();
-        let u = -omega / sd;
+        let t = log_probit(-T::ONE, omega, v);
         Term {
-            value: extra + log_norm_cdf(u),
-            d1: -inv_mills(u) / sd,
-            d2: log_norm_cdf_dd(u) / v,
+            value: extra + t.value,
+            ..t
         }
     }
 }

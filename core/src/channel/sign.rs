@@ -1,13 +1,13 @@
 //! The sign channel, noiseless or probit: `h = sign(z + ξ)`, `ξ ~ N(0, Δ)`.
 
 use super::kind::{ChannelKind, RowChannelForm};
-use super::{Channel, HiddenMessage, OutputMessage, Term, log_mix2, var_floor};
+use super::{Channel, HiddenMessage, OutputMessage, log_mix2, log_probit, var_floor};
 use crate::error::{Error, non_negative};
 use crate::estimator::Estimator;
 use crate::quadrature::{Accumulator, Rule};
 use crate::real::Real;
 use crate::se::{SeQuadrature, SeTerms, fine_scale};
-use crate::special::{inv_mills, log_norm_cdf, log_norm_cdf_dd, norm_cdf};
+use crate::special::norm_cdf;
 
 /// `P_out(h|z) = Φ(h z/√Δ)` on `h ∈ {−1, +1}`; Δ = 0 is the noiseless sign (a step).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -50,25 +50,10 @@ fn two_point<T: Real>(z: T, s: T, visit: &mut dyn FnMut(T, T)) {
     }
 }
 
-impl<T: Real> Sign<T> {
-    /// `log Φ(±u)` as a function of ω, with `u = ω/√S`: value, and derivatives
-    /// `±r(±u)/√S`, `(log Φ)''(±u)/S`.
-    #[inline]
-    fn branch(&self, sgn: T, omega: T, s: T) -> Term<T> {
-        let sd = s.sqrt();
-        let u = sgn * omega / sd;
-        Term {
-            value: log_norm_cdf(u),
-            d1: sgn * inv_mills(u) / sd,
-            d2: log_norm_cdf_dd(u) / s,
-        }
-    }
-}
-
 impl<T: Real> Channel<T> for Sign<T> {
     /// `Z = Φ(y ω/√S)`, `S = V + Δ`: `g = y r(u)/√S`, `∂g = (log Φ)''(u)/S`, `u = y ω/√S`.
     fn output(&self, y: T, v: T, omega: T) -> OutputMessage<T> {
-        let t = self.branch(y, omega, var_floor(v + self.noise_var));
+        let t = log_probit(y, omega, var_floor(v + self.noise_var));
         OutputMessage {
             g: t.d1,
             dg: t.d2,
@@ -80,8 +65,8 @@ impl<T: Real> Channel<T> for Sign<T> {
     /// weights give the mean `p₊ − p₋` and variance `4 p₊ p₋`.
     fn hidden(&self, a: T, b: T, v: T, omega: T) -> HiddenMessage<T> {
         let s = var_floor(v + self.noise_var);
-        let mut plus = self.branch(T::ONE, omega, s);
-        let mut minus = self.branch(-T::ONE, omega, s);
+        let mut plus = log_probit(T::ONE, omega, s);
+        let mut minus = log_probit(-T::ONE, omega, s);
         plus.value += b;
         minus.value -= b;
         let (p_plus, om) = log_mix2(plus, minus);
