@@ -4,10 +4,12 @@
 //! generalized linear estimation", eqs. 6, 7 and 9) integrate a Gaussian against the quadratic
 //! tilt `e^{−A x²/2 + B x}` of a variable's incoming messages: a Gaussian-mixture prior does it
 //! per component, the linear channel for its output `h ~ N(ω, V + Δ)`, and the ReLU channel for
-//! its `z > 0` branch. The formula is written once here, in one order of operations, so that
-//! each of them gives the same bits as before it was shared.
+//! its `z > 0` branch; the noisy channels' output functions evaluate a Gaussian log-density.
+//! Each formula is written once here, in one order of operations, so that every caller gives
+//! the same bits as when it wrote the formula out itself.
 
 use crate::real::Real;
+use crate::special::LN_SQRT_2PI;
 
 /// The Gaussian `N(x; μ, v)` tilted by `e^{−A x²/2 + B x}`, integrated in closed form: with
 /// `D = 1 + A v`,
@@ -57,4 +59,11 @@ impl<T: Real> TiltedGaussian<T> {
     pub fn log_z(&self) -> T {
         self.log_det + self.exponent
     }
+}
+
+/// `log N(r; 0, v) = −½ ln v − ln √(2π) − r²/(2 v)`: the log-density of a residual `r` under a
+/// Gaussian of variance `v > 0`.
+#[inline]
+pub fn log_density<T: Real>(r: T, v: T) -> T {
+    -T::HALF * v.ln() - T::c(LN_SQRT_2PI) - r * r / (T::TWO * v)
 }

@@ -5,7 +5,7 @@ use super::kind::{ChannelKind, RowChannelForm, activation_form};
 use super::{Channel, HiddenMessage, OutputMessage, gaussian_law, var_floor};
 use crate::error::{Error, non_negative};
 use crate::estimator::Estimator;
-use crate::gaussian::TiltedGaussian;
+use crate::gaussian::{TiltedGaussian, log_density};
 use crate::quadrature::Rule;
 use crate::real::Real;
 use crate::se::{SeQuadrature, SeTerms};
@@ -38,7 +38,7 @@ impl<T: Real> Channel<T> for Linear<T> {
         OutputMessage {
             g: r / s,
             dg: -T::ONE / s,
-            log_z: -T::HALF * s.ln() - T::c(LN_SQRT_2PI) - r * r / (T::TWO * s),
+            log_z: log_density(r, s),
         }
     }
 

@@ -8,12 +8,10 @@ use super::{
 };
 use crate::error::{Error, non_negative};
 use crate::estimator::Estimator;
-use crate::gaussian::TiltedGaussian;
+use crate::gaussian::{TiltedGaussian, log_density};
 use crate::quadrature::Rule;
 use crate::real::Real;
-use crate::special::{
-    LN_SQRT_2PI, erfcx, inv_mills, log_norm_cdf, log_norm_cdf_dd, x_plus_inv_mills,
-};
+use crate::special::{erfcx, inv_mills, log_norm_cdf, log_norm_cdf_dd, x_plus_inv_mills};
 
 /// `P_out(h|z) = N(h; max(0, z), Δ)`. As a hidden layer Δ ≥ 0 (Δ = 0: a noiseless ReLU); as
 /// the output channel the density of `y` needs Δ > 0.
@@ -49,17 +47,12 @@ impl<T: Real> Channel<T> for Relu<T> {
         let v = var_floor(v);
         let delta = var_floor(self.noise_var);
         let s_tot = v + delta;
-        let neg = Self::negative_branch(
-            omega,
-            v,
-            -T::HALF * delta.ln() - T::c(LN_SQRT_2PI) - y * y / (T::TWO * delta),
-        );
+        let neg = Self::negative_branch(omega, v, log_density(y, delta));
         let sd_post = (v * delta / s_tot).sqrt();
         let u = (omega * delta + y * v) / s_tot / sd_post;
         let du = delta / s_tot / sd_post;
         let pos = Term {
-            value: -T::HALF * s_tot.ln() - T::c(LN_SQRT_2PI) - (y - omega).sq() / (T::TWO * s_tot)
-                + log_norm_cdf(u),
+            value: log_density(y - omega, s_tot) + log_norm_cdf(u),
             d1: (y - omega) / s_tot + inv_mills(u) * du,
             d2: -T::ONE / s_tot + log_norm_cdf_dd(u) * du * du,
         };
