@@ -1,7 +1,8 @@
 //! Channels `P_out(h | z)`: how a layer's output `h` is produced from its pre-activation
 //! `z = W h_in`.
 //!
-//! One channel serves both ends of ML-AMP (ML-AMP paper, `000_…`):
+//! One channel serves both ends of ML-AMP (the "ML-AMP paper": Manoel, Krzakala, Mézard,
+//! Zdeborová, "Multi-layer generalized linear estimation"):
 //! - as the **output** channel (the paper's layer 1, our last layer), eq. 7:
 //!   `Z(y, V, ω) = ∫ dz P_out(y|z) N(z; ω, V)`, giving `g = ∂_ω log Z`, `∂_ω g`;
 //! - as a **hidden** channel (the paper's layers 2…L, our layers below the last), eq. 6:
