@@ -41,6 +41,7 @@
 #![deny(missing_docs)]
 
 pub mod channel;
+mod damping;
 pub mod error;
 pub mod estimator;
 pub(crate) mod gaussian;

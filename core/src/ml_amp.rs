@@ -1,5 +1,6 @@
-//! The ML-AMP iteration (ML-AMP paper, `000_…`, eqs. 5–9 and the procedure box), for any
-//! number of layers, over caller-provided buffers.
+//! The ML-AMP iteration (Manoel, Krzakala, Mézard, Zdeborová, *Multi-layer generalized linear
+//! estimation*, eqs. 5–9 and the procedure box), for any number of layers, over
+//! caller-provided buffers.
 //!
 //! # Indexing
 //! Our layers run from the signal to the observation: layer `k = 0, …, L−1` maps its input
@@ -32,6 +33,7 @@
 //! couples. Fixed points do not depend on β.
 
 use crate::channel::Channel;
+use crate::damping::{Change, Damping};
 use crate::error::{Error, length};
 use crate::moments::Moments;
 use crate::operator::WeightOperator;
@@ -140,37 +142,6 @@ pub struct MlAmp<'m, T: Real> {
     mode: VarianceMode,
 }
 
-/// `β x_new + (1 − β) x_old`.
-#[inline]
-fn damp<T: Real>(old: T, new: T, beta: T) -> T {
-    if beta == T::ONE {
-        new
-    } else {
-        beta * new + (T::ONE - beta) * old
-    }
-}
-
-/// Accumulates `‖new − old‖²` and `‖new‖²` while writing the damped update.
-#[derive(Default)]
-struct Change<T> {
-    diff: T,
-    norm: T,
-}
-
-impl<T: Real> Change<T> {
-    #[inline]
-    fn update(&mut self, h: &mut T, s: &mut T, mean: T, var: T, beta: T) {
-        self.diff += (mean - *h).sq();
-        self.norm += mean.sq();
-        *h = mean;
-        *s = damp(*s, var, beta);
-    }
-
-    fn relative(&self) -> T {
-        self.diff / self.norm.max(T::MIN_POSITIVE)
-    }
-}
-
 impl<'m, T: Real> MlAmp<'m, T> {
     /// Checks that the layers chain (`rows` of layer k = `cols` of layer k+1), that `y` has
     /// the last layer's `rows` entries and that each is a possible observation.
@@ -267,12 +238,7 @@ impl<'m, T: Real> MlAmp<'m, T> {
     /// One ML-AMP iteration with damping `beta ∈ (0, 1]` (see the module doc). The state must
     /// have passed [`MlAmp::check_state`] (done by [`MlAmp::initialise`]).
     pub fn step(&self, state: &mut [LayerState<'_, T>], beta: T) -> Result<StepReport<T>, Error> {
-        if !(beta > T::ZERO && beta <= T::ONE) {
-            return Err(Error::InvalidParameter {
-                name: "damping",
-                requirement: "in (0, 1]",
-            });
-        }
+        let damping = Damping::new(beta)?;
         self.check_state(state)?;
         let depth = self.layers.len();
         let mut report = StepReport {
@@ -302,18 +268,21 @@ impl<'m, T: Real> MlAmp<'m, T> {
                 for (mu, &y) in self.y.iter().enumerate() {
                     let m = layer.channel.output(y, st.v[mu], st.omega[mu]);
                     st.g[mu] = m.g;
-                    st.dg[mu] = damp(st.dg[mu], m.dg, beta);
+                    st.dg[mu] = damping.apply(st.dg[mu], m.dg);
                 }
             } else {
                 let nx = &mut hi[0];
-                let mut ch = Change::default();
+                let mut ch = Change::new();
                 for mu in 0..st.g.len() {
                     let m = layer
                         .channel
                         .hidden(nx.a[mu], nx.b[mu], st.v[mu], st.omega[mu]);
                     st.g[mu] = m.g;
-                    st.dg[mu] = damp(st.dg[mu], m.dg, beta);
-                    ch.update(&mut nx.h[mu], &mut nx.sigma[mu], m.mean, m.var, beta);
+                    st.dg[mu] = damping.apply(st.dg[mu], m.dg);
+                    // The new estimate (undamped) and its damped variance.
+                    ch.add(m.mean, nx.h[mu]);
+                    nx.h[mu] = m.mean;
+                    nx.sigma[mu] = damping.apply(nx.sigma[mu], m.var);
                 }
                 report.change = report.change.max(ch.relative());
                 report.finite &= ch.relative().is_finite();
@@ -341,10 +310,13 @@ impl<'m, T: Real> MlAmp<'m, T> {
         }
         // The signal, eq. 9.
         let st = &mut state[0];
-        let mut ch = Change::default();
+        let mut ch = Change::new();
         for i in 0..st.h.len() {
             let p = self.prior.posterior(st.a[i], st.b[i]);
-            ch.update(&mut st.h[i], &mut st.sigma[i], p.mean, p.var, beta);
+            // The new estimate (undamped) and its damped variance.
+            ch.add(p.mean, st.h[i]);
+            st.h[i] = p.mean;
+            st.sigma[i] = damping.apply(st.sigma[i], p.var);
         }
         report.change = report.change.max(ch.relative());
         report.finite &= ch.relative().is_finite()

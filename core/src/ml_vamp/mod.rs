@@ -53,6 +53,7 @@ mod rotations;
 pub use linear::{LayerNoise, LinearLayer};
 pub use rotations::{DenseRotations, Rotations};
 
+use crate::damping::{Change, Damping};
 use crate::error::Error;
 use crate::mat::{ChannelDenoiser, MatReal, Precision, RowDenoiser};
 use crate::real::Real;
@@ -312,12 +313,7 @@ impl<'m, T: MatReal, const D: usize> MlVamp<'m, T, D> {
         beta: T,
     ) -> Result<VampReport<T>, Error> {
         self.check_state(state)?;
-        if !(beta > T::ZERO && beta <= T::ONE) {
-            return Err(Error::InvalidParameter {
-                name: "damping",
-                requirement: "in (0, 1]",
-            });
-        }
+        let damping = Damping::new(beta)?;
         let mut report = VampReport {
             change: T::ZERO,
             interventions: 0,
@@ -328,19 +324,17 @@ impl<'m, T: MatReal, const D: usize> MlVamp<'m, T, D> {
         // Forward: the prior (lines 4–7).
         {
             let h = &mut state[0].input;
-            let (mut diff, mut norm, mut jac) = (T::ZERO, T::ZERO, SMatrix::<T, D, D>::zeros());
+            let (mut change, mut jac) = (Change::new(), SMatrix::<T, D, D>::zeros());
             for i in 0..h.rows() {
                 let est = self.prior.denoise(&row(h.r_minus, i), &h.gamma_minus);
-                let old = row::<T, D>(h.estimate, i);
-                diff += (est.mean - old).norm_squared();
-                norm += est.mean.norm_squared();
+                change.add(est.mean, row::<T, D>(h.estimate, i));
                 h.estimate[i * D..(i + 1) * D].copy_from_slice(est.mean.as_slice());
                 jac += est.jacobian;
             }
-            report.change = Real::max(report.change, diff / Real::max(norm, T::MIN_POSITIVE));
+            report.change = Real::max(report.change, change.relative());
             let jac = jac / <T as Real>::from_usize(h.rows());
             report.interventions +=
-                self.extrinsic(h, Pass::Forward, &jac, None, self.scale[0], beta)?;
+                self.extrinsic(h, Pass::Forward, &jac, None, self.scale[0], damping)?;
         }
         for k in 0..=k_last {
             let layer = &self.layers[k];
@@ -365,12 +359,12 @@ impl<'m, T: MatReal, const D: usize> MlVamp<'m, T, D> {
                 &jac,
                 None,
                 self.scale[2 * k + 1],
-                beta,
+                damping,
             )?;
             // The channel into h_{k+1} (lines 9–12 for the even layer).
             if k < k_last {
                 let next = &mut tail[0].input;
-                let (mut diff, mut norm, mut jac) = (T::ZERO, T::ZERO, SMatrix::<T, D, D>::zeros());
+                let (mut change, mut jac) = (Change::new(), SMatrix::<T, D, D>::zeros());
                 for i in 0..next.rows() {
                     let est = layer.channel.denoise_pair(
                         &row(next.r_minus, i),
@@ -378,16 +372,20 @@ impl<'m, T: MatReal, const D: usize> MlVamp<'m, T, D> {
                         &row(s.pre.r_plus, i),
                         &s.pre.gamma_plus,
                     );
-                    let old = row::<T, D>(next.estimate, i);
-                    diff += (est.output.mean - old).norm_squared();
-                    norm += est.output.mean.norm_squared();
+                    change.add(est.output.mean, row::<T, D>(next.estimate, i));
                     next.estimate[i * D..(i + 1) * D].copy_from_slice(est.output.mean.as_slice());
                     jac += est.output.jacobian;
                 }
-                report.change = Real::max(report.change, diff / Real::max(norm, T::MIN_POSITIVE));
+                report.change = Real::max(report.change, change.relative());
                 let jac = jac / <T as Real>::from_usize(next.rows());
-                report.interventions +=
-                    self.extrinsic(next, Pass::Forward, &jac, None, self.scale[2 * k + 2], beta)?;
+                report.interventions += self.extrinsic(
+                    next,
+                    Pass::Forward,
+                    &jac,
+                    None,
+                    self.scale[2 * k + 2],
+                    damping,
+                )?;
             }
         }
 
@@ -414,7 +412,7 @@ impl<'m, T: MatReal, const D: usize> MlVamp<'m, T, D> {
                 &jac,
                 Some(back),
                 self.scale[2 * k_last + 1],
-                beta,
+                damping,
             )?;
         }
         for k in (0..=k_last).rev() {
@@ -438,7 +436,7 @@ impl<'m, T: MatReal, const D: usize> MlVamp<'m, T, D> {
                 &jac,
                 Some(back),
                 self.scale[2 * k],
-                beta,
+                damping,
             )?;
             // The channel of layer k − 1: its estimate of z_{k−1}.
             if k > 0 {
@@ -466,7 +464,7 @@ impl<'m, T: MatReal, const D: usize> MlVamp<'m, T, D> {
                     &jac,
                     Some(back),
                     self.scale[2 * k - 1],
-                    beta,
+                    damping,
                 )?;
             }
         }
@@ -495,7 +493,7 @@ impl<'m, T: MatReal, const D: usize> MlVamp<'m, T, D> {
         jac: &SMatrix<T, D, D>,
         back: Option<&[T]>,
         scale: T,
-        beta: T,
+        damping: Damping<T>,
     ) -> Result<usize, Error> {
         let eps = relative_floor::<T>();
         let (gamma_in, gamma_out_old) = match pass {
@@ -527,10 +525,12 @@ impl<'m, T: MatReal, const D: usize> MlVamp<'m, T, D> {
             let z = row::<T, D>(estimate, i);
             let new = z + b * (z - row::<T, D>(r_in, i));
             for (o, nv) in r_out[i * D..(i + 1) * D].iter_mut().zip(new.iter()) {
-                *o = beta * *nv + (T::ONE - beta) * *o;
+                *o = damping.mix(*o, *nv);
             }
         }
-        let damped = gamma_new.matrix() * beta + gamma_out_old.matrix() * (T::ONE - beta);
+        let damped = gamma_new
+            .matrix()
+            .zip_map(gamma_out_old.matrix(), |n, o| damping.mix(o, n));
         let damped = Precision::new(damped).unwrap_or(gamma_new);
         match pass {
             Pass::Forward => v.gamma_plus = damped,
