@@ -37,7 +37,7 @@ use mlamp_core::channel::activation::{self as act, Activation};
 use mlamp_core::channel::{Channel, Linear, Relu as ReluChannel, Sign};
 use mlamp_core::mat::{
     ActivationDenoiser, ChannelDenoiser, Estimator, MatReal, PairEstimate, Precision, RowEstimate,
-    ScalarChannelDenoiser,
+    RowMessage, ScalarChannelDenoiser,
 };
 use nalgebra::{SMatrix, SVector};
 use proptest::prelude::*;
@@ -343,18 +343,15 @@ fn pair1(
     gi: f64,
 ) -> PairEstimate<f64, 1> {
     den.denoise_pair(
-        &SVector::from_element(ro),
-        &prec(SMatrix::from_element(go)),
-        &SVector::from_element(ri),
-        &prec(SMatrix::from_element(gi)),
+        RowMessage::new(SVector::from_element(ro), &prec(SMatrix::from_element(go))),
+        RowMessage::new(SVector::from_element(ri), &prec(SMatrix::from_element(gi))),
     )
 }
 
 fn output1(den: &dyn ChannelDenoiser<f64, 1>, y: f64, r: f64, g: f64) -> RowEstimate<f64, 1> {
     den.denoise_output(
         &SVector::from_element(y),
-        &SVector::from_element(r),
-        &prec(SMatrix::from_element(g)),
+        RowMessage::new(SVector::from_element(r), &prec(SMatrix::from_element(g))),
     )
 }
 
@@ -678,7 +675,10 @@ fn check_identity<const D: usize>(rng: &mut Rng) {
         let (h, z, jh, jz) = identity_reference(delta, &ro, &go, &ri, &gi);
         for est in [Estimator::Map, Estimator::Mmse] {
             let den = ActivationDenoiser::<f64, _, D>::new(act::Identity, delta, est).unwrap();
-            let p = den.denoise_pair(&ro, &prec(go), &ri, &prec(gi));
+            let p = den.denoise_pair(
+                RowMessage::new(ro, &prec(go)),
+                RowMessage::new(ri, &prec(gi)),
+            );
             for i in 0..D {
                 assert!(
                     near(p.output.mean[i], h[i], EXACT_TOL, 1.0),
@@ -695,7 +695,7 @@ fn check_identity<const D: usize>(rng: &mut Rng) {
             }
             // Observed layer: (I/Δ + Γ) z = y/Δ + Γ r, J = (I/Δ + Γ)⁻¹ Γ; Δ = 0: z = y, J = 0.
             let y = ro;
-            let o = den.denoise_output(&y, &ri, &prec(gi));
+            let o = den.denoise_output(&y, RowMessage::new(ri, &prec(gi)));
             if delta == 0.0 {
                 assert_eq!(o.mean, y);
                 assert_eq!(o.jacobian, SMatrix::<f64, D, D>::zeros());
@@ -820,7 +820,10 @@ fn check_stationary<const D: usize>(rng: &mut Rng, a: Act) {
         let ro = rng.vector::<D>(-2.0, 2.0);
         let ri = rng.vector::<D>(-2.0, 2.0);
         let p = with_denoiser::<f64, D, _>(a, delta, Estimator::Map, |d| {
-            d.denoise_pair(&ro, &prec(go), &ri, &prec(gi))
+            d.denoise_pair(
+                RowMessage::new(ro, &prec(go)),
+                RowMessage::new(ri, &prec(gi)),
+            )
         });
         let (h, z) = (p.output.mean, p.input.mean);
         let what = format!("{a:?} D={D} Δ={delta} z={z:?}");
@@ -857,7 +860,7 @@ fn check_stationary<const D: usize>(rng: &mut Rng, a: Act) {
         if delta > 0.0 {
             // The observed layer: ½ ‖φ(z) − y‖²/Δ + ½ ‖z − r‖²_Γ.
             let o = with_denoiser::<f64, D, _>(a, delta, Estimator::Map, |d| {
-                d.denoise_output(&ro, &ri, &prec(gi))
+                d.denoise_output(&ro, RowMessage::new(ri, &prec(gi)))
             });
             let m = SMatrix::<f64, D, D>::identity() / delta;
             let z = o.mean;
@@ -922,7 +925,7 @@ fn check_map_fd<const D: usize>(rng: &mut Rng, a: Act) {
         let ro = rng.vector::<D>(-1.5, 1.5);
         let ri = rng.vector::<D>(-1.5, 1.5);
         with_denoiser::<f64, D, _>(a, delta, Estimator::Map, |d| {
-            let p = d.denoise_pair(&ro, &go, &ri, &gi);
+            let p = d.denoise_pair(RowMessage::new(ro, &go), RowMessage::new(ri, &gi));
             if a == Act::Relu && p.input.mean.iter().any(|v| v.abs() < 1e-3) {
                 return; // at or near the kink: not differentiable
             }
@@ -931,18 +934,26 @@ fn check_map_fd<const D: usize>(rng: &mut Rng, a: Act) {
                 &format!("{what} ∂ẑ/∂r_in"),
                 &ri,
                 &p.input.jacobian,
-                |r| d.denoise_pair(&ro, &go, r, &gi).input.mean,
+                |r| {
+                    d.denoise_pair(RowMessage::new(ro, &go), RowMessage::new(*r, &gi))
+                        .input
+                        .mean
+                },
                 FD_TOL_MAP,
             );
             check_fd(
                 &format!("{what} ∂ĥ/∂r_out"),
                 &ro,
                 &p.output.jacobian,
-                |r| d.denoise_pair(r, &go, &ri, &gi).output.mean,
+                |r| {
+                    d.denoise_pair(RowMessage::new(*r, &go), RowMessage::new(ri, &gi))
+                        .output
+                        .mean
+                },
                 FD_TOL_MAP,
             );
             if delta > 0.0 {
-                let o = d.denoise_output(&ro, &ri, &gi);
+                let o = d.denoise_output(&ro, RowMessage::new(ri, &gi));
                 if a == Act::Relu && o.mean.iter().any(|v| v.abs() < 1e-3) {
                     return;
                 }
@@ -950,7 +961,7 @@ fn check_map_fd<const D: usize>(rng: &mut Rng, a: Act) {
                     &format!("{what} output ∂ẑ/∂r"),
                     &ri,
                     &o.jacobian,
-                    |r| d.denoise_output(&ro, r, &gi).mean,
+                    |r| d.denoise_output(&ro, RowMessage::new(*r, &gi)).mean,
                     FD_TOL_MAP,
                 );
             }
@@ -982,29 +993,37 @@ fn mmse_jacobians_are_finite_differences() {
                 let ro = SVector::<f64, 1>::from_element(rng.uniform(-1.5, 1.5));
                 let ri = SVector::<f64, 1>::from_element(rng.uniform(-2.0, 2.0));
                 with_denoiser::<f64, 1, _>(a, delta, Estimator::Mmse, |d| {
-                    let p = d.denoise_pair(&ro, &go, &ri, &gi);
+                    let p = d.denoise_pair(RowMessage::new(ro, &go), RowMessage::new(ri, &gi));
                     let what = format!("{a:?} Δ={delta} {:?}", (ro[0], ri[0]));
                     check_fd(
                         &format!("{what} ∂ẑ/∂r_in"),
                         &ri,
                         &p.input.jacobian,
-                        |r| d.denoise_pair(&ro, &go, r, &gi).input.mean,
+                        |r| {
+                            d.denoise_pair(RowMessage::new(ro, &go), RowMessage::new(*r, &gi))
+                                .input
+                                .mean
+                        },
                         FD_TOL_MMSE,
                     );
                     check_fd(
                         &format!("{what} ∂ĥ/∂r_out"),
                         &ro,
                         &p.output.jacobian,
-                        |r| d.denoise_pair(r, &go, &ri, &gi).output.mean,
+                        |r| {
+                            d.denoise_pair(RowMessage::new(*r, &go), RowMessage::new(ri, &gi))
+                                .output
+                                .mean
+                        },
                         FD_TOL_MMSE,
                     );
                     if delta > 0.0 {
-                        let o = d.denoise_output(&ro, &ri, &gi);
+                        let o = d.denoise_output(&ro, RowMessage::new(ri, &gi));
                         check_fd(
                             &format!("{what} output"),
                             &ri,
                             &o.jacobian,
-                            |r| d.denoise_output(&ro, r, &gi).mean,
+                            |r| d.denoise_output(&ro, RowMessage::new(*r, &gi)).mean,
                             FD_TOL_MMSE,
                         );
                     }
@@ -1088,7 +1107,10 @@ fn map_d2_is_the_global_minimum_of_a_grid_search() {
             .try_inverse()
             .unwrap();
         let p = with_denoiser::<f64, 2, _>(a, delta, Estimator::Map, |d| {
-            d.denoise_pair(&ro, &prec(g(go)), &ri, &prec(g(gi)))
+            d.denoise_pair(
+                RowMessage::new(ro, &prec(g(go))),
+                RowMessage::new(ri, &prec(g(gi))),
+            )
         });
         let f = |z: &SVector<f64, 2>| reduced_objective(a, z, &ro, &m, &ri, &g(gi)).0;
         let grid = common::simpson_grid(-8.0, 8.0, 800);
@@ -1197,7 +1219,10 @@ fn constructor_and_observation_errors() {
     let noiseless = Den::<_, 2>::new(act::Tanh, 0.0, Estimator::Map).unwrap();
     assert!(noiseless.check_observation(&y).is_err());
     assert!(noiseless.check_output().is_err());
-    let o = noiseless.denoise_output(&y, &y, &Precision::identity_scaled(1.0).unwrap());
+    let o = noiseless.denoise_output(
+        &y,
+        RowMessage::new(y, &Precision::identity_scaled(1.0).unwrap()),
+    );
     assert!(o.mean.iter().all(|v| v.is_nan()));
     let ident = Den::<_, 2>::new(act::Identity, 0.0, Estimator::Map).unwrap();
     assert!(ident.check_observation(&y).is_ok());
@@ -1299,10 +1324,14 @@ proptest! {
         for est in [Estimator::Map, Estimator::Mmse] {
             let p = with_denoiser::<f32, 1, _>(a, delta, est, |d| {
                 d.denoise_pair(
-                    &SVector::from_element(ro as f32),
-                    &Precision::new(SMatrix::from_element(go as f32)).unwrap(),
-                    &SVector::from_element(ri as f32),
-                    &Precision::new(SMatrix::from_element(gi as f32)).unwrap(),
+                    RowMessage::new(
+                        SVector::from_element(ro as f32),
+                        &Precision::new(SMatrix::from_element(go as f32)).unwrap(),
+                    ),
+                    RowMessage::new(
+                        SVector::from_element(ri as f32),
+                        &Precision::new(SMatrix::from_element(gi as f32)).unwrap(),
+                    ),
                 )
             });
             let finite = p
@@ -1322,10 +1351,8 @@ proptest! {
         let g2 = |s: f64| prec(SMatrix::<f64, 2, 2>::new(s, 0.9 * s, 0.9 * s, s));
         let p = with_denoiser::<f64, 2, _>(a, delta, Estimator::Map, |d| {
             d.denoise_pair(
-                &SVector::<f64, 2>::new(ro, -ro),
-                &g2(go),
-                &SVector::<f64, 2>::new(ri, 0.5 * ri),
-                &g2(gi),
+                RowMessage::new(SVector::<f64, 2>::new(ro, -ro), &g2(go)),
+                RowMessage::new(SVector::<f64, 2>::new(ri, 0.5 * ri), &g2(gi)),
             )
         });
         prop_assert!(all_finite(&p.input) && all_finite(&p.output), "D=2 {p:?}");
@@ -1356,10 +1383,14 @@ proptest! {
             let p64 = with_denoiser::<f64, 1, _>(a, delta, est, |d| pair1(d, ro, go, ri, gi));
             let p32 = with_denoiser::<f32, 1, _>(a, delta, est, |d| {
                 d.denoise_pair(
-                    &SVector::from_element(ro as f32),
-                    &Precision::new(SMatrix::from_element(go as f32)).unwrap(),
-                    &SVector::from_element(ri as f32),
-                    &Precision::new(SMatrix::from_element(gi as f32)).unwrap(),
+                    RowMessage::new(
+                        SVector::from_element(ro as f32),
+                        &Precision::new(SMatrix::from_element(go as f32)).unwrap(),
+                    ),
+                    RowMessage::new(
+                        SVector::from_element(ri as f32),
+                        &Precision::new(SMatrix::from_element(gi as f32)).unwrap(),
+                    ),
                 )
             });
             if a == Act::Relu && est == Estimator::Map && p64.input.mean[0].abs() < 1e-3 {
@@ -1385,17 +1416,18 @@ proptest! {
         let g = |s: f64| SMatrix::<f64, 2, 2>::new(s, c * s, c * s, s);
         let (r_out, r_in) = (SVector::<f64, 2>::new(ro, 0.3), SVector::<f64, 2>::new(ri, -ri));
         let p64 = with_denoiser::<f64, 2, _>(a, delta, Estimator::Map, |d| {
-            d.denoise_pair(&r_out, &prec(g(go)), &r_in, &prec(g(gi)))
+            d.denoise_pair(
+                RowMessage::new(r_out, &prec(g(go))),
+                RowMessage::new(r_in, &prec(g(gi))),
+            )
         });
         if a == Act::Relu && p64.input.mean.iter().any(|v| v.abs() < 1e-3) {
             return Ok(());
         }
         let p32 = with_denoiser::<f32, 2, _>(a, delta, Estimator::Map, |d| {
             d.denoise_pair(
-                &r_out.cast::<f32>(),
-                &Precision::new(g(go).cast::<f32>()).unwrap(),
-                &r_in.cast::<f32>(),
-                &Precision::new(g(gi).cast::<f32>()).unwrap(),
+                RowMessage::new(r_out.cast::<f32>(), &Precision::new(g(go).cast::<f32>()).unwrap()),
+                RowMessage::new(r_in.cast::<f32>(), &Precision::new(g(gi).cast::<f32>()).unwrap()),
             )
         });
         let same = (0..2).all(|i| close(p32.input.mean[i], p64.input.mean[i]));
@@ -1428,10 +1460,14 @@ proptest! {
         let p64 = pair1(&sc64, ro, go, ri, gi);
         let p32 = ChannelDenoiser::<f32, 1>::denoise_pair(
             &sc32,
-            &SVector::from_element(ro as f32),
-            &Precision::new(SMatrix::from_element(go as f32)).unwrap(),
-            &SVector::from_element(ri as f32),
-            &Precision::new(SMatrix::from_element(gi as f32)).unwrap(),
+            RowMessage::new(
+                SVector::from_element(ro as f32),
+                &Precision::new(SMatrix::from_element(go as f32)).unwrap(),
+            ),
+            RowMessage::new(
+                SVector::from_element(ri as f32),
+                &Precision::new(SMatrix::from_element(gi as f32)).unwrap(),
+            ),
         );
         prop_assert!(close(p32.input.mean[0], p64.input.mean[0]));
         prop_assert!(close(p32.input.jacobian[(0, 0)], p64.input.jacobian[(0, 0)]));

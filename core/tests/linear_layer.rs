@@ -4,7 +4,7 @@
 //! force, exact for a linear map up to rounding), for wide, tall and rank-deficient `W`, with
 //! and without noise and bias.
 
-use mlamp_core::mat::Precision;
+use mlamp_core::mat::{Message, Precision};
 use mlamp_core::ml_vamp::{DenseRotations, LayerNoise, LinearLayer, Rotations};
 use nalgebra::SMatrix;
 
@@ -260,8 +260,19 @@ fn check(rows: usize, cols: usize, zero_singular: bool, noisy: bool, biased: boo
     rot.right_t(&r_in, D, &mut r_in_rot);
     let mut scratch = vec![0.0; rank * D];
     let (mut z_out, mut z_in) = (vec![0.0; rows * D], vec![0.0; cols * D]);
-    let jac_out = layer.forward(&r_out, &go, &r_in_rot, &gi, &mut scratch, &mut z_out);
-    let jac_in = layer.backward(&r_out, &go, &r_in, &r_in_rot, &gi, &mut scratch, &mut z_in);
+    let jac_out = layer.forward(
+        Message::new(&r_out, &go),
+        Message::new(&r_in_rot, &gi),
+        &mut scratch,
+        &mut z_out,
+    );
+    let jac_in = layer.backward(
+        Message::new(&r_out, &go),
+        Message::new(&r_in, &gi),
+        &r_in_rot,
+        &mut scratch,
+        &mut z_in,
+    );
 
     let (bo, bi) = p.brute(&r_out, &r_in);
     let close = |a: &[f64], b: &[f64]| {
@@ -324,7 +335,17 @@ fn average_jacobians_are_constant_in_the_messages() {
     let a: Vec<f64> = (0..rank * D).map(|_| g.next()).collect();
     let r1: Vec<f64> = (0..rows * D).map(|_| g.next()).collect();
     let r2: Vec<f64> = (0..rows * D).map(|_| 5.0 * g.next()).collect();
-    let j1 = layer.forward(&r1, &go, &a, &gi, &mut scratch, &mut z);
-    let j2 = layer.forward(&r2, &go, &a, &gi, &mut scratch, &mut z);
+    let j1 = layer.forward(
+        Message::new(&r1, &go),
+        Message::new(&a, &gi),
+        &mut scratch,
+        &mut z,
+    );
+    let j2 = layer.forward(
+        Message::new(&r2, &go),
+        Message::new(&a, &gi),
+        &mut scratch,
+        &mut z,
+    );
     assert_eq!(j1, j2);
 }

@@ -1,7 +1,9 @@
 //! The layer `h = φ(z) + ξ`, `ξ ~ N(0, Δ I)`, as the MAP or MMSE row estimators of a
 //! non-linear layer of ML-Mat-VAMP (paper `002_…`, eqs. 12–13).
 
-use super::{ChannelDenoiser, MatReal, PairEstimate, Precision, RowEstimate, symmetric_eigen};
+use super::{
+    ChannelDenoiser, MatReal, PairEstimate, Precision, RowEstimate, RowMessage, symmetric_eigen,
+};
 use crate::channel::Activation;
 use crate::error::{self, Error};
 use crate::quadrature::GaussLegendre;
@@ -228,22 +230,20 @@ impl<T: MatReal, A: Activation<T>, const D: usize> ActivationDenoiser<T, A, D> {
     /// The MAP estimate of the hidden layer.
     fn map_pair(
         &self,
-        r_out: &SVector<T, D>,
-        gamma_out: &Precision<T, D>,
-        r_in: &SVector<T, D>,
-        gamma_in: &Precision<T, D>,
+        output: RowMessage<'_, T, D>,
+        input: RowMessage<'_, T, D>,
     ) -> PairEstimate<T, D> {
-        let (m, p_inv, s) = self.noise_matrices(gamma_out);
-        let obj = Objective::new(&self.activation, m, *r_out, gamma_in, *r_in);
+        let (m, p_inv, s) = self.noise_matrices(output.gamma);
+        let obj = Objective::new(&self.activation, m, output.r, input.gamma, input.r);
         let mode = obj.best_mode();
         let dphi = SMatrix::<T, D, D>::from_diagonal(&mode.local.d1);
-        let jz_in = mode.solve_free(gamma_in.matrix());
+        let jz_in = mode.solve_free(input.gamma.matrix());
         let jz_out = mode.solve_free(&(dphi * m));
         let (h, jh) = if self.noise_var == T::ZERO {
             (mode.local.phi, dphi * jz_out)
         } else {
             (
-                p_inv * mode.local.phi + s * r_out,
+                p_inv * mode.local.phi + s * output.r,
                 p_inv * dphi * jz_out + s,
             )
         };
@@ -262,13 +262,11 @@ impl<T: MatReal, A: Activation<T>, const D: usize> ActivationDenoiser<T, A, D> {
     /// The MMSE estimate of the hidden layer, `D = 1`, by quadrature.
     fn mmse_pair(
         &self,
-        r_out: &SVector<T, D>,
-        gamma_out: &Precision<T, D>,
-        r_in: &SVector<T, D>,
-        gamma_in: &Precision<T, D>,
+        output: RowMessage<'_, T, D>,
+        input: RowMessage<'_, T, D>,
     ) -> PairEstimate<T, D> {
-        let (go, gi) = (gamma_out.matrix()[(0, 0)], gamma_in.matrix()[(0, 0)]);
-        let (ro, ri) = (r_out[0], r_in[0]);
+        let (go, gi) = (output.gamma.matrix()[(0, 0)], input.gamma.matrix()[(0, 0)]);
+        let (ro, ri) = (output.r[0], input.r[0]);
         let delta = self.noise_var;
         // a = 1/(1 + Δγ), 1 − a = Δγ/(1 + Δγ), Var(h | z) = Δ a.
         let (m, a, s) = if delta == T::ZERO {
@@ -557,15 +555,13 @@ impl<T: MatReal, A: Activation<T>, const D: usize> ChannelDenoiser<T, D>
     /// constructed; see the type's docs for the formulas.
     fn denoise_pair(
         &self,
-        r_out: &SVector<T, D>,
-        gamma_out: &Precision<T, D>,
-        r_in: &SVector<T, D>,
-        gamma_in: &Precision<T, D>,
+        output: RowMessage<'_, T, D>,
+        input: RowMessage<'_, T, D>,
     ) -> PairEstimate<T, D> {
         if self.uses_quadrature() {
-            self.mmse_pair(r_out, gamma_out, r_in, gamma_in)
+            self.mmse_pair(output, input)
         } else {
-            self.map_pair(r_out, gamma_out, r_in, gamma_in)
+            self.map_pair(output, input)
         }
     }
 
@@ -576,9 +572,9 @@ impl<T: MatReal, A: Activation<T>, const D: usize> ChannelDenoiser<T, D>
     fn denoise_output(
         &self,
         y: &SVector<T, D>,
-        r: &SVector<T, D>,
-        gamma: &Precision<T, D>,
+        message: RowMessage<'_, T, D>,
     ) -> RowEstimate<T, D> {
+        let (r, gamma) = (&message.r, message.gamma);
         let delta = self.noise_var;
         if delta == T::ZERO {
             if self.activation.is_identity() {

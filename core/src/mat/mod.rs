@@ -1,4 +1,5 @@
-//! Building blocks of ML-Mat-VAMP (paper `002_…`): row beliefs with d×d precision matrices.
+//! Building blocks of ML-Mat-VAMP (Pandit, Sahraee-Ardakan, Rangan, Schniter, Fletcher, *Matrix
+//! inference and estimation in multi-layer models*): row beliefs with d×d precision matrices.
 //!
 //! ML-Mat-VAMP (the paper's Algorithm 1) passes, for every row of an n×d matrix, a Gaussian
 //! message `(r, Γ)`: a row `r ∈ R^d` and a d×d symmetric positive definite precision `Γ`,
@@ -7,6 +8,8 @@
 //! quadratic form). The non-linear layers' estimators `G_ℓ^±` of eq. 13 act row by row: a
 //! [`RowDenoiser`] takes `(r, Γ)` and returns the row's estimate and its d×d Jacobian.
 //!
+//! - [`RowMessage`], [`Message`], [`MessageMut`]: the message `(r, Γ)` on one row, and
+//!   `(R, Γ)` on all rows of a variable (read only, or as the iteration updates it).
 //! - [`Precision`]: a d×d matrix that is symmetric positive definite by construction (with its
 //!   Cholesky factor), plus the eigenvalue floor [`Precision::with_floor`] for the
 //!   differences `Γ⁺ = Λ − Γ⁻` of Algorithm 1, which need not stay positive definite.
@@ -29,6 +32,7 @@ mod activation_denoiser;
 mod gaussian_row;
 mod group_l1;
 mod laplace_row;
+mod message;
 mod mixture_row;
 mod per_entry;
 mod precision;
@@ -39,6 +43,7 @@ pub use activation_denoiser::{ActivationDenoiser, Estimator};
 pub use gaussian_row::{GaussianRow, GaussianRowPosterior};
 pub use group_l1::GroupL1;
 pub use laplace_row::LaplaceRow;
+pub use message::{Message, MessageMut, RowMessage};
 pub use mixture_row::{RowMixture, RowMixturePosterior};
 pub use per_entry::PerEntry;
 pub use precision::{Precision, symmetric_eigen};
@@ -116,24 +121,18 @@ pub trait ChannelDenoiser<T: MatReal, const D: usize> {
     /// A short name, for errors.
     fn name(&self) -> &'static str;
 
-    /// The hidden-layer estimates for the messages `(r_out, Γ_out)` on the activation `h` and
-    /// `(r_in, Γ_in)` on the pre-activation `z`.
+    /// The hidden-layer estimates for the messages `output = (r_out, Γ_out)` on the
+    /// activation `h` and `input = (r_in, Γ_in)` on the pre-activation `z`.
     fn denoise_pair(
         &self,
-        r_out: &SVector<T, D>,
-        gamma_out: &Precision<T, D>,
-        r_in: &SVector<T, D>,
-        gamma_in: &Precision<T, D>,
+        output: RowMessage<'_, T, D>,
+        input: RowMessage<'_, T, D>,
     ) -> PairEstimate<T, D>;
 
     /// The output layer's estimate of the pre-activation `z` given the observed row `y` and
     /// the message `(r, Γ)` on `z`, and its Jacobian `∂ẑ/∂r`.
-    fn denoise_output(
-        &self,
-        y: &SVector<T, D>,
-        r: &SVector<T, D>,
-        gamma: &Precision<T, D>,
-    ) -> RowEstimate<T, D>;
+    fn denoise_output(&self, y: &SVector<T, D>, message: RowMessage<'_, T, D>)
+    -> RowEstimate<T, D>;
 
     /// `Ok(())` if the observed row `y` is possible under the channel (every entry finite,
     /// `±1` for a sign channel, …), else a typed error. Default: every entry finite.

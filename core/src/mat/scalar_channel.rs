@@ -1,6 +1,6 @@
 //! Any scalar ML-AMP [`Channel`] as the `d = 1` MMSE row estimators of ML-Mat-VAMP.
 
-use super::{ChannelDenoiser, MatReal, PairEstimate, Precision, RowEstimate};
+use super::{ChannelDenoiser, MatReal, PairEstimate, RowEstimate, RowMessage};
 use crate::channel::Channel;
 use crate::error::Error;
 use crate::real::Real;
@@ -8,14 +8,16 @@ use nalgebra::{SMatrix, SVector};
 
 /// A scalar channel `P(h | z)` ([`Channel`]: [`crate::channel::Linear`],
 /// [`crate::channel::Sign`], [`crate::channel::Relu`], …) as the MMSE estimators
-/// `G_{ℓ,mmse}^±` of eq. 13 (paper `002_…`) for rows of dimension `d = 1`, where ML-Mat-VAMP
+/// `G_{ℓ,mmse}^±` of eq. 13 (Pandit, Sahraee-Ardakan, Rangan, Schniter, Fletcher, *Matrix
+/// inference and estimation in multi-layer models*) for rows of dimension `d = 1`, where ML-Mat-VAMP
 /// is ML-VAMP and the messages are scalars `(r, γ)`.
 ///
 /// The paper's layer `ℓ` has `Z_ℓ` = our output `h` (message `(r_out, γ_out)` = its
 /// `(R_ℓ^-, Γ_ℓ^-)`) and `Z_{ℓ−1}` = our input `z` (message `(r_in, γ_in)` = its
 /// `(R_{ℓ−1}^+, Γ_{ℓ−1}^+)`). The belief of eq. 12,
 /// `b(h, z) ∝ P(h | z) e^{−γ_out (h − r_out)²/2} e^{−γ_in (z − r_in)²/2}`, is, up to a
-/// constant, the integrand of the channel's hidden function (ML-AMP paper `000_…`, eq. 6)
+/// constant, the integrand of the channel's hidden function (Manoel, Krzakala, Mézard,
+/// Zdeborová, *Multi-layer generalized linear estimation*, eq. 6)
 /// `Z(A, B, V, ω) = ∫ dh dz P(h|z) e^{−A h²/2 + B h} N(z; ω, V)` at
 /// `A = γ_out`, `B = γ_out r_out`, `V = 1/γ_in`, `ω = r_in`. So, with
 /// `(g, ∂g, mean, var)` = [`Channel::hidden`]:
@@ -76,15 +78,13 @@ impl<T: MatReal, C: Channel<T>, const D: usize> ChannelDenoiser<T, D>
     /// [`Channel::hidden`] at `(γ_out, γ_out r_out, 1/γ_in, r_in)`; see the type's docs.
     fn denoise_pair(
         &self,
-        r_out: &SVector<T, D>,
-        gamma_out: &Precision<T, D>,
-        r_in: &SVector<T, D>,
-        gamma_in: &Precision<T, D>,
+        output: RowMessage<'_, T, D>,
+        input: RowMessage<'_, T, D>,
     ) -> PairEstimate<T, D> {
-        let (go, gi) = (gamma_out.matrix()[(0, 0)], gamma_in.matrix()[(0, 0)]);
+        let (go, gi) = (output.gamma.matrix()[(0, 0)], input.gamma.matrix()[(0, 0)]);
         let v = T::ONE / gi;
-        let omega = r_in[0];
-        let o = self.channel.hidden(go, go * r_out[0], v, omega);
+        let omega = input.r[0];
+        let o = self.channel.hidden(go, go * output.r[0], v, omega);
         PairEstimate {
             output: RowEstimate {
                 mean: SVector::from_element(o.mean),
@@ -101,13 +101,12 @@ impl<T: MatReal, C: Channel<T>, const D: usize> ChannelDenoiser<T, D>
     fn denoise_output(
         &self,
         y: &SVector<T, D>,
-        r: &SVector<T, D>,
-        gamma: &Precision<T, D>,
+        message: RowMessage<'_, T, D>,
     ) -> RowEstimate<T, D> {
-        let v = T::ONE / gamma.matrix()[(0, 0)];
-        let o = self.channel.output(y[0], v, r[0]);
+        let v = T::ONE / message.gamma.matrix()[(0, 0)];
+        let o = self.channel.output(y[0], v, message.r[0]);
         RowEstimate {
-            mean: SVector::from_element(r[0] + v * o.g),
+            mean: SVector::from_element(message.r[0] + v * o.g),
             jacobian: SMatrix::from_element(Real::max(T::ONE + v * o.dg, T::ZERO)),
         }
     }

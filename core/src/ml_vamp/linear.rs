@@ -1,7 +1,8 @@
-//! The linear layer's estimator of ML-Mat-VAMP in the SVD domain (paper `002_…`, eq. 15).
+//! The linear layer's estimator of ML-Mat-VAMP in the SVD domain (Pandit, Sahraee-Ardakan,
+//! Rangan, Schniter, Fletcher, *Matrix inference and estimation in multi-layer models*, eq. 15).
 
 use crate::error::Error;
-use crate::mat::{MatReal, Precision};
+use crate::mat::{MatReal, Message, Precision};
 use crate::ml_vamp::Rotations;
 use crate::real::Real;
 use nalgebra::{SMatrix, SVector};
@@ -15,8 +16,7 @@ pub enum LayerNoise<T, const D: usize> {
     Precision(Precision<T, D>),
 }
 
-/// The per-singular-value estimator of eq. 15 (paper `002_…`, an argmin: the paper prints
-/// argmax) for one direction of the SVD `W = U diag(s) Vᵀ`: with the rotated message rows
+/// The per-singular-value estimator of eq. 15 (an argmin: the paper prints argmax) for one direction of the SVD `W = U diag(s) Vᵀ`: with the rotated message rows
 /// `a = (Uᵀ r_out)_j`, `c = (Vᵀ r_in)_j` and rotated bias `b̃ = (Uᵀ b)_j`, minimise over
 /// `(z̃, ũ) ∈ R^{2d}`
 ///
@@ -257,20 +257,20 @@ impl<'a, T: MatReal, const D: usize> LinearLayer<'a, T, D> {
     /// Forward estimate `Ẑ_out = G_ℓ^+` (Algorithm 1, line 9) and the average Jacobian
     /// `⟨∂ẑ_out/∂r_out⟩` (line 10, our convention [`crate::mat::RowEstimate::jacobian`]).
     ///
-    /// `r_out` (`rows × D`) with `Γ_out` is the message on the output (`R_ℓ^-`, `Γ_ℓ^-`),
-    /// `r_in_rot = Vᵀ R_in` (`rank × D`) the rotated message on the input (`R_{ℓ−1}^+`, with
-    /// `Γ_in`), `scratch` (`rank × D`) is overwritten, `z_out` (`rows × D`) receives the
-    /// estimate. Lengths are the caller's (Algorithm 1 checks them once).
+    /// `output = (R_out, Γ_out)` (`rows × D`) is the message on the output (`R_ℓ^-`, `Γ_ℓ^-`),
+    /// `input_rot = (Vᵀ R_in, Γ_in)` (`rank × D`) the rotated message on the input
+    /// (`R_{ℓ−1}^+`, `Γ_{ℓ−1}^+`: the rotation acts on the rows, so `Γ` is unchanged),
+    /// `scratch` (`rank × D`) is overwritten, `z_out` (`rows × D`) receives the estimate.
+    /// Lengths are the caller's (Algorithm 1 checks them once).
     pub fn forward(
         &self,
-        r_out: &[T],
-        gamma_out: &Precision<T, D>,
-        r_in_rot: &[T],
-        gamma_in: &Precision<T, D>,
+        output: Message<'_, T, D>,
+        input_rot: Message<'_, T, D>,
         scratch: &mut [T],
         z_out: &mut [T],
     ) -> SMatrix<T, D, D> {
-        let sh = Shared::new(&self.noise, gamma_out, gamma_in);
+        let (r_out, r_in_rot) = (output.r, input_rot.r);
+        let sh = Shared::new(&self.noise, output.gamma, input_rot.gamma);
         let sv = self.rotations.singular_values();
         let jac = self.sweep(&sh, r_out, r_in_rot, scratch, |dir, _, z, a, _, b| {
             (z - sh.out_of(b, a), sh.jacobian_out(dir))
@@ -290,22 +290,20 @@ impl<'a, T: MatReal, const D: usize> LinearLayer<'a, T, D> {
     /// Backward estimate `Ẑ_in = G_ℓ^-` (Algorithm 1, line 20) and the average Jacobian
     /// `⟨∂ẑ_in/∂r_in⟩` (line 21).
     ///
-    /// `r_out` (`rows × D`) with `Γ_out` is the message on the output (the new `R_ℓ^-`),
-    /// `r_in` (`cols × D`) with `Γ_in` the message on the input (`R_{ℓ−1}^+`) and
-    /// `r_in_rot = Vᵀ r_in` (`rank × D`, kept from [`LinearLayer::forward`]); `scratch`
+    /// `output = (R_out, Γ_out)` (`rows × D`) is the message on the output (the new `R_ℓ^-`),
+    /// `input = (R_in, Γ_in)` (`cols × D`) the message on the input (`R_{ℓ−1}^+`) and
+    /// `r_in_rot = Vᵀ R_in` (`rank × D`, kept from [`LinearLayer::forward`]); `scratch`
     /// (`rank × D`) is overwritten, `z_in` (`cols × D`) receives the estimate.
-    #[allow(clippy::too_many_arguments)]
     pub fn backward(
         &self,
-        r_out: &[T],
-        gamma_out: &Precision<T, D>,
-        r_in: &[T],
+        output: Message<'_, T, D>,
+        input: Message<'_, T, D>,
         r_in_rot: &[T],
-        gamma_in: &Precision<T, D>,
         scratch: &mut [T],
         z_in: &mut [T],
     ) -> SMatrix<T, D, D> {
-        let sh = Shared::new(&self.noise, gamma_out, gamma_in);
+        let (r_out, r_in, gamma_in) = (output.r, input.r, input.gamma);
+        let sh = Shared::new(&self.noise, output.gamma, gamma_in);
         let sv = self.rotations.singular_values();
         let jac = self.sweep(&sh, r_out, r_in_rot, scratch, |dir, u, _, _, c, _| {
             (u - c, dir.p.solve_matrix(gamma_in.matrix()))

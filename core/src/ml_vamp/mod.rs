@@ -55,7 +55,7 @@ pub use rotations::{DenseRotations, Rotations};
 
 use crate::damping::{Change, Damping};
 use crate::error::Error;
-use crate::mat::{ChannelDenoiser, MatReal, Precision, RowDenoiser};
+use crate::mat::{ChannelDenoiser, MatReal, Message, MessageMut, Precision, RowDenoiser};
 use crate::real::Real;
 use nalgebra::{SMatrix, SVector};
 
@@ -72,16 +72,12 @@ pub struct VampLayer<'a, T: MatReal, const D: usize> {
 /// The iteration state of one variable (`n` rows of `D`), in caller-owned buffers.
 #[derive(Debug)]
 pub struct VariableState<'a, T: MatReal, const D: usize> {
-    /// `R^+` (row-major `n × D`): the forward message's rows.
-    pub r_plus: &'a mut [T],
-    /// `R^-`: the backward message's rows.
-    pub r_minus: &'a mut [T],
+    /// `(R^+, Γ^+)`: the forward message (from the factor below), `R^+` row-major `n × D`.
+    pub plus: MessageMut<'a, T, D>,
+    /// `(R^-, Γ^-)`: the backward message (from the factor above).
+    pub minus: MessageMut<'a, T, D>,
     /// `Ẑ^+`: the forward pass's estimate (what the driver reports).
     pub estimate: &'a mut [T],
-    /// `Γ^+`.
-    pub gamma_plus: Precision<T, D>,
-    /// `Γ^-`.
-    pub gamma_minus: Precision<T, D>,
     /// Interventions so far that kept this variable's precisions positive definite: raised
     /// eigenvalues of `⟨C⟩` and rejected updates of `Γ^±` (see the module docs).
     pub interventions: usize,
@@ -152,11 +148,15 @@ impl<'a, T: MatReal, const D: usize> VariableState<'a, T, D> {
         let one = Precision::identity_scaled(T::ONE).expect("1 is a valid scale");
         (
             Self {
-                r_plus,
-                r_minus,
+                plus: MessageMut {
+                    r: r_plus,
+                    gamma: one,
+                },
+                minus: MessageMut {
+                    r: r_minus,
+                    gamma: one,
+                },
                 estimate,
-                gamma_plus: one,
-                gamma_minus: one,
                 interventions: 0,
             },
             rest,
@@ -164,7 +164,7 @@ impl<'a, T: MatReal, const D: usize> VariableState<'a, T, D> {
     }
 
     fn rows(&self) -> usize {
-        self.r_plus.len() / D
+        self.plus.r.len() / D
     }
 }
 
@@ -265,11 +265,11 @@ impl<'m, T: MatReal, const D: usize> MlVamp<'m, T, D> {
         }
         for (l, s) in self.layers.iter().zip(state) {
             let (rows, cols, rank) = (l.linear.rows(), l.linear.cols(), l.linear.rank());
-            crate::error::length("input state", s.input.r_plus, cols * D)?;
-            crate::error::length("input state", s.input.r_minus, cols * D)?;
+            crate::error::length("input state", s.input.plus.r, cols * D)?;
+            crate::error::length("input state", s.input.minus.r, cols * D)?;
             crate::error::length("input state", s.input.estimate, cols * D)?;
-            crate::error::length("pre-activation state", s.pre.r_plus, rows * D)?;
-            crate::error::length("pre-activation state", s.pre.r_minus, rows * D)?;
+            crate::error::length("pre-activation state", s.pre.plus.r, rows * D)?;
+            crate::error::length("pre-activation state", s.pre.minus.r, rows * D)?;
             crate::error::length("pre-activation state", s.pre.estimate, rows * D)?;
             crate::error::length("rotated state", s.rotated, rank * D)?;
             crate::error::length("scratch state", s.scratch, rank * D)?;
@@ -289,12 +289,12 @@ impl<'m, T: MatReal, const D: usize> MlVamp<'m, T, D> {
         for (k, s) in state.iter_mut().enumerate() {
             for (j, v) in [&mut s.input, &mut s.pre].into_iter().enumerate() {
                 let g = Precision::identity_scaled(T::ONE / self.scale[2 * k + j])?;
-                v.gamma_plus = g;
-                v.gamma_minus = Precision::identity_scaled(
+                v.plus.gamma = g;
+                v.minus.gamma = Precision::identity_scaled(
                     T::c(INITIAL_RELATIVE_PRECISION) / self.scale[2 * k + j],
                 )?;
                 v.interventions = 0;
-                for x in v.r_plus.iter_mut().chain(v.r_minus.iter_mut()) {
+                for x in v.plus.r.iter_mut().chain(v.minus.r.iter_mut()) {
                     *x = T::ZERO;
                 }
                 for x in v.estimate.iter_mut() {
@@ -326,7 +326,8 @@ impl<'m, T: MatReal, const D: usize> MlVamp<'m, T, D> {
             let h = &mut state[0].input;
             let (mut change, mut jac) = (Change::new(), SMatrix::<T, D, D>::zeros());
             for i in 0..h.rows() {
-                let est = self.prior.denoise(&row(h.r_minus, i), &h.gamma_minus);
+                let m = h.minus.view().row(i);
+                let est = self.prior.denoise(&m.r, m.gamma);
                 change.add(est.mean, row::<T, D>(h.estimate, i));
                 h.estimate[i * D..(i + 1) * D].copy_from_slice(est.mean.as_slice());
                 jac += est.jacobian;
@@ -344,12 +345,10 @@ impl<'m, T: MatReal, const D: usize> MlVamp<'m, T, D> {
             layer
                 .linear
                 .rotations()
-                .right_t(s.input.r_plus, D, s.rotated);
+                .right_t(s.input.plus.r, D, s.rotated);
             let jac = layer.linear.forward(
-                s.pre.r_minus,
-                &s.pre.gamma_minus,
-                s.rotated,
-                &s.input.gamma_plus,
+                s.pre.minus.view(),
+                Message::new(s.rotated, &s.input.plus.gamma),
                 s.scratch,
                 s.pre.estimate,
             );
@@ -366,12 +365,9 @@ impl<'m, T: MatReal, const D: usize> MlVamp<'m, T, D> {
                 let next = &mut tail[0].input;
                 let (mut change, mut jac) = (Change::new(), SMatrix::<T, D, D>::zeros());
                 for i in 0..next.rows() {
-                    let est = layer.channel.denoise_pair(
-                        &row(next.r_minus, i),
-                        &next.gamma_minus,
-                        &row(s.pre.r_plus, i),
-                        &s.pre.gamma_plus,
-                    );
+                    let est = layer
+                        .channel
+                        .denoise_pair(next.minus.view().row(i), s.pre.plus.view().row(i));
                     change.add(est.output.mean, row::<T, D>(next.estimate, i));
                     next.estimate[i * D..(i + 1) * D].copy_from_slice(est.output.mean.as_slice());
                     jac += est.output.jacobian;
@@ -396,11 +392,7 @@ impl<'m, T: MatReal, const D: usize> MlVamp<'m, T, D> {
             let n = s.pre.rows();
             let mut jac = SMatrix::<T, D, D>::zeros();
             for i in 0..n {
-                let est = channel.denoise_output(
-                    &row(self.y, i),
-                    &row(s.pre.r_plus, i),
-                    &s.pre.gamma_plus,
-                );
+                let est = channel.denoise_output(&row(self.y, i), s.pre.plus.view().row(i));
                 s.back[i * D..(i + 1) * D].copy_from_slice(est.mean.as_slice());
                 jac += est.jacobian;
             }
@@ -421,11 +413,9 @@ impl<'m, T: MatReal, const D: usize> MlVamp<'m, T, D> {
             let layer = &self.layers[k];
             let n = s.input.rows();
             let jac = layer.linear.backward(
-                s.pre.r_minus,
-                &s.pre.gamma_minus,
-                s.input.r_plus,
+                s.pre.minus.view(),
+                s.input.plus.view(),
                 s.rotated,
-                &s.input.gamma_plus,
                 s.scratch,
                 &mut s.back[..n * D],
             );
@@ -447,12 +437,8 @@ impl<'m, T: MatReal, const D: usize> MlVamp<'m, T, D> {
                 let n = below.pre.rows();
                 let mut jac = SMatrix::<T, D, D>::zeros();
                 for i in 0..n {
-                    let est = channel.denoise_pair(
-                        &row(h.r_minus, i),
-                        &h.gamma_minus,
-                        &row(below.pre.r_plus, i),
-                        &below.pre.gamma_plus,
-                    );
+                    let est =
+                        channel.denoise_pair(h.minus.view().row(i), below.pre.plus.view().row(i));
                     below.back[i * D..(i + 1) * D].copy_from_slice(est.input.mean.as_slice());
                     jac += est.input.jacobian;
                 }
@@ -471,9 +457,10 @@ impl<'m, T: MatReal, const D: usize> MlVamp<'m, T, D> {
         report.finite &= Real::is_finite(report.change)
             && state.iter().all(|s| {
                 [&s.input, &s.pre].into_iter().all(|v| {
-                    v.r_plus
+                    v.plus
+                        .r
                         .iter()
-                        .chain(v.r_minus.iter())
+                        .chain(v.minus.r.iter())
                         .chain(v.estimate.iter())
                         .all(|x| Real::is_finite(*x))
                 })
@@ -496,10 +483,11 @@ impl<'m, T: MatReal, const D: usize> MlVamp<'m, T, D> {
         damping: Damping<T>,
     ) -> Result<usize, Error> {
         let eps = relative_floor::<T>();
-        let (gamma_in, gamma_out_old) = match pass {
-            Pass::Forward => (v.gamma_minus, v.gamma_plus),
-            Pass::Backward => (v.gamma_plus, v.gamma_minus),
+        let (incoming, outgoing) = match pass {
+            Pass::Forward => (&v.minus, &mut v.plus),
+            Pass::Backward => (&v.plus, &mut v.minus),
         };
+        let (gamma_in, gamma_out_old) = (incoming.gamma, outgoing.gamma);
         // ⟨C⟩ = ⟨J⟩ Γ_in⁻¹ = (Γ_in⁻¹ ⟨J⟩ᵀ)ᵀ, floored; Λ = ⟨C⟩⁻¹.
         let cov = gamma_in.solve_matrix(&jac.transpose()).transpose();
         let (cov, raised_c) = Precision::with_floor(cov, eps * scale)?;
@@ -517,10 +505,11 @@ impl<'m, T: MatReal, const D: usize> MlVamp<'m, T, D> {
         }
         // r_out = Γ_out⁻¹ (Λ ẑ − Γ_in r_in) = ẑ + Γ_out⁻¹ Γ_in (ẑ − r_in).
         let b = gamma_new.solve_matrix(gamma_in.matrix());
-        let (estimate, r_in, r_out): (&[T], &[T], &mut [T]) = match pass {
-            Pass::Forward => (&*v.estimate, &*v.r_minus, &mut *v.r_plus),
-            Pass::Backward => (back.unwrap_or(&[]), &*v.r_plus, &mut *v.r_minus),
+        let estimate: &[T] = match pass {
+            Pass::Forward => v.estimate,
+            Pass::Backward => back.unwrap_or(&[]),
         };
+        let (r_in, r_out) = (&*incoming.r, &mut *outgoing.r);
         for i in 0..r_in.len() / D {
             let z = row::<T, D>(estimate, i);
             let new = z + b * (z - row::<T, D>(r_in, i));
@@ -532,10 +521,7 @@ impl<'m, T: MatReal, const D: usize> MlVamp<'m, T, D> {
             .matrix()
             .zip_map(gamma_out_old.matrix(), |n, o| damping.mix(o, n));
         let damped = Precision::new(damped).unwrap_or(gamma_new);
-        match pass {
-            Pass::Forward => v.gamma_plus = damped,
-            Pass::Backward => v.gamma_minus = damped,
-        }
+        outgoing.gamma = damped;
         v.interventions += raised_c;
         Ok(raised_c)
     }

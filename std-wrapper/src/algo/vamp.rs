@@ -273,7 +273,7 @@ fn iterate<const D: usize>(
     for t in 1..=opts.max_iter {
         let rep = vamp.step(state, opts.damping)?;
         for v in state.iter().flat_map(|s| [&s.input, &s.pre]) {
-            for g in [&v.gamma_plus, &v.gamma_minus] {
+            for g in [&v.plus.gamma, &v.minus.gamma] {
                 let (values, _) = symmetric_eigen(g.matrix());
                 min_eigenvalue = values.iter().fold(min_eigenvalue, |m, &e| m.min(e));
             }
