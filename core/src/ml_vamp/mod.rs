@@ -1,5 +1,6 @@
-//! ML-Mat-VAMP (paper `002_…`, Algorithm 1): multi-layer matrix VAMP over caller-provided
-//! buffers, for rows of `D` columns (`D = 1` is ML-VAMP).
+//! ML-Mat-VAMP (Pandit, Sahraee-Ardakan, Rangan, Schniter, Fletcher, *Matrix inference and
+//! estimation in multi-layer models*, Algorithm 1): multi-layer matrix VAMP over
+//! caller-provided buffers, for rows of `D` columns (`D = 1` is ML-VAMP).
 //!
 //! # The chain, in our order
 //!
@@ -30,6 +31,12 @@
 //! `r^- = (Γ^-)⁻¹ (Λ^- ẑ − Γ^+ r^+)`, all of the *same* variable (this is where the printed
 //! lines 18, 21 and 23 slip between layers; see `shared/notes/conventions.md`).
 //!
+//! Each update is thus, for one variable: its estimates by one factor from the message into
+//! that factor, their mean Jacobian, and the extrinsic message out. A non-linear factor (the
+//! prior, a channel, the output) estimates row by row, one private row sweep for all four
+//! of its uses; the linear layer estimates in the SVD domain ([`LinearLayer`]); the extrinsic
+//! step is common to both.
+//!
 //! # Safeguards, all counted
 //!
 //! `⟨C⟩` may be singular (a noiseless output, or a perfectly recovered variable): its
@@ -55,7 +62,9 @@ pub use rotations::{DenseRotations, Rotations};
 
 use crate::damping::{Change, Damping};
 use crate::error::Error;
-use crate::mat::{ChannelDenoiser, MatReal, Message, MessageMut, Precision, RowDenoiser};
+use crate::mat::{
+    ChannelDenoiser, MatReal, Message, MessageMut, Precision, RowDenoiser, RowEstimate, RowMessage,
+};
 use crate::real::Real;
 use nalgebra::{SMatrix, SVector};
 
@@ -78,13 +87,15 @@ pub struct VariableState<'a, T: MatReal, const D: usize> {
     pub minus: MessageMut<'a, T, D>,
     /// `Ẑ^+`: the forward pass's estimate (what the driver reports).
     pub estimate: &'a mut [T],
+    /// `Ẑ^-`: the backward pass's estimate.
+    pub estimate_minus: &'a mut [T],
     /// Interventions so far that kept this variable's precisions positive definite: raised
     /// eigenvalues of `⟨C⟩` and rejected updates of `Γ^±` (see the module docs).
     pub interventions: usize,
 }
 
 /// The state of one of our layers: its input variable `h_k`, its pre-activation `z_k`, and
-/// scratch space.
+/// the linear layer's rotated message and scratch space.
 #[derive(Debug)]
 pub struct LayerState<'a, T: MatReal, const D: usize> {
     /// `h_k` (`n_k` rows; for `k = 0` the signal).
@@ -95,15 +106,13 @@ pub struct LayerState<'a, T: MatReal, const D: usize> {
     pub rotated: &'a mut [T],
     /// `rank × D` scratch.
     pub scratch: &'a mut [T],
-    /// `max(n_k, n_{k+1}) × D` scratch for the backward estimates.
-    pub back: &'a mut [T],
 }
 
 impl<'a, T: MatReal, const D: usize> LayerState<'a, T, D> {
     /// The number of entries [`LayerState::carve`] takes for a `rows × cols` layer of rank
     /// `rank`.
     pub const fn len(rows: usize, cols: usize, rank: usize) -> usize {
-        D * (3 * cols + 3 * rows + 2 * rank + if rows > cols { rows } else { cols })
+        D * (4 * cols + 4 * rows + 2 * rank)
     }
 
     /// Carves a layer's state from the front of `buf` (precisions set to the identity, to be
@@ -125,15 +134,13 @@ impl<'a, T: MatReal, const D: usize> LayerState<'a, T, D> {
         let (mine, rest) = buf.split_at_mut(need);
         let (input, mine) = VariableState::carve(mine, cols);
         let (pre, mine) = VariableState::carve(mine, rows);
-        let (rotated, mine) = mine.split_at_mut(rank * D);
-        let (scratch, back) = mine.split_at_mut(rank * D);
+        let (rotated, scratch) = mine.split_at_mut(rank * D);
         Ok((
             Self {
                 input,
                 pre,
                 rotated,
                 scratch,
-                back,
             },
             rest,
         ))
@@ -144,7 +151,8 @@ impl<'a, T: MatReal, const D: usize> VariableState<'a, T, D> {
     fn carve(buf: &'a mut [T], n: usize) -> (Self, &'a mut [T]) {
         let (r_plus, buf) = buf.split_at_mut(n * D);
         let (r_minus, buf) = buf.split_at_mut(n * D);
-        let (estimate, rest) = buf.split_at_mut(n * D);
+        let (estimate, buf) = buf.split_at_mut(n * D);
+        let (estimate_minus, rest) = buf.split_at_mut(n * D);
         let one = Precision::identity_scaled(T::ONE).expect("1 is a valid scale");
         (
             Self {
@@ -157,6 +165,7 @@ impl<'a, T: MatReal, const D: usize> VariableState<'a, T, D> {
                     gamma: one,
                 },
                 estimate,
+                estimate_minus,
                 interventions: 0,
             },
             rest,
@@ -165,6 +174,15 @@ impl<'a, T: MatReal, const D: usize> VariableState<'a, T, D> {
 
     fn rows(&self) -> usize {
         self.plus.r.len() / D
+    }
+
+    /// The message into a pass's estimator and the buffer of its estimate: `(R^-, Γ^-)` and
+    /// `Ẑ^+` forward, `(R^+, Γ^+)` and `Ẑ^-` backward.
+    fn pass_mut(&mut self, pass: Pass) -> (Message<'_, T, D>, &mut [T]) {
+        match pass {
+            Pass::Forward => (self.minus.view(), &mut *self.estimate),
+            Pass::Backward => (self.plus.view(), &mut *self.estimate_minus),
+        }
     }
 }
 
@@ -265,15 +283,16 @@ impl<'m, T: MatReal, const D: usize> MlVamp<'m, T, D> {
         }
         for (l, s) in self.layers.iter().zip(state) {
             let (rows, cols, rank) = (l.linear.rows(), l.linear.cols(), l.linear.rank());
-            crate::error::length("input state", s.input.plus.r, cols * D)?;
-            crate::error::length("input state", s.input.minus.r, cols * D)?;
-            crate::error::length("input state", s.input.estimate, cols * D)?;
-            crate::error::length("pre-activation state", s.pre.plus.r, rows * D)?;
-            crate::error::length("pre-activation state", s.pre.minus.r, rows * D)?;
-            crate::error::length("pre-activation state", s.pre.estimate, rows * D)?;
+            for (what, v, n) in [
+                ("input state", &s.input, cols),
+                ("pre-activation state", &s.pre, rows),
+            ] {
+                for buf in [&*v.plus.r, &*v.minus.r, &*v.estimate, &*v.estimate_minus] {
+                    crate::error::length(what, buf, n * D)?;
+                }
+            }
             crate::error::length("rotated state", s.rotated, rank * D)?;
             crate::error::length("scratch state", s.scratch, rank * D)?;
-            crate::error::length("backward state", s.back, rows.max(cols) * D)?;
         }
         Ok(())
     }
@@ -297,7 +316,7 @@ impl<'m, T: MatReal, const D: usize> MlVamp<'m, T, D> {
                 for x in v.plus.r.iter_mut().chain(v.minus.r.iter_mut()) {
                     *x = T::ZERO;
                 }
-                for x in v.estimate.iter_mut() {
+                for x in v.estimate.iter_mut().chain(v.estimate_minus.iter_mut()) {
                     *x = T::ZERO;
                 }
             }
@@ -321,25 +340,19 @@ impl<'m, T: MatReal, const D: usize> MlVamp<'m, T, D> {
         };
         let k_last = self.layers.len() - 1;
 
-        // Forward: the prior (lines 4–7).
-        {
-            let h = &mut state[0].input;
-            let (mut change, mut jac) = (Change::new(), SMatrix::<T, D, D>::zeros());
-            for i in 0..h.rows() {
-                let m = h.minus.view().row(i);
-                let est = self.prior.denoise(&m.r, m.gamma);
-                change.add(est.mean, row::<T, D>(h.estimate, i));
-                h.estimate[i * D..(i + 1) * D].copy_from_slice(est.mean.as_slice());
-                jac += est.jacobian;
-            }
-            report.change = Real::max(report.change, change.relative());
-            let jac = jac / <T as Real>::from_usize(h.rows());
-            report.interventions +=
-                self.extrinsic(h, Pass::Forward, &jac, None, self.scale[0], damping)?;
-        }
+        // Forward: the prior's estimate of h_0 (lines 4–7).
+        let prior = self.prior;
+        self.sweep(
+            &mut state[0].input,
+            Pass::Forward,
+            self.scale[0],
+            damping,
+            &mut report,
+            |_, h| prior.denoise(&h.r, h.gamma),
+        )?;
         for k in 0..=k_last {
             let layer = &self.layers[k];
-            // The linear layer (lines 9–12).
+            // The linear layer's estimate of z_k (lines 9–12).
             let (head, tail) = state.split_at_mut(k + 1);
             let s = &mut head[k];
             layer
@@ -356,101 +369,63 @@ impl<'m, T: MatReal, const D: usize> MlVamp<'m, T, D> {
                 &mut s.pre,
                 Pass::Forward,
                 &jac,
-                None,
                 self.scale[2 * k + 1],
                 damping,
             )?;
-            // The channel into h_{k+1} (lines 9–12 for the even layer).
+            // The channel's estimate of h_{k+1} (lines 9–12 for the even layer).
             if k < k_last {
-                let next = &mut tail[0].input;
-                let (mut change, mut jac) = (Change::new(), SMatrix::<T, D, D>::zeros());
-                for i in 0..next.rows() {
-                    let est = layer
-                        .channel
-                        .denoise_pair(next.minus.view().row(i), s.pre.plus.view().row(i));
-                    change.add(est.output.mean, row::<T, D>(next.estimate, i));
-                    next.estimate[i * D..(i + 1) * D].copy_from_slice(est.output.mean.as_slice());
-                    jac += est.output.jacobian;
-                }
-                report.change = Real::max(report.change, change.relative());
-                let jac = jac / <T as Real>::from_usize(next.rows());
-                report.interventions += self.extrinsic(
-                    next,
+                let z = s.pre.plus.view();
+                self.sweep(
+                    &mut tail[0].input,
                     Pass::Forward,
-                    &jac,
-                    None,
                     self.scale[2 * k + 2],
                     damping,
+                    &mut report,
+                    |i, h| layer.channel.denoise_pair(h, z.row(i)).output,
                 )?;
             }
         }
 
-        // Backward: the output (lines 15–18).
-        {
-            let s = &mut state[k_last];
-            let channel = self.layers[k_last].channel;
-            let n = s.pre.rows();
-            let mut jac = SMatrix::<T, D, D>::zeros();
-            for i in 0..n {
-                let est = channel.denoise_output(&row(self.y, i), s.pre.plus.view().row(i));
-                s.back[i * D..(i + 1) * D].copy_from_slice(est.mean.as_slice());
-                jac += est.jacobian;
-            }
-            let jac = jac / <T as Real>::from_usize(n);
-            let back = &s.back[..n * D];
-            report.interventions += self.extrinsic(
-                &mut s.pre,
-                Pass::Backward,
-                &jac,
-                Some(back),
-                self.scale[2 * k_last + 1],
-                damping,
-            )?;
-        }
+        // Backward: the output channel's estimate of z_{K−1} (lines 15–18).
+        let output = self.layers[k_last].channel;
+        let y = self.y;
+        self.sweep(
+            &mut state[k_last].pre,
+            Pass::Backward,
+            self.scale[2 * k_last + 1],
+            damping,
+            &mut report,
+            |i, z| output.denoise_output(&row(y, i), z),
+        )?;
         for k in (0..=k_last).rev() {
             // The linear layer's estimate of h_k (lines 20–23).
             let s = &mut state[k];
-            let layer = &self.layers[k];
-            let n = s.input.rows();
-            let jac = layer.linear.backward(
+            let jac = self.layers[k].linear.backward(
                 s.pre.minus.view(),
                 s.input.plus.view(),
                 s.rotated,
                 s.scratch,
-                &mut s.back[..n * D],
+                s.input.estimate_minus,
             );
-            let back = &s.back[..n * D];
             report.interventions += self.extrinsic(
                 &mut s.input,
                 Pass::Backward,
                 &jac,
-                Some(back),
                 self.scale[2 * k],
                 damping,
             )?;
             // The channel of layer k − 1: its estimate of z_{k−1}.
             if k > 0 {
                 let (head, tail) = state.split_at_mut(k);
-                let below = &mut head[k - 1];
-                let h = &tail[0].input;
+                let h = tail[0].input.minus.view();
                 let channel = self.layers[k - 1].channel;
-                let n = below.pre.rows();
-                let mut jac = SMatrix::<T, D, D>::zeros();
-                for i in 0..n {
-                    let est =
-                        channel.denoise_pair(h.minus.view().row(i), below.pre.plus.view().row(i));
-                    below.back[i * D..(i + 1) * D].copy_from_slice(est.input.mean.as_slice());
-                    jac += est.input.jacobian;
-                }
-                let jac = jac / <T as Real>::from_usize(n);
-                let back = &below.back[..n * D];
-                report.interventions += self.extrinsic(
-                    &mut below.pre,
+                self.sweep(
+                    &mut head[k - 1].pre,
                     Pass::Backward,
-                    &jac,
-                    Some(back),
                     self.scale[2 * k - 1],
                     damping,
+                    &mut report,
+                    |i, z| channel.denoise_pair(h.row(i), z).input,
                 )?;
             }
         }
@@ -468,17 +443,53 @@ impl<'m, T: MatReal, const D: usize> MlVamp<'m, T, D> {
         Ok(report)
     }
 
+    /// One row sweep of a non-linear factor (lines 4–7 for the prior, 9–12 and 20–23 for a
+    /// hidden channel, 15–18 for the output): `estimator(i, (r_i, Γ))` gives the factor's
+    /// estimate of row `i` of `v` and its Jacobian from the row's message into the factor
+    /// (`(R^-, Γ^-)` forward, `(R^+, Γ^+)` backward; the estimator reads whatever else the
+    /// factor needs: the message on its other end, the observation); the estimates go to the
+    /// pass's estimate of `v` (`Ẑ^+` or `Ẑ^-`), their Jacobians are averaged over the rows,
+    /// `⟨J⟩ = (1/n) Σ_i J_i`, and `v`'s outgoing message is then formed by
+    /// [`MlVamp::extrinsic`]. A forward sweep also records the relative change of `Ẑ^+` in
+    /// `report.change`.
+    fn sweep(
+        &self,
+        v: &mut VariableState<'_, T, D>,
+        pass: Pass,
+        scale: T,
+        damping: Damping<T>,
+        report: &mut VampReport<T>,
+        estimator: impl Fn(usize, RowMessage<'_, T, D>) -> RowEstimate<T, D>,
+    ) -> Result<(), Error> {
+        let n = v.rows();
+        let (incoming, estimates) = v.pass_mut(pass);
+        let (mut change, mut jac) = (Change::new(), SMatrix::<T, D, D>::zeros());
+        for i in 0..n {
+            let est = estimator(i, incoming.row(i));
+            let out = &mut estimates[i * D..(i + 1) * D];
+            if pass == Pass::Forward {
+                change.add(est.mean, SVector::from_column_slice(out));
+            }
+            out.copy_from_slice(est.mean.as_slice());
+            jac += est.jacobian;
+        }
+        if pass == Pass::Forward {
+            report.change = Real::max(report.change, change.relative());
+        }
+        let jac = jac / <T as Real>::from_usize(n);
+        report.interventions += self.extrinsic(v, pass, &jac, scale, damping)?;
+        Ok(())
+    }
+
     /// The extrinsic update of one variable (lines 5–7, 10–12, 16–18, 21–23): from the
-    /// average Jacobian `jac` of the estimates (`Ẑ^+` in `v.estimate` for the forward pass,
-    /// `Ẑ^-` in `back` for the backward one) in the incoming message `(R_in, Γ_in)`, the
-    /// outgoing `(R_out, Γ_out)`, damped. Returns the interventions (eigenvalues of `⟨C⟩`
-    /// raised, plus one if the update was rejected).
+    /// average Jacobian `jac` of the pass's estimates (`Ẑ^+` forward, `Ẑ^-` backward) in the
+    /// incoming message `(R_in, Γ_in)`, the outgoing `(R_out, Γ_out)`, damped. Returns the
+    /// interventions (eigenvalues of `⟨C⟩` raised, plus one if the update was rejected).
     fn extrinsic(
         &self,
         v: &mut VariableState<'_, T, D>,
         pass: Pass,
         jac: &SMatrix<T, D, D>,
-        back: Option<&[T]>,
         scale: T,
         damping: Damping<T>,
     ) -> Result<usize, Error> {
@@ -507,7 +518,7 @@ impl<'m, T: MatReal, const D: usize> MlVamp<'m, T, D> {
         let b = gamma_new.solve_matrix(gamma_in.matrix());
         let estimate: &[T] = match pass {
             Pass::Forward => v.estimate,
-            Pass::Backward => back.unwrap_or(&[]),
+            Pass::Backward => v.estimate_minus,
         };
         let (r_in, r_out) = (&*incoming.r, &mut *outgoing.r);
         for i in 0..r_in.len() / D {
