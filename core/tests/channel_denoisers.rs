@@ -350,7 +350,7 @@ fn pair1(
 
 fn output1(den: &dyn ChannelDenoiser<f64, 1>, y: f64, r: f64, g: f64) -> RowEstimate<f64, 1> {
     den.denoise_output(
-        &SVector::from_element(y),
+        &[y],
         RowMessage::new(SVector::from_element(r), &prec(SMatrix::from_element(g))),
     )
 }
@@ -695,7 +695,7 @@ fn check_identity<const D: usize>(rng: &mut Rng) {
             }
             // Observed layer: (I/Δ + Γ) z = y/Δ + Γ r, J = (I/Δ + Γ)⁻¹ Γ; Δ = 0: z = y, J = 0.
             let y = ro;
-            let o = den.denoise_output(&y, RowMessage::new(ri, &prec(gi)));
+            let o = den.denoise_output(y.as_slice(), RowMessage::new(ri, &prec(gi)));
             if delta == 0.0 {
                 assert_eq!(o.mean, y);
                 assert_eq!(o.jacobian, SMatrix::<f64, D, D>::zeros());
@@ -860,7 +860,7 @@ fn check_stationary<const D: usize>(rng: &mut Rng, a: Act) {
         if delta > 0.0 {
             // The observed layer: ½ ‖φ(z) − y‖²/Δ + ½ ‖z − r‖²_Γ.
             let o = with_denoiser::<f64, D, _>(a, delta, Estimator::Map, |d| {
-                d.denoise_output(&ro, RowMessage::new(ri, &prec(gi)))
+                d.denoise_output(ro.as_slice(), RowMessage::new(ri, &prec(gi)))
             });
             let m = SMatrix::<f64, D, D>::identity() / delta;
             let z = o.mean;
@@ -953,7 +953,7 @@ fn check_map_fd<const D: usize>(rng: &mut Rng, a: Act) {
                 FD_TOL_MAP,
             );
             if delta > 0.0 {
-                let o = d.denoise_output(&ro, RowMessage::new(ri, &gi));
+                let o = d.denoise_output(ro.as_slice(), RowMessage::new(ri, &gi));
                 if a == Act::Relu && o.mean.iter().any(|v| v.abs() < 1e-3) {
                     return;
                 }
@@ -961,7 +961,10 @@ fn check_map_fd<const D: usize>(rng: &mut Rng, a: Act) {
                     &format!("{what} output ∂ẑ/∂r"),
                     &ri,
                     &o.jacobian,
-                    |r| d.denoise_output(&ro, RowMessage::new(*r, &gi)).mean,
+                    |r| {
+                        d.denoise_output(ro.as_slice(), RowMessage::new(*r, &gi))
+                            .mean
+                    },
                     FD_TOL_MAP,
                 );
             }
@@ -1018,12 +1021,15 @@ fn mmse_jacobians_are_finite_differences() {
                         FD_TOL_MMSE,
                     );
                     if delta > 0.0 {
-                        let o = d.denoise_output(&ro, RowMessage::new(ri, &gi));
+                        let o = d.denoise_output(ro.as_slice(), RowMessage::new(ri, &gi));
                         check_fd(
                             &format!("{what} output"),
                             &ri,
                             &o.jacobian,
-                            |r| d.denoise_output(&ro, RowMessage::new(*r, &gi)).mean,
+                            |r| {
+                                d.denoise_output(ro.as_slice(), RowMessage::new(*r, &gi))
+                                    .mean
+                            },
                             FD_TOL_MMSE,
                         );
                     }
@@ -1217,28 +1223,30 @@ fn constructor_and_observation_errors() {
     // Observed layer: Δ = 0 only for the identity.
     let y = SVector::<f64, 2>::new(0.5, -0.2);
     let noiseless = Den::<_, 2>::new(act::Tanh, 0.0, Estimator::Map).unwrap();
-    assert!(noiseless.check_observation(&y).is_err());
+    assert!(noiseless.check_observation(y.as_slice()).is_err());
     assert!(noiseless.check_output().is_err());
     let o = noiseless.denoise_output(
-        &y,
+        y.as_slice(),
         RowMessage::new(y, &Precision::identity_scaled(1.0).unwrap()),
     );
     assert!(o.mean.iter().all(|v| v.is_nan()));
     let ident = Den::<_, 2>::new(act::Identity, 0.0, Estimator::Map).unwrap();
-    assert!(ident.check_observation(&y).is_ok());
+    assert!(ident.check_observation(y.as_slice()).is_ok());
     let noisy = Den::<_, 2>::new(act::Tanh, 0.1, Estimator::Map).unwrap();
-    assert!(noisy.check_observation(&y).is_ok());
+    assert!(noisy.check_observation(y.as_slice()).is_ok());
     assert!(matches!(
-        noisy.check_observation(&SVector::<f64, 2>::new(f64::NAN, 0.0)),
+        noisy.check_observation(&[f64::NAN, 0.0]),
         Err(Error::NonFinite { .. })
+    ));
+    assert!(matches!(
+        noisy.check_observation(&[0.5]),
+        Err(Error::ShapeMismatch { expected: 2, .. })
     ));
     // The scalar channel forwards its channel's check.
     let sign = ScalarChannelDenoiser::new(Sign::new(0.0).unwrap());
-    assert!(
-        ChannelDenoiser::<f64, 1>::check_observation(&sign, &SVector::from_element(1.0)).is_ok()
-    );
+    assert!(ChannelDenoiser::<f64, 1>::check_observation(&sign, &[1.0]).is_ok());
     assert_eq!(
-        ChannelDenoiser::<f64, 1>::check_observation(&sign, &SVector::from_element(0.5)),
+        ChannelDenoiser::<f64, 1>::check_observation(&sign, &[0.5]),
         Err(Error::UnsupportedObservation { channel: "sign" })
     );
     assert_eq!(ChannelDenoiser::<f64, 1>::name(&sign), "sign");

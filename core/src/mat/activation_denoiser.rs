@@ -2,7 +2,8 @@
 //! non-linear layer of ML-Mat-VAMP (paper `002_…`, eqs. 12–13).
 
 use super::{
-    ChannelDenoiser, MatReal, PairEstimate, Precision, RowEstimate, RowMessage, symmetric_eigen,
+    ChannelDenoiser, MatReal, PairEstimate, Precision, RowEstimate, RowMessage,
+    check_observation_row, symmetric_eigen,
 };
 use crate::channel::Activation;
 use crate::error::{self, Error};
@@ -569,17 +570,14 @@ impl<T: MatReal, A: Activation<T>, const D: usize> ChannelDenoiser<T, D>
     /// `b(z) ∝ N(y; φ(z), Δ I) exp(−½ ‖z − r‖²_Γ)`: `f` with `r_out = y`, `M = I/Δ`. The
     /// identity with `Δ = 0` gives `ẑ = y`, Jacobian 0; another activation with `Δ = 0` gives
     /// NaN (rejected by [`ChannelDenoiser::check_observation`]).
-    fn denoise_output(
-        &self,
-        y: &SVector<T, D>,
-        message: RowMessage<'_, T, D>,
-    ) -> RowEstimate<T, D> {
+    fn denoise_output(&self, y: &[T], message: RowMessage<'_, T, D>) -> RowEstimate<T, D> {
         let (r, gamma) = (&message.r, message.gamma);
+        let y = SVector::<T, D>::from_column_slice(y);
         let delta = self.noise_var;
         if delta == T::ZERO {
             if self.activation.is_identity() {
                 return RowEstimate {
-                    mean: *y,
+                    mean: y,
                     jacobian: SMatrix::zeros(),
                 };
             }
@@ -599,7 +597,7 @@ impl<T: MatReal, A: Activation<T>, const D: usize> ChannelDenoiser<T, D>
             };
         }
         let m = SMatrix::<T, D, D>::from_diagonal_element(inv);
-        let obj = Objective::new(&self.activation, m, *y, gamma, *r);
+        let obj = Objective::new(&self.activation, m, y, gamma, *r);
         let mode = obj.best_mode();
         RowEstimate {
             mean: mode.z,
@@ -607,13 +605,10 @@ impl<T: MatReal, A: Activation<T>, const D: usize> ChannelDenoiser<T, D>
         }
     }
 
-    /// Every entry finite, and [`ActivationDenoiser::check_output`].
-    fn check_observation(&self, y: &SVector<T, D>) -> Result<(), Error> {
-        if !y.iter().all(|v| Real::is_finite(*v)) {
-            return Err(Error::NonFinite {
-                what: "observation",
-            });
-        }
+    /// `D` entries, every one finite ([`check_observation_row`]), and
+    /// [`ActivationDenoiser::check_output`].
+    fn check_observation(&self, y: &[T]) -> Result<(), Error> {
+        check_observation_row(y, D)?;
         self.check_output()
     }
 }

@@ -112,7 +112,10 @@ pub struct PairEstimate<T, const D: usize> {
 ///   input `z = Z_{ℓ−1}` is a pre-activation and output `h = Z_ℓ` an activation), the belief
 ///   of eq. 12, `b(h, z) ∝ P(h | z) exp(−½ ‖h − r_out‖²_{Γ_out} − ½ ‖z − r_in‖²_{Γ_in})`;
 /// - [`ChannelDenoiser::denoise_output`]: the observed layer (`ℓ = L`, `G_L^-`),
-///   `b(z) ∝ P(y | z) exp(−½ ‖z − r‖²_Γ)`.
+///   `b(z) ∝ P(y | z) exp(−½ ‖z − r‖²_Γ)`, for an observed row `y` of
+///   [`ChannelDenoiser::observation_dim`] entries: `d` for a channel acting entry by entry,
+///   but an output may observe a function of the whole row (a committee's
+///   `y = F₂ᵀ σ(z) + ξ` observes one number per row).
 ///
 /// Whether the estimate is the belief's mean (MMSE) or mode (MAP) is the implementor's; the
 /// Jacobians follow [`RowEstimate::jacobian`]'s convention. Object safe, so a model can mix
@@ -129,20 +132,35 @@ pub trait ChannelDenoiser<T: MatReal, const D: usize> {
         input: RowMessage<'_, T, D>,
     ) -> PairEstimate<T, D>;
 
-    /// The output layer's estimate of the pre-activation `z` given the observed row `y` and
-    /// the message `(r, Γ)` on `z`, and its Jacobian `∂ẑ/∂r`.
-    fn denoise_output(&self, y: &SVector<T, D>, message: RowMessage<'_, T, D>)
-    -> RowEstimate<T, D>;
+    /// The number `p ≥ 1` of entries of one observed row `y` (the observation is `n_L × p`).
+    /// Default: `D`, one observation per entry of the row.
+    fn observation_dim(&self) -> usize {
+        D
+    }
 
-    /// `Ok(())` if the observed row `y` is possible under the channel (every entry finite,
-    /// `±1` for a sign channel, …), else a typed error. Default: every entry finite.
-    fn check_observation(&self, y: &SVector<T, D>) -> Result<(), crate::Error> {
-        if y.iter().all(|v| Real::is_finite(*v)) {
-            Ok(())
-        } else {
-            Err(crate::Error::NonFinite {
-                what: "observation",
-            })
-        }
+    /// The output layer's estimate of the pre-activation `z` given the observed row `y`
+    /// ([`ChannelDenoiser::observation_dim`] entries, else the implementation may panic) and
+    /// the message `(r, Γ)` on `z`, and its Jacobian `∂ẑ/∂r`.
+    fn denoise_output(&self, y: &[T], message: RowMessage<'_, T, D>) -> RowEstimate<T, D>;
+
+    /// `Ok(())` if the observed row `y` is possible under the channel (its
+    /// [`ChannelDenoiser::observation_dim`] entries, every one finite, `±1` for a sign
+    /// channel, …), else a typed error. Default: [`check_observation_row`].
+    fn check_observation(&self, y: &[T]) -> Result<(), crate::Error> {
+        check_observation_row(y, self.observation_dim())
+    }
+}
+
+/// `Ok(())` if the observed row `y` has `dim` entries, all finite; else
+/// [`crate::Error::ShapeMismatch`] or [`crate::Error::NonFinite`]. The default of
+/// [`ChannelDenoiser::check_observation`], for implementations that add to it.
+pub fn check_observation_row<T: Real>(y: &[T], dim: usize) -> Result<(), crate::Error> {
+    crate::error::length("observation row", y, dim)?;
+    if y.iter().all(|v| Real::is_finite(*v)) {
+        Ok(())
+    } else {
+        Err(crate::Error::NonFinite {
+            what: "observation",
+        })
     }
 }

@@ -98,11 +98,7 @@ impl<T: MatReal, C: Channel<T>, const D: usize> ChannelDenoiser<T, D>
     }
 
     /// [`Channel::output`] at `(y, 1/γ, r)`; see the type's docs.
-    fn denoise_output(
-        &self,
-        y: &SVector<T, D>,
-        message: RowMessage<'_, T, D>,
-    ) -> RowEstimate<T, D> {
+    fn denoise_output(&self, y: &[T], message: RowMessage<'_, T, D>) -> RowEstimate<T, D> {
         let v = T::ONE / message.gamma.matrix()[(0, 0)];
         let o = self.channel.output(y[0], v, message.r[0]);
         RowEstimate {
@@ -111,8 +107,9 @@ impl<T: MatReal, C: Channel<T>, const D: usize> ChannelDenoiser<T, D>
         }
     }
 
-    /// The channel's [`Channel::check_observation`] of the entry.
-    fn check_observation(&self, y: &SVector<T, D>) -> Result<(), Error> {
+    /// One entry, and the channel's [`Channel::check_observation`] of it.
+    fn check_observation(&self, y: &[T]) -> Result<(), Error> {
+        crate::error::length("observation row", y, 1)?;
         self.channel.check_observation(y[0])
     }
 }

@@ -56,6 +56,8 @@
 
 mod linear;
 mod rotations;
+#[cfg(test)]
+mod tests;
 
 pub use linear::{LayerNoise, LinearLayer};
 pub use rotations::{DenseRotations, Rotations};
@@ -225,8 +227,14 @@ fn row<T: MatReal, const D: usize>(x: &[T], i: usize) -> SVector<T, D> {
 
 impl<'m, T: MatReal, const D: usize> MlVamp<'m, T, D> {
     /// Checks that the layers chain (`rows` of layer k = `cols` of layer k+1), that `y` has
-    /// the last layer's `rows × D` entries and that each row is a possible observation, and
-    /// that `scale` has one positive second moment per variable (`2K`: `h_0, z_0, …`).
+    /// the last layer's `rows × p` entries (`p` its channel's
+    /// [`ChannelDenoiser::observation_dim`], `D` unless the output observes fewer numbers per
+    /// row) and that each of its rows of `p` is a possible observation, and that `scale` has
+    /// one positive second moment per variable (`2K`: `h_0, z_0, …`).
+    ///
+    /// Errors: [`Error::EmptyModel`] without layers; [`Error::ShapeMismatch`] for layers that
+    /// do not chain or a `y` of another length; [`Error::InvalidParameter`] for `p = 0` or a
+    /// bad second moment; the channel's error for an impossible observation.
     pub fn new(
         prior: &'m dyn RowDenoiser<T, D>,
         layers: &'m [VampLayer<'m, T, D>],
@@ -243,9 +251,16 @@ impl<'m, T: MatReal, const D: usize> MlVamp<'m, T, D> {
                 });
             }
         }
-        crate::error::length("observation", y, last.linear.rows() * D)?;
-        for i in 0..last.linear.rows() {
-            last.channel.check_observation(&row(y, i))?;
+        let p = last.channel.observation_dim();
+        if p == 0 {
+            return Err(Error::InvalidParameter {
+                name: "observation_dim",
+                requirement: "> 0",
+            });
+        }
+        crate::error::length("observation", y, last.linear.rows() * p)?;
+        for y_row in y.chunks_exact(p) {
+            last.channel.check_observation(y_row)?;
         }
         crate::error::length("second moments", scale, 2 * layers.len())?;
         for &s in scale {
@@ -388,14 +403,14 @@ impl<'m, T: MatReal, const D: usize> MlVamp<'m, T, D> {
 
         // Backward: the output channel's estimate of z_{K−1} (lines 15–18).
         let output = self.layers[k_last].channel;
-        let y = self.y;
+        let (y, p) = (self.y, output.observation_dim());
         self.sweep(
             &mut state[k_last].pre,
             Pass::Backward,
             self.scale[2 * k_last + 1],
             damping,
             &mut report,
-            |i, z| output.denoise_output(&row(y, i), z),
+            |i, z| output.denoise_output(&y[i * p..(i + 1) * p], z),
         )?;
         for k in (0..=k_last).rev() {
             // The linear layer's estimate of h_k (lines 20–23).
