@@ -1,4 +1,4 @@
-//! One ML-Mat-VAMP iteration (paper `002_…`, Algorithm 1) after the SVD, on the ML-AMP
+//! One ML-Mat-VAMP iteration (Pandit, Sahraee-Ardakan, Rangan, Schniter, Fletcher, *Matrix inference and estimation in multi-layer models*, Algorithm 1) after the SVD, on the ML-AMP
 //! paper's two-layer sparse regression (eq. 18) at n = 2000: `d = 1` (Gauss–Bernoulli prior)
 //! and `d = 4` (row-sparse prior), against the rotations the iteration needs: per linear
 //! layer `Uᵀ R_out`, `Vᵀ R_in` and `U ·` forward, `Uᵀ R_out` and `V ·` backward, with the

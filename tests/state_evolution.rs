@@ -1,4 +1,4 @@
-//! The state evolution (SE) of ML-AMP and its replica free energy φ_RS (ML-AMP paper, `000_…`,
+//! The state evolution (SE) of ML-AMP and its replica free energy φ_RS (ML-AMP paper (Manoel, Krzakala, Mézard, Zdeborová, *Multi-layer generalized linear estimation*),
 //! eqs. 10–17), checked against references that do not come from `mlamp::se`:
 //! - literature thresholds of the binary perceptron;
 //! - the scalar potential of single-layer compressed sensing, written here from scratch

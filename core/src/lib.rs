@@ -26,14 +26,14 @@
 //! use mlamp_core::channel::{Channel, Linear};
 //! use mlamp_core::prior::{GaussBernoulli, Prior};
 //!
-//! // x ~ 0.7 δ₀ + 0.3 N(0, 1) under the tilted measure P(x) e^{−A x²/2 + B x}, A = 4, B = 6:
-//! let prior = GaussBernoulli::new(0.3, 0.0, 1.0)?;
-//! let post = prior.posterior(4.0, 6.0);
-//! // The slab's tilted mean is B/(1 + A) = 1.2, and the slab dominates at this field.
-//! assert!((post.mean - 1.2).abs() < 1e-3 && post.var > 0.0);
+//! // x ~ 0.7 δ₀ + 0.3 N(0, 1) under the tilted measure P(x) e^{−A x²/2 + B x}, A = 4, B = 10:
+//! let prior = GaussBernoulli::<f64>::new(0.3, 0.0, 1.0)?;
+//! let post = prior.posterior(4.0, 10.0);
+//! // The slab's tilted mean is B/(1 + A) = 2; its posterior weight is 1 − 2e-4 here.
+//! assert!((post.mean - 2.0).abs() < 1e-3 && post.var > 0.0);
 //!
 //! // y = z + N(0, 0.01) with z ~ N(ω, V): g = (y − ω)/(V + Δ).
-//! let out = Linear::new(0.01)?.output(0.7, 0.5, 0.2);
+//! let out = Linear::<f64>::new(0.01)?.output(0.7, 0.5, 0.2);
 //! assert!((out.g - 0.5 / 0.51).abs() < 1e-12);
 //! # Ok::<(), mlamp_core::Error>(())
 //! ```

@@ -1,6 +1,6 @@
 //! First and second moments of every layer's variable under the generative model, pushed
 //! through the channels: what ML-AMP is initialised with and the ρ_ℓ of the state evolution
-//! (ML-AMP paper, `000_…`, below eq. 12: "ρ_ℓ is the second moment of h^(ℓ)").
+//! (ML-AMP paper (Manoel, Krzakala, Mézard, Zdeborová, *Multi-layer generalized linear estimation*), below eq. 12: "ρ_ℓ is the second moment of h^(ℓ)").
 
 use crate::channel::ChannelKind;
 use crate::error::{Error, length};

@@ -1,4 +1,4 @@
-//! Building blocks of the ML-AMP state evolution (ML-AMP paper, `000_…`, eqs. 11–13) and of
+//! Building blocks of the ML-AMP state evolution (ML-AMP paper (Manoel, Krzakala, Mézard, Zdeborová, *Multi-layer generalized linear estimation*), eqs. 11–13) and of
 //! the replica free energy (eq. 15): the quadrature they are computed with and the averages
 //! each layer contributes. The layer-by-layer averages are provided methods of
 //! [`crate::prior::Prior`] (`se`) and [`crate::channel::Channel`] (`se_output`, `se_hidden`),

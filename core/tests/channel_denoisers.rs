@@ -5,7 +5,7 @@
 //! - the activations `φ`, `φ'` re-implemented here from their textbook formulas;
 //! - central finite differences of the estimates in the message rows (MAP, d = 1..4, random
 //!   SPD precisions; MMSE, d = 1);
-//! - the gradient of the full `(h, z)` objective `−log b(h, z)` of eq. 12 (paper `002_…`),
+//! - the gradient of the full `(h, z)` objective `−log b(h, z)` of eq. 12 (Pandit, Sahraee-Ardakan, Rangan, Schniter, Fletcher, *Matrix inference and estimation in multi-layer models*),
 //!   written out here, at the MAP estimate (one-sided derivatives bracketing 0 at a ReLU
 //!   corner), and a perturbation check that it is a minimum; the MAP against dense grid
 //!   searches of the reduced objective for d = 1 and d = 2 (global minimum, bimodal beliefs),

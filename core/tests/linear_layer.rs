@@ -1,4 +1,4 @@
-//! The linear layer of ML-Mat-VAMP (paper `002_…`, eq. 15, solved per singular value)
+//! The linear layer of ML-Mat-VAMP (Pandit, Sahraee-Ardakan, Rangan, Schniter, Fletcher, *Matrix inference and estimation in multi-layer models*, eq. 15, solved per singular value)
 //! against a brute-force solve of the whole Gaussian belief of eq. 12, written here: the
 //! estimates of both ends and the average Jacobians (by finite differences of the brute
 //! force, exact for a linear map up to rounding), for wide, tall and rank-deficient `W`, with

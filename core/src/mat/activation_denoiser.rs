@@ -1,5 +1,5 @@
 //! The layer `h = φ(z) + ξ`, `ξ ~ N(0, Δ I)`, as the MAP or MMSE row estimators of a
-//! non-linear layer of ML-Mat-VAMP (paper `002_…`, eqs. 12–13).
+//! non-linear layer of ML-Mat-VAMP (Pandit, Sahraee-Ardakan, Rangan, Schniter, Fletcher, *Matrix inference and estimation in multi-layer models*, eqs. 12–13).
 
 use super::{
     ChannelDenoiser, MatReal, PairEstimate, Precision, RowEstimate, RowMessage,
@@ -38,7 +38,7 @@ const TAIL: f64 = 50.0;
 
 /// The channel `h = φ(z) + ξ`, `ξ ~ N(0, Δ I)` (`Δ ≥ 0`; `Δ = 0` is the noiseless layer
 /// `h = φ(z)`), with `φ` an [`Activation`] applied to each of the row's `d` entries, as the
-/// estimators of eq. 13 (paper `002_…`) for the belief of eq. 12.
+/// estimators of eq. 13 (Pandit, Sahraee-Ardakan, Rangan, Schniter, Fletcher, *Matrix inference and estimation in multi-layer models*) for the belief of eq. 12.
 ///
 /// The paper's non-linear layer `ℓ` has `Z_ℓ` = our output `h` (message `(r_out, Γ_out)` =
 /// its `(R_ℓ^-, Γ_ℓ^-)`) and `Z_{ℓ−1}` = our input `z` (message `(r_in, Γ_in)` = its

@@ -11,7 +11,7 @@ const MAX_ITER: usize = 200;
 
 /// The row prior `p(x) ∝ e^{−λ ‖x‖₂}` on `x ∈ R^d` — the multi-task (group) LASSO's row
 /// penalty: a row is zero or not as a whole — with its MAP row estimator `G_0^+` of eq. 13
-/// (paper `002_…`) for the belief of eq. 12 under a full precision `Γ`:
+/// (Pandit, Sahraee-Ardakan, Rangan, Schniter, Fletcher, *Matrix inference and estimation in multi-layer models*) for the belief of eq. 12 under a full precision `Γ`:
 ///
 /// `x̂ = argmin_x ½ (x − r)ᵀ Γ (x − r) + λ ‖x‖₂`
 ///

@@ -13,7 +13,7 @@ use nalgebra::{SMatrix, SVector};
 const STEPS_PER_ENTRY: usize = 16;
 
 /// The prior `p(x) = Π_j (λ/2) e^{−λ|x_j|}` on a row `x ∈ R^d` (every entry iid
-/// [`Laplace`]), with its row estimator `G_0^+` of eq. 13 (paper `002_…`) for the belief
+/// [`Laplace`]), with its row estimator `G_0^+` of eq. 13 (Pandit, Sahraee-Ardakan, Rangan, Schniter, Fletcher, *Matrix inference and estimation in multi-layer models*) for the belief
 /// `b_0(x) ∝ p(x) exp(−½ (x − r)ᵀ Γ (x − r))` of eq. 12, under a full precision `Γ`.
 ///
 /// **MAP** ([`Estimator::Map`], any `Γ`): the d-dimensional LASSO

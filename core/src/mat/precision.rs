@@ -6,7 +6,7 @@ use crate::error::{self, Error};
 use crate::real::Real;
 use nalgebra::{SMatrix, SVector};
 
-/// A d×d symmetric positive definite matrix — in ML-Mat-VAMP (paper `002_…`) a precision `Γ`
+/// A d×d symmetric positive definite matrix — in ML-Mat-VAMP (Pandit, Sahraee-Ardakan, Rangan, Schniter, Fletcher, *Matrix inference and estimation in multi-layer models*) a precision `Γ`
 /// of a row message (the `Γ_ℓ^±` of eq. 12 and Algorithm 1, or a posterior precision `Λ`) —
 /// stored with its lower Cholesky factor `L`, `Γ = L Lᵀ`, `L_ii > 0`.
 ///

@@ -1,6 +1,6 @@
 //! Priors P_X on the entries of the signal, and the scalar denoiser each defines.
 //!
-//! ML-AMP paper (`000_…`), eq. 9: the last layer's (our layer-0 signal's) estimator comes from
+//! ML-AMP paper (Manoel, Krzakala, Mézard, Zdeborová, *Multi-layer generalized linear estimation*), eq. 9: the last layer's (our layer-0 signal's) estimator comes from
 //! `Z(A, B) = ∫ dx P_X(x) e^{−A x²/2 + B x}`, with posterior mean `∂_B log Z` and variance
 //! `∂²_B log Z`. (The paper's layer L, touching the signal, is our input side: its `A^(L)`,
 //! `B^(L)` are the `A`, `B` of our signal.)

@@ -1,4 +1,4 @@
-//! The ML-Mat-VAMP driver (paper `002_…`, Algorithm 1): the SVD of every weight matrix once,
+//! The ML-Mat-VAMP driver (Pandit, Sahraee-Ardakan, Rangan, Schniter, Fletcher, *Matrix inference and estimation in multi-layer models*, Algorithm 1): the SVD of every weight matrix once,
 //! the model's row denoisers for the instance's `d`, buffers allocated once, damping,
 //! tolerance, a per-iteration MSE trace, divergence detection and the best iterate kept.
 //!

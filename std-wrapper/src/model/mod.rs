@@ -2,7 +2,7 @@
 //! the [`registry`] of kinds and validated.
 //!
 //! Layers are listed from the signal to the observation (our order). In the ML-AMP paper
-//! (`000_…`) the same stack is numbered the other way: our layer `k` (0-based) is the paper's
+//! (Manoel, Krzakala, Mézard, Zdeborová, *Multi-layer generalized linear estimation*) the same stack is numbered the other way: our layer `k` (0-based) is the paper's
 //! layer `ℓ = L − k`, and our `alpha` of layer `k` (outputs / inputs = `n_{k+1}/n_k`) is the
 //! paper's `α_ℓ = n_{ℓ−1}/n_ℓ`.
 //!

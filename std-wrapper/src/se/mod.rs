@@ -1,4 +1,4 @@
-//! The state evolution of ML-AMP and its replica free energy (ML-AMP paper, `000_…`,
+//! The state evolution of ML-AMP and its replica free energy (ML-AMP paper (Manoel, Krzakala, Mézard, Zdeborová, *Multi-layer generalized linear estimation*),
 //! eqs. 11–17), by deterministic quadrature.
 //!
 //! # Indexing
