@@ -54,7 +54,14 @@ fn run(case: &Case) -> String {
         .current_dir(root())
         .env_remove("RAYON_NUM_THREADS")
         .output()
-        .unwrap_or_else(|e| panic!("{}: cannot run {}: {e}", case.name, program.display()));
+        .unwrap_or_else(|e| {
+            panic!(
+                "{}: cannot run {}: {e} (`cargo test` builds the examples; with a --test filter, \
+                 run `cargo build --examples` first)",
+                case.name,
+                program.display()
+            )
+        });
     let mut text = format!(
         "exit: {:?}\n--- stdout\n{}--- stderr\n{}",
         out.status.code(),

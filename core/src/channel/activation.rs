@@ -206,6 +206,35 @@ impl<T: Real> Activation<T> for Tanh {
     }
 }
 
+/// A reference to an activation is the activation (every method forwarded, overrides
+/// included), so estimators can hold `&dyn Activation<T>`.
+impl<T: Real, A: Activation<T> + ?Sized> Activation<T> for &A {
+    fn name(&self) -> &'static str {
+        (**self).name()
+    }
+    fn value(&self, z: T) -> T {
+        (**self).value(z)
+    }
+    fn derivative(&self, z: T) -> T {
+        (**self).derivative(z)
+    }
+    fn second_derivative(&self, z: T) -> T {
+        (**self).second_derivative(z)
+    }
+    fn eval(&self, z: T) -> (T, T, T) {
+        (**self).eval(z)
+    }
+    fn inverse(&self, y: T) -> Option<T> {
+        (**self).inverse(y)
+    }
+    fn kink(&self) -> Option<T> {
+        (**self).kink()
+    }
+    fn is_identity(&self) -> bool {
+        (**self).is_identity()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -248,34 +277,5 @@ mod tests {
         assert_eq!(Activation::<f64>::inverse(&Sigmoid, 1.0), None);
         assert_eq!(Activation::<f64>::inverse(&Relu, -1.0), None);
         assert_eq!(Activation::<f64>::inverse(&Relu, 0.0), Some(0.0));
-    }
-}
-
-/// A reference to an activation is the activation (every method forwarded, overrides
-/// included), so estimators can hold `&dyn Activation<T>`.
-impl<T: Real, A: Activation<T> + ?Sized> Activation<T> for &A {
-    fn name(&self) -> &'static str {
-        (**self).name()
-    }
-    fn value(&self, z: T) -> T {
-        (**self).value(z)
-    }
-    fn derivative(&self, z: T) -> T {
-        (**self).derivative(z)
-    }
-    fn second_derivative(&self, z: T) -> T {
-        (**self).second_derivative(z)
-    }
-    fn eval(&self, z: T) -> (T, T, T) {
-        (**self).eval(z)
-    }
-    fn inverse(&self, y: T) -> Option<T> {
-        (**self).inverse(y)
-    }
-    fn kink(&self) -> Option<T> {
-        (**self).kink()
-    }
-    fn is_identity(&self) -> bool {
-        (**self).is_identity()
     }
 }

@@ -220,17 +220,7 @@ pub fn run_model_file(path: &Path, opts: &RunOptions) -> Result<RunReport, Error
             let clamped = r.clamped;
             Ok(RunReport {
                 clamped: Some(clamped),
-                ..report(
-                    inst.sizes,
-                    Common {
-                        mse_layers: r.mse_layers,
-                        trace: r.trace,
-                        iterations: r.iterations,
-                        converged: r.converged,
-                        diverged: r.diverged,
-                        kept_iteration: r.kept_iteration,
-                    },
-                )
+                ..report(inst.sizes, common!(r))
             })
         }
         Algorithm::Vamp => {
@@ -255,21 +245,26 @@ pub fn run_model_file(path: &Path, opts: &RunOptions) -> Result<RunReport, Error
                 vamp_d: Some(model.d),
                 interventions: Some(interventions),
                 interventions_layers: Some(r.interventions),
-                ..report(
-                    inst.sizes,
-                    Common {
-                        mse_layers: r.mse_layers,
-                        trace: r.trace,
-                        iterations: r.iterations,
-                        converged: r.converged,
-                        diverged: r.diverged,
-                        kept_iteration: r.kept_iteration,
-                    },
-                )
+                ..report(inst.sizes, common!(r))
             })
         }
     }
 }
+
+/// The fields both algorithms' results have, moved out of either.
+macro_rules! common {
+    ($r:expr) => {
+        Common {
+            mse_layers: $r.mse_layers,
+            trace: $r.trace,
+            iterations: $r.iterations,
+            converged: $r.converged,
+            diverged: $r.diverged,
+            kept_iteration: $r.kept_iteration,
+        }
+    };
+}
+use common;
 
 /// The fields both algorithms' results have.
 struct Common {
