@@ -28,7 +28,7 @@
 //! `J = C Γ` with `C` the posterior covariance of the row (differentiate the posterior mean
 //! in `r`), so `⟨J⟩ = ⟨C⟩ Γ` and `Λ = ⟨C⟩⁻¹ = Γ ⟨J⟩⁻¹`, a symmetric matrix (up to rounding).
 
-mod activation_denoiser;
+mod activation;
 mod gaussian_row;
 mod group_l1;
 mod laplace_row;
@@ -39,7 +39,7 @@ mod precision;
 mod row_sparse;
 mod scalar_channel;
 
-pub use activation_denoiser::{ActivationDenoiser, Estimator};
+pub use activation::{ActivationDenoiser, Estimator};
 pub use gaussian_row::{GaussianRow, GaussianRowPosterior};
 pub use group_l1::GroupL1;
 pub use laplace_row::LaplaceRow;
