@@ -335,16 +335,25 @@ fn check_output_moments(what: &str, est: &RowEstimate<f64, 1>, want: &Moments, g
     );
 }
 
-fn pair1(
-    den: &dyn ChannelDenoiser<f64, 1>,
+/// `den`'s hidden-layer estimates for the scalar messages `(r_out, γ_out)`, `(r_in, γ_in)`,
+/// rounded to `T` (`x as f32` for `f32`).
+fn pair1<T: MatReal>(
+    den: &dyn ChannelDenoiser<T, 1>,
     ro: f64,
     go: f64,
     ri: f64,
     gi: f64,
-) -> PairEstimate<f64, 1> {
+) -> PairEstimate<T, 1> {
+    let msg = |r: f64, g: f64| {
+        (
+            SVector::from_element(T::c(r)),
+            SMatrix::from_element(T::c(g)),
+        )
+    };
+    let ((ro, go), (ri, gi)) = (msg(ro, go), msg(ri, gi));
     den.denoise_pair(
-        RowMessage::new(SVector::from_element(ro), &prec(SMatrix::from_element(go))),
-        RowMessage::new(SVector::from_element(ri), &prec(SMatrix::from_element(gi))),
+        RowMessage::new(ro, &Precision::new(go).unwrap()),
+        RowMessage::new(ri, &Precision::new(gi).unwrap()),
     )
 }
 
@@ -501,7 +510,7 @@ fn scalar_channel_matches_brute_force() {
         // Sign channel: h = ±1, P(h | z) = Φ(h z/√Δ) (a step at Δ = 0).
         for &delta in &[0.2, 0.0] {
             let den = ScalarChannelDenoiser::new(Sign::new(delta).unwrap());
-            let est = pair1(&den, ro, go, ri, gi);
+            let est = pair1::<f64>(&den, ro, go, ri, gi);
             let mut s = [0.0; 5];
             for h in [-1.0f64, 1.0] {
                 let (lo, hi) = if delta > 0.0 {
@@ -1330,18 +1339,7 @@ proptest! {
         }
         // The same in f32.
         for est in [Estimator::Map, Estimator::Mmse] {
-            let p = with_denoiser::<f32, 1, _>(a, delta, est, |d| {
-                d.denoise_pair(
-                    RowMessage::new(
-                        SVector::from_element(ro as f32),
-                        &Precision::new(SMatrix::from_element(go as f32)).unwrap(),
-                    ),
-                    RowMessage::new(
-                        SVector::from_element(ri as f32),
-                        &Precision::new(SMatrix::from_element(gi as f32)).unwrap(),
-                    ),
-                )
-            });
+            let p = with_denoiser::<f32, 1, _>(a, delta, est, |d| pair1(d, ro, go, ri, gi));
             let finite = p
                 .input
                 .mean
@@ -1389,18 +1387,7 @@ proptest! {
         // d = 1, both estimators.
         for est in [Estimator::Map, Estimator::Mmse] {
             let p64 = with_denoiser::<f64, 1, _>(a, delta, est, |d| pair1(d, ro, go, ri, gi));
-            let p32 = with_denoiser::<f32, 1, _>(a, delta, est, |d| {
-                d.denoise_pair(
-                    RowMessage::new(
-                        SVector::from_element(ro as f32),
-                        &Precision::new(SMatrix::from_element(go as f32)).unwrap(),
-                    ),
-                    RowMessage::new(
-                        SVector::from_element(ri as f32),
-                        &Precision::new(SMatrix::from_element(gi as f32)).unwrap(),
-                    ),
-                )
-            });
+            let p32 = with_denoiser::<f32, 1, _>(a, delta, est, |d| pair1(d, ro, go, ri, gi));
             if a == Act::Relu && est == Estimator::Map && p64.input.mean[0].abs() < 1e-3 {
                 continue; // a corner minimum: rounding may decide whether it is held
             }
@@ -1466,17 +1453,7 @@ proptest! {
         let sc64 = ScalarChannelDenoiser::new(Sign::new(delta).unwrap());
         let sc32 = ScalarChannelDenoiser::new(Sign::new(delta as f32).unwrap());
         let p64 = pair1(&sc64, ro, go, ri, gi);
-        let p32 = ChannelDenoiser::<f32, 1>::denoise_pair(
-            &sc32,
-            RowMessage::new(
-                SVector::from_element(ro as f32),
-                &Precision::new(SMatrix::from_element(go as f32)).unwrap(),
-            ),
-            RowMessage::new(
-                SVector::from_element(ri as f32),
-                &Precision::new(SMatrix::from_element(gi as f32)).unwrap(),
-            ),
-        );
+        let p32 = pair1::<f32>(&sc32, ro, go, ri, gi);
         prop_assert!(close(p32.input.mean[0], p64.input.mean[0]));
         prop_assert!(close(p32.input.jacobian[(0, 0)], p64.input.jacobian[(0, 0)]));
         prop_assert!(close(p32.output.mean[0], p64.output.mean[0]));
@@ -1504,7 +1481,7 @@ fn channel_trait_is_used_consistently() {
     // Precision of (h, z): [[2 + 2, −2], [−2, 1 + 2]] = [[4, −2], [−2, 3]], linear term (2, 0);
     // covariance [[3, 2], [2, 4]]/8, mean = (6, 4)/8.
     let den = ScalarChannelDenoiser::new(Linear::new(0.5).unwrap());
-    let p = pair1(&den, 1.0, 2.0, 0.0, 1.0);
+    let p = pair1::<f64>(&den, 1.0, 2.0, 0.0, 1.0);
     assert!((p.output.mean[0] - 0.75).abs() < 1e-14);
     assert!((p.input.mean[0] - 0.5).abs() < 1e-14);
     assert!((p.output.jacobian[(0, 0)] - 3.0 / 8.0 * 2.0).abs() < 1e-14);
