@@ -9,8 +9,8 @@ use nalgebra::{SMatrix, SVector};
 /// A scalar channel `P(h | z)` ([`Channel`]: [`crate::channel::Linear`],
 /// [`crate::channel::Sign`], [`crate::channel::Relu`], …) as the MMSE estimators
 /// `G_{ℓ,mmse}^±` of eq. 13 (Pandit, Sahraee-Ardakan, Rangan, Schniter, Fletcher, *Matrix
-/// inference and estimation in multi-layer models*) for rows of dimension `d = 1`, where ML-Mat-VAMP
-/// is ML-VAMP and the messages are scalars `(r, γ)`.
+/// inference and estimation in multi-layer models*) for rows of dimension `d = 1`, where
+/// ML-Mat-VAMP is ML-VAMP and the messages are scalars `(r, γ)`.
 ///
 /// The paper's layer `ℓ` has `Z_ℓ` = our output `h` (message `(r_out, γ_out)` = its
 /// `(R_ℓ^-, Γ_ℓ^-)`) and `Z_{ℓ−1}` = our input `z` (message `(r_in, γ_in)` = its

@@ -16,7 +16,8 @@ pub enum LayerNoise<T, const D: usize> {
     Precision(Precision<T, D>),
 }
 
-/// The per-singular-value estimator of eq. 15 (an argmin: the paper prints argmax) for one direction of the SVD `W = U diag(s) Vᵀ`: with the rotated message rows
+/// The per-singular-value estimator of eq. 15 (an argmin: the paper prints argmax) for one
+/// direction of the SVD `W = U diag(s) Vᵀ`: with the rotated message rows
 /// `a = (Uᵀ r_out)_j`, `c = (Vᵀ r_in)_j` and rotated bias `b̃ = (Uᵀ b)_j`, minimise over
 /// `(z̃, ũ) ∈ R^{2d}`
 ///

@@ -6,11 +6,11 @@ use crate::real::Real;
 /// value decomposition `W = U diag(s) Vᵀ`, with `U` (`rows × rank`) and `V` (`cols × rank`)
 /// having orthonormal columns and `s_i ≥ 0`: the ML-Mat-VAMP paper's (Pandit,
 /// Sahraee-Ardakan, Rangan, Schniter, Fletcher, *Matrix inference and estimation in
-/// multi-layer models*, section 3, with the transpose its text drops in one place) `W_ℓ = V_ℓ diag(S_ℓ) V_{ℓ−1}ᵀ`, so our `U` is its
-/// `V_ℓ` (output side) and our `V` its `V_{ℓ−1}` (input side), restricted to the first `rank`
-/// columns. The directions outside the span of `U` (resp. `V`) are those of the paper's
-/// zero-padded singular values: ML-Mat-VAMP treats them in closed form, so a thin
-/// decomposition is all it needs.
+/// multi-layer models*, section 3, with the transpose its text drops in one place)
+/// `W_ℓ = V_ℓ diag(S_ℓ) V_{ℓ−1}ᵀ`, so our `U` is its `V_ℓ` (output side) and our `V` its
+/// `V_{ℓ−1}` (input side), restricted to the first `rank` columns. The directions outside
+/// the span of `U` (resp. `V`) are those of the paper's zero-padded singular values:
+/// ML-Mat-VAMP treats them in closed form, so a thin decomposition is all it needs.
 ///
 /// Matrices of rows (`n × d`, the ML-Mat-VAMP variables) are row-major slices of length
 /// `n·d`: row `i` is `x[i*d .. (i+1)*d]`. Each product checks nothing (the algorithm checks
