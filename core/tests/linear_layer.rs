@@ -335,8 +335,14 @@ fn average_jacobians_are_constant_in_the_messages() {
     let a: Vec<f64> = (0..rank * D).map(|_| g.next()).collect();
     let r1: Vec<f64> = (0..rows * D).map(|_| g.next()).collect();
     let r2: Vec<f64> = (0..rows * D).map(|_| 5.0 * g.next()).collect();
-    let mut forward =
-        |r: &[f64]| layer.forward(Message::new(r, &go), Message::new(&a, &gi), &mut scratch, &mut z);
+    let mut forward = |r: &[f64]| {
+        layer.forward(
+            Message::new(r, &go),
+            Message::new(&a, &gi),
+            &mut scratch,
+            &mut z,
+        )
+    };
     let (j1, j2) = (forward(&r1), forward(&r2));
     assert_eq!(j1, j2);
 }
