@@ -41,7 +41,8 @@ fn column(inst: &Instance, j: usize) -> Instance {
     }
 }
 
-/// (joint MSE, converged) and the mean MSE of the four scalar runs.
+/// (joint MSE, converged) and the mean MSE of the four scalar runs (the same prior with
+/// d = 1 on each column: for group-L1 that is the LASSO).
 fn joint_and_scalar(alpha: f64, prior: &str, seed: u64) -> ((f64, bool), f64) {
     let inst = instance(alpha, 500, seed);
     let opts = VampOptions {
@@ -51,10 +52,9 @@ fn joint_and_scalar(alpha: f64, prior: &str, seed: u64) -> ((f64, bool), f64) {
         ..VampOptions::default()
     };
     let joint = run_ml_vamp(&model(D, alpha, prior), &inst, &opts).unwrap();
-    let scalar_prior = prior;
     let scalar = (0..D)
         .map(|j| {
-            run_ml_vamp(&model(1, alpha, &scalar_prior), &column(&inst, j), &opts)
+            run_ml_vamp(&model(1, alpha, prior), &column(&inst, j), &opts)
                 .unwrap()
                 .mse_signal()
         })
