@@ -15,7 +15,7 @@
 
 mod common;
 
-use common::simpson;
+use common::{simpson, simpson_grid};
 use mlamp_core::prior::{Laplace, Posterior, Prior};
 use mlamp_core::quadrature::GaussHermite;
 use mlamp_core::se::SeQuadrature;
@@ -336,38 +336,17 @@ fn laplace_state_evolution_matches_a_double_integral() {
                 let w = (-0.5 * xi * xi).exp() / (2.0 * std::f64::consts::PI).sqrt();
                 [w * p.mean * p.mean, w * p.log_z]
             };
-            let n = 800;
-            let h = 24.0 / n as f64;
             let mut acc = [0.0; 2];
-            for i in 0..=n {
-                let w = if i == 0 || i == n {
-                    1.0
-                } else if i % 2 == 1 {
-                    4.0
-                } else {
-                    2.0
-                } * h
-                    / 3.0;
-                let v = g(-12.0 + i as f64 * h);
+            for (xi, w) in simpson_grid(-12.0, 12.0, 800) {
+                let v = g(xi);
                 acc[0] += w * v[0];
                 acc[1] += w * v[1];
             }
             acc
         };
         // x = ±s/λ, s ~ Exp(1), by Simpson in u = √s (smooth near the kink) on [0, 8].
-        let n = 1600;
         let mut acc = [0.0; 2];
-        let h = 8.0 / n as f64;
-        for i in 0..=n {
-            let u = i as f64 * h;
-            let w = if i == 0 || i == n {
-                1.0
-            } else if i % 2 == 1 {
-                4.0
-            } else {
-                2.0
-            } * h
-                / 3.0;
+        for (u, w) in simpson_grid(0.0, 8.0, 1600) {
             let dens = 2.0 * u * (-u * u).exp(); // ds = 2u du
             let (p, m) = (inner(u * u / lambda), inner(-u * u / lambda));
             acc[0] += w * dens * 0.5 * (p[0] + m[0]);
