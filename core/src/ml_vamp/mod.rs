@@ -49,10 +49,22 @@
 //! intervention. Every intervention is counted in the variable's
 //! [`VariableState::interventions`]; nothing is clamped silently.
 //!
-//! # Damping
+//! # The first pass
 //!
-//! The outgoing messages are damped, `R ← β R_new + (1 − β) R_old` and
-//! `Γ ← β Γ_new + (1 − β) Γ_old` (a convex combination of positive definite matrices is one).
+//! The initial messages are placeholders (see [`MlVamp::initialise`]): the backward ones weak
+//! and centred at zero, so that a variable's first forward update carries only what its
+//! factor knows a priori. Two rules follow:
+//! - A message's first update replaces its placeholder undamped. Damping it would mix the
+//!   first real message with a zero mean of weak precision: the halved means of the first
+//!   backward messages then sit inside a sparse MAP prior's threshold, and the run can
+//!   settle at "every row zero".
+//! - A variable's first forward update whose `⟨C⟩` needs a floor is skipped, and its initial
+//!   message `(0, I/ρ_v)` (the prior's scale) stands for it, as the authors' code starts every
+//!   factor from its prior's mean and variance. An MMSE estimator returns the prior's moments
+//!   from the weak message, but a MAP estimator returns the prior's mode; for a
+//!   sparsity-promoting penalty (the LASSO, the group LASSO) that is zero for every row, with a
+//!   vanishing Jacobian, and the floored `⟨C⟩` would send `Γ^+ ≈ I/(ε_v ρ_v)`: "every row is
+//!   exactly zero", which no later pass undoes. One intervention, counted.
 
 mod linear;
 mod rotations;
@@ -94,6 +106,10 @@ pub struct VariableState<'a, T: MatReal, const D: usize> {
     /// Interventions so far that kept this variable's precisions positive definite: raised
     /// eigenvalues of `⟨C⟩` and rejected updates of `Γ^±` (see the module docs).
     pub interventions: usize,
+    /// Per message (`[plus, minus]`), no update has been accepted since
+    /// [`MlVamp::initialise`]: the message is the initial placeholder (see the module docs,
+    /// the first pass).
+    pub fresh: [bool; 2],
 }
 
 /// The state of one of our layers: its input variable `h_k`, its pre-activation `z_k`, and
@@ -169,6 +185,7 @@ impl<'a, T: MatReal, const D: usize> VariableState<'a, T, D> {
                 estimate,
                 estimate_minus,
                 interventions: 0,
+                fresh: [true; 2],
             },
             rest,
         )
@@ -316,8 +333,8 @@ impl<'m, T: MatReal, const D: usize> MlVamp<'m, T, D> {
     /// estimates 0, the backward precisions weak, `Γ^- = (ι/ρ_v) I` with
     /// `ι =` [`INITIAL_RELATIVE_PRECISION`] (so that the first forward pass returns the
     /// prior's own moments: a strong `Γ^-` at `R^- = 0` would tell a sparse prior that every
-    /// row is zero), and `Γ^+ = I/ρ_v` (the prior's scale; the value the first damped
-    /// forward update is mixed with); counts reset.
+    /// row is zero), and `Γ^+ = I/ρ_v` (the prior's scale: what a skipped first forward
+    /// update leaves, see the module docs); every message marked fresh; counts reset.
     pub fn initialise(&self, state: &mut [LayerState<'_, T, D>]) -> Result<(), Error> {
         self.check_state(state)?;
         for (k, s) in state.iter_mut().enumerate() {
@@ -328,6 +345,7 @@ impl<'m, T: MatReal, const D: usize> MlVamp<'m, T, D> {
                     T::c(INITIAL_RELATIVE_PRECISION) / self.scale[2 * k + j],
                 )?;
                 v.interventions = 0;
+                v.fresh = [true; 2];
                 for x in v.plus.r.iter_mut().chain(v.minus.r.iter_mut()) {
                     *x = T::ZERO;
                 }
@@ -514,12 +532,20 @@ impl<'m, T: MatReal, const D: usize> MlVamp<'m, T, D> {
             Pass::Backward => (&v.plus, &mut v.minus),
         };
         let (gamma_in, gamma_out_old) = (incoming.gamma, outgoing.gamma);
+        let fresh = &mut v.fresh[pass as usize];
         // ⟨C⟩ = ⟨J⟩ Γ_in⁻¹ = (Γ_in⁻¹ ⟨J⟩ᵀ)ᵀ, floored; Λ = ⟨C⟩⁻¹.
         let cov = gamma_in.solve_matrix(&jac.transpose()).transpose();
         let (cov, raised_c) = Precision::with_floor(cov, eps * scale)?;
         let lambda = Precision::from_covariance(cov.into_matrix())?;
         let (gamma_new, raised_g) =
             Precision::with_floor(lambda.matrix() - gamma_in.matrix(), eps / scale)?;
+        if raised_c > 0 && pass == Pass::Forward && *fresh {
+            // A first forward update from the weak initial message that says nothing of the
+            // rows' spread: the initial message stands (the module docs, the first
+            // pass).
+            v.interventions += raised_c + 1;
+            return Ok(raised_c + 1);
+        }
         if raised_g > 0 {
             // Λ ⋡ Γ_in: the belief is wider than the incoming message in some direction (a
             // non-log-concave prior early on, or the averaging over rows). A floored Γ_out
@@ -535,6 +561,13 @@ impl<'m, T: MatReal, const D: usize> MlVamp<'m, T, D> {
             Pass::Forward => v.estimate,
             Pass::Backward => v.estimate_minus,
         };
+        // The first update replaces the placeholder: nothing to mix with.
+        let damping = if *fresh {
+            Damping::new(T::ONE)?
+        } else {
+            damping
+        };
+        *fresh = false;
         let (r_in, r_out) = (&*incoming.r, &mut *outgoing.r);
         for i in 0..r_in.len() / D {
             let z = row::<T, D>(estimate, i);
@@ -557,7 +590,7 @@ impl<'m, T: MatReal, const D: usize> MlVamp<'m, T, D> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Pass {
     /// `(R^+, Γ^+)` from `Ẑ^+` and `(R^-, Γ^-)`.
-    Forward,
+    Forward = 0,
     /// `(R^-, Γ^-)` from `Ẑ^-` and `(R^+, Γ^+)`.
-    Backward,
+    Backward = 1,
 }
