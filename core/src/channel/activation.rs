@@ -16,7 +16,10 @@ use crate::real::Real;
 /// may jump (then `φ'` and `φ''` evaluated exactly at the kink return one of the one-sided
 /// values, and just beside it the other side's); every method returns finite values for every
 /// finite argument. Object safe.
-pub trait Activation<T: Real> {
+///
+/// `Sync`: one model is shared by the threads of a parallel run (the state evolution's
+/// Monte-Carlo blocks).
+pub trait Activation<T: Real>: Sync {
     /// A short name, for errors and display.
     fn name(&self) -> &'static str;
 

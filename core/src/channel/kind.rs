@@ -35,7 +35,10 @@ pub enum RowChannelForm<'a, T> {
 
 /// A layer's channel kind: its law, its ML-AMP form and its ML-Mat-VAMP row estimator.
 /// Object safe: a model holds `&dyn ChannelKind<T>` layers of different kinds.
-pub trait ChannelKind<T: Real> {
+///
+/// `Sync`: one model is shared by the threads of a parallel run (the state evolution's
+/// Monte-Carlo blocks).
+pub trait ChannelKind<T: Real>: Sync {
     /// The kind's name, as in model files (`"linear"`, `"sign"`, …).
     fn name(&self) -> &'static str;
 

@@ -11,7 +11,10 @@ use crate::special::LN_SQRT_2PI;
 
 /// A likelihood `P_out(h|z)` given by its log-density, with a Gaussian that covers it for
 /// each z (used as the importance measure of the h-quadrature) and a sampler.
-pub trait Likelihood<T: Real> {
+///
+/// `Sync`: one model is shared by the threads of a parallel run (the state evolution's
+/// Monte-Carlo blocks).
+pub trait Likelihood<T: Real>: Sync {
     /// `log P_out(h | z)` (−∞ where the density vanishes).
     fn log_density(&self, h: T, z: T) -> T;
     /// `(μ(z), s(z))`, `s > 0`: a Gaussian `N(μ, s²)` close to `P_out(·|z)`; the h-integral is

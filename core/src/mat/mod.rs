@@ -87,7 +87,10 @@ pub struct RowEstimate<T, const D: usize> {
 ///
 /// Infallible, like the scalar denoisers of [`crate::prior`]: `Γ` is positive definite by
 /// the type; non-finite `r` gives non-finite output.
-pub trait RowDenoiser<T: MatReal, const D: usize> {
+///
+/// `Sync`: one model is shared by the threads of a parallel run (the state evolution's
+/// Monte-Carlo blocks).
+pub trait RowDenoiser<T: MatReal, const D: usize>: Sync {
     /// The estimate of the row and its Jacobian in `r`, for the message `(r, Γ = gamma)`.
     fn denoise(&self, r: &SVector<T, D>, gamma: &Precision<T, D>) -> RowEstimate<T, D>;
 }
@@ -120,7 +123,10 @@ pub struct PairEstimate<T, const D: usize> {
 /// Whether the estimate is the belief's mean (MMSE) or mode (MAP) is the implementor's; the
 /// Jacobians follow [`RowEstimate::jacobian`]'s convention. Object safe, so a model can mix
 /// channels of different kinds.
-pub trait ChannelDenoiser<T: MatReal, const D: usize> {
+///
+/// `Sync`: one model is shared by the threads of a parallel run (the state evolution's
+/// Monte-Carlo blocks).
+pub trait ChannelDenoiser<T: MatReal, const D: usize>: Sync {
     /// A short name, for errors.
     fn name(&self) -> &'static str;
 

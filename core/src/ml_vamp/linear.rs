@@ -108,6 +108,11 @@ impl<T: MatReal, const D: usize> Shared<T, D> {
         }
     }
 
+    /// `∂ũ/∂c = (s² M + Γ_in)⁻¹ Γ_in` of one direction.
+    fn jacobian_in(&self, dir: &Direction<T, D>) -> SMatrix<T, D, D> {
+        dir.p.solve_matrix(self.gamma_in.matrix())
+    }
+
     /// `∂z̃/∂a` of one direction.
     fn jacobian_out(&self, dir: &Direction<T, D>) -> SMatrix<T, D, D> {
         let s2 = dir.s * dir.s;
@@ -124,6 +129,56 @@ impl<T: MatReal, const D: usize> Shared<T, D> {
             None => SMatrix::zeros(),
             Some((sum, _)) => sum.solve_matrix(self.gamma_out.matrix()),
         }
+    }
+}
+
+/// The estimator of one direction of singular value `s` (see the private `Direction`), as
+/// linear maps of its rotated message rows `c` (input side) and `a` (output side), without
+/// bias: `ũ = u_in c + u_out a`, `z̃ = z_in c + z_out a`. `u_in` and `z_out` are the
+/// Jacobians [`LinearLayer::backward`] and [`LinearLayer::forward`] average; the state
+/// evolution propagates second moments through all four.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct DirectionGains<T, const D: usize> {
+    /// `∂ũ/∂c = (s² M + Γ_in)⁻¹ Γ_in`.
+    pub u_in: SMatrix<T, D, D>,
+    /// `∂ũ/∂a = s (s² M + Γ_in)⁻¹ M`.
+    pub u_out: SMatrix<T, D, D>,
+    /// `∂z̃/∂c = s u_in` (noiseless), `(N + Γ_out)⁻¹ N s u_in` (noisy).
+    pub z_in: SMatrix<T, D, D>,
+    /// `∂z̃/∂a = s u_out` (noiseless), `(N + Γ_out)⁻¹ (N s u_out + Γ_out)` (noisy).
+    pub z_out: SMatrix<T, D, D>,
+}
+
+impl<T: MatReal, const D: usize> LayerNoise<T, D> {
+    /// The gains of the direction of singular value `s` with the messages' precisions
+    /// `Γ_out` (on the output) and `Γ_in` (on the input); `s = 0` is a direction outside the
+    /// span of `V` on the input side (`ũ = c`).
+    pub fn direction_gains(
+        &self,
+        gamma_out: &Precision<T, D>,
+        gamma_in: &Precision<T, D>,
+        s: T,
+    ) -> DirectionGains<T, D> {
+        let sh = Shared::new(self, gamma_out, gamma_in);
+        let dir = sh.direction(s);
+        let u_in = sh.jacobian_in(&dir);
+        let u_out = dir.p.solve_matrix(&sh.m) * s;
+        let z_in = match &sh.noisy {
+            None => u_in * s,
+            Some((sum, n)) => sum.solve_matrix(&(n * u_in * s)),
+        };
+        DirectionGains {
+            u_in,
+            u_out,
+            z_in,
+            z_out: sh.jacobian_out(&dir),
+        }
+    }
+
+    /// `∂z̃/∂a` of a direction outside the span of `U` (the output side of a tall `W`):
+    /// `(N + Γ_out)⁻¹ Γ_out`, or 0 without noise (`z̃` does not depend on `c` there).
+    pub fn null_output_gain(&self, gamma_out: &Precision<T, D>) -> SMatrix<T, D, D> {
+        Shared::new(self, gamma_out, gamma_out).jacobian_out_null()
     }
 }
 
@@ -307,7 +362,7 @@ impl<'a, T: MatReal, const D: usize> LinearLayer<'a, T, D> {
         let sh = Shared::new(&self.noise, output.gamma, gamma_in);
         let sv = self.rotations.singular_values();
         let jac = self.sweep(&sh, r_out, r_in_rot, scratch, |dir, u, _, _, c, _| {
-            (u - c, dir.p.solve_matrix(gamma_in.matrix()))
+            (u - c, sh.jacobian_in(dir))
         });
         self.rotations.right(scratch, D, z_in);
         for (z, r) in z_in.iter_mut().zip(r_in) {

@@ -39,15 +39,11 @@
 //!
 //! # Safeguards, all counted
 //!
-//! `⟨C⟩` may be singular (a noiseless output, or a perfectly recovered variable): its
-//! eigenvalues are floored ([`Precision::with_floor`]) at `ε_v ρ_v`, with `ρ_v` the variable's
-//! prior second moment per entry and `ε_v = ε^{3/4}` (`ε` the float's epsilon: 1.8e-12 for
-//! f64, 6.5e-6 for f32), each raised eigenvalue one intervention. `Γ^± = Λ − Γ^∓` is a
-//! difference of positive definite matrices and may fail to be one (an eigenvalue below
-//! `ε_v / ρ_v`): the update is then rejected and the variable keeps its previous outgoing
-//! message, as expectation propagation skips updates with negative precisions — one
-//! intervention. Every intervention is counted in the variable's
-//! [`VariableState::interventions`]; nothing is clamped silently.
+//! The extrinsic step ([`extrinsic()`]) floors a singular `⟨C⟩`, sends "nothing" in the
+//! directions where a factor adds no information, and rejects an update that adds none at
+//! all, keeping the variable's previous outgoing message (its module docs give the levels).
+//! Every intervention is counted in the variable's [`VariableState::interventions`]; nothing
+//! is clamped silently.
 //!
 //! # The first pass
 //!
@@ -66,12 +62,14 @@
 //!   vanishing Jacobian, and the floored `⟨C⟩` would send `Γ^+ ≈ I/(ε_v ρ_v)`: "every row is
 //!   exactly zero", which no later pass undoes. One intervention, counted.
 
+mod extrinsic;
 mod linear;
 mod rotations;
 #[cfg(test)]
 mod tests;
 
-pub use linear::{LayerNoise, LinearLayer};
+pub use extrinsic::{Extrinsic, extrinsic, relative_floor};
+pub use linear::{DirectionGains, LayerNoise, LinearLayer};
 pub use rotations::{DenseRotations, Rotations};
 
 use crate::damping::{Change, Damping};
@@ -231,10 +229,6 @@ pub struct MlVamp<'m, T: MatReal, const D: usize> {
 /// [`MlVamp::initialise`]).
 pub const INITIAL_RELATIVE_PRECISION: f64 = 1e-3;
 
-/// `ε^{3/4}`: the relative floor of covariances and precisions.
-fn relative_floor<T: Real>() -> T {
-    Real::exp(T::c(0.75) * Real::ln(T::EPSILON))
-}
 
 /// Row `i` of a row-major `n × D` slice.
 #[inline]
@@ -526,37 +520,23 @@ impl<'m, T: MatReal, const D: usize> MlVamp<'m, T, D> {
         scale: T,
         damping: Damping<T>,
     ) -> Result<usize, Error> {
-        let eps = relative_floor::<T>();
         let (incoming, outgoing) = match pass {
             Pass::Forward => (&v.minus, &mut v.plus),
             Pass::Backward => (&v.plus, &mut v.minus),
         };
         let (gamma_in, gamma_out_old) = (incoming.gamma, outgoing.gamma);
         let fresh = &mut v.fresh[pass as usize];
-        // ⟨C⟩ = ⟨J⟩ Γ_in⁻¹ = (Γ_in⁻¹ ⟨J⟩ᵀ)ᵀ, floored; Λ = ⟨C⟩⁻¹.
-        let cov = gamma_in.solve_matrix(&jac.transpose()).transpose();
-        let (cov, raised_c) = Precision::with_floor(cov, eps * scale)?;
-        let lambda = Precision::from_covariance(cov.into_matrix())?;
-        let (gamma_new, raised_g) =
-            Precision::with_floor(lambda.matrix() - gamma_in.matrix(), eps / scale)?;
-        if raised_c > 0 && pass == Pass::Forward && *fresh {
-            // A first forward update from the weak initial message that says nothing of the
-            // rows' spread: the initial message stands (the module docs, the first
-            // pass).
-            v.interventions += raised_c + 1;
-            return Ok(raised_c + 1);
-        }
-        if raised_g > 0 {
-            // Λ ⋡ Γ_in: the belief is wider than the incoming message in some direction (a
-            // non-log-concave prior early on, or the averaging over rows). A floored Γ_out
-            // would send a near-flat message with an enormous mean; as EP does, the update
-            // is rejected and the previous outgoing message kept (one intervention).
-            let rejected = raised_c + 1;
-            v.interventions += rejected;
-            return Ok(rejected);
-        }
-        // r_out = Γ_out⁻¹ (Λ ẑ − Γ_in r_in) = ẑ + Γ_out⁻¹ Γ_in (ẑ − r_in).
-        let b = gamma_new.solve_matrix(gamma_in.matrix());
+        let step = extrinsic::extrinsic(jac, &gamma_in, scale, pass == Pass::Forward && *fresh)?;
+        v.interventions += step.interventions();
+        let Extrinsic::Accepted {
+            gamma: gamma_new,
+            gain: b,
+            interventions,
+        } = step
+        else {
+            return Ok(step.interventions());
+        };
+        // r_out = Γ_out⁻¹ (Λ ẑ − Γ_in r_in) = ẑ + B (ẑ − r_in).
         let estimate: &[T] = match pass {
             Pass::Forward => v.estimate,
             Pass::Backward => v.estimate_minus,
@@ -581,8 +561,7 @@ impl<'m, T: MatReal, const D: usize> MlVamp<'m, T, D> {
             .zip_map(gamma_out_old.matrix(), |n, o| damping.mix(o, n));
         let damped = Precision::new(damped).unwrap_or(gamma_new);
         outgoing.gamma = damped;
-        v.interventions += raised_c;
-        Ok(raised_c)
+        Ok(interventions)
     }
 }
 

@@ -107,7 +107,10 @@ pub enum Draw {
 /// quadrature of [`Prior::se`] use it. The shipped mixtures implement the trait with
 /// [`mixture_prior!`](crate::mixture_prior); a prior that is not a mixture (Laplace, say)
 /// implements the required methods itself.
-pub trait Prior<T: Real> {
+///
+/// `Sync`: one model is shared by the threads of a parallel run (the state evolution's
+/// Monte-Carlo blocks).
+pub trait Prior<T: Real>: Sync {
     /// The denoiser of eq. 9 (ML-AMP paper): mean, variance and `log Z(A, B)` of the tilted
     /// measure `P_X(x) e^{−A x²/2 + B x}`, for `A ≥ 0`.
     fn posterior(&self, a: T, b: T) -> Posterior<T>;

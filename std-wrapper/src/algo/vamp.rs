@@ -227,12 +227,7 @@ fn build<const D: usize, R>(
             channel: channel.as_ref(),
         })
         .collect();
-    // The second moment of every variable h_0, z_0, h_1, z_1, …, z_{L−1} (E z_k² = E h_k²:
-    // the weights have ‖W‖_F² = n_out on average).
-    let scale: Vec<f64> = model.moments()?[..depth]
-        .iter()
-        .flat_map(|m| [m.second, m.second])
-        .collect();
+    let scale = model.variable_scales()?;
     let vamp = MlVamp::new(prior.as_ref(), &layers, inst.observation(), &scale)?;
     let mut buf = vec![0.0; vamp.state_len()];
     let mut state = Vec::with_capacity(depth);

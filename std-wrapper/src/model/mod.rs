@@ -237,6 +237,16 @@ impl Model {
         marginal_moments(self.prior.as_ref(), self.d, &channels, gh.rule(), &mut m)?;
         Ok(m)
     }
+
+    /// ML-Mat-VAMP's variables `h_0, z_0, h_1, z_1, …, z_{L−1}` in order, each with its prior
+    /// second moment per entry (`E z_k² = E h_k²`: the weights have `‖W‖_F² = n_out` on
+    /// average): the scale of its safeguards and of its initial messages.
+    pub fn variable_scales(&self) -> Result<Vec<f64>, Error> {
+        Ok(self.moments()?[..self.depth()]
+            .iter()
+            .flat_map(|m| [m.second, m.second])
+            .collect())
+    }
 }
 
 #[cfg(test)]
