@@ -90,20 +90,18 @@ pub fn haar_columns(n: usize, r: usize, rng: &mut Xoshiro256PlusPlus) -> Result<
     Ok(transpose(&column_major(q.as_ref()), r, n))
 }
 
-/// A `rows × cols` weight matrix with Haar singular vectors and condition number `κ =
-/// condition_number`: `U` (`rows × r`, first) then `V` (`cols × r`) from [`haar_columns`] on
-/// `rng`, `r = min(rows, cols)`, and `s_i = c κ^{−i/(r−1)}` for `i = 0, …, r − 1` (`s = c`
-/// if `r = 1`), with `c` such that `‖W‖_F² = Σ s_i² = rows` (the scale of a matrix of iid
-/// `N(0, 1/cols)` entries).
+/// The singular values of the `spectrum` weights: `r = min(rows, cols)` values
+/// `s_i = c κ^{−i/(r−1)}` for `i = 0, …, r − 1` (`s = c` if `r = 1`), `κ = condition_number`,
+/// with `c` such that `Σ s_i² = rows` (the `‖W‖_F²` of a matrix of iid `N(0, 1/cols)`
+/// entries). Deterministic: [`spectrum`] puts Haar singular vectors around them.
 ///
 /// Errors (in [`Error::Core`]): `InvalidParameter` if `κ` is not finite and `≥ 1`, or if
 /// `rows` or `cols` is zero.
-pub fn spectrum(
+pub fn spectrum_singular_values(
     rows: usize,
     cols: usize,
     condition_number: f64,
-    rng: &mut Xoshiro256PlusPlus,
-) -> Result<Svd, Error> {
+) -> Result<Vec<f64>, Error> {
     let kappa = condition_number;
     if !(kappa.is_finite() && kappa >= 1.0) {
         return Err(mlamp_core::Error::InvalidParameter {
@@ -120,8 +118,6 @@ pub fn spectrum(
         }
         .into());
     }
-    let u = haar_mat(rows, r, rng)?;
-    let v = haar_mat(cols, r, rng)?;
     let mut s: Vec<f64> = (0..r)
         .map(|i| {
             if r == 1 {
@@ -133,6 +129,25 @@ pub fn spectrum(
         .collect();
     let c = (rows as f64 / s.iter().map(|x| x * x).sum::<f64>()).sqrt();
     s.iter_mut().for_each(|x| *x *= c);
+    Ok(s)
+}
+
+/// A `rows × cols` weight matrix with Haar singular vectors and condition number `κ =
+/// condition_number`: `U` (`rows × r`, first) then `V` (`cols × r`) from [`haar_columns`] on
+/// `rng`, `r = min(rows, cols)`, and the singular values of [`spectrum_singular_values`]
+/// (`s_i = c κ^{−i/(r−1)}`, `Σ s_i² = rows`).
+///
+/// Errors: those of [`spectrum_singular_values`], raised before `rng` is used.
+pub fn spectrum(
+    rows: usize,
+    cols: usize,
+    condition_number: f64,
+    rng: &mut Xoshiro256PlusPlus,
+) -> Result<Svd, Error> {
+    let s = spectrum_singular_values(rows, cols, condition_number)?;
+    let r = s.len();
+    let u = haar_mat(rows, r, rng)?;
+    let v = haar_mat(cols, r, rng)?;
     Ok(Svd::from_column_major(
         column_major(u.as_ref()),
         s,
