@@ -93,7 +93,8 @@ pub fn haar_columns(n: usize, r: usize, rng: &mut Xoshiro256PlusPlus) -> Result<
 /// The singular values of the `spectrum` weights: `r = min(rows, cols)` values
 /// `s_i = c κ^{−i/(r−1)}` for `i = 0, …, r − 1` (`s = c` if `r = 1`), `κ = condition_number`,
 /// with `c` such that `Σ s_i² = rows` (the `‖W‖_F²` of a matrix of iid `N(0, 1/cols)`
-/// entries). Deterministic: [`spectrum`] puts Haar singular vectors around them.
+/// entries). Deterministic: [`spectrum`] puts Haar singular vectors around them, and
+/// [`crate::se::spectral_law::SpectralLaw::from_svd_spectrum`] averages over them.
 ///
 /// Errors (in [`Error::Core`]): `InvalidParameter` if `κ` is not finite and `≥ 1`, or if
 /// `rows` or `cols` is zero.

@@ -22,6 +22,7 @@
 //! MMSE (eq. 17).
 
 mod report;
+pub mod spectral_law;
 
 pub use report::{SeReport, se_model_file};
 
