@@ -1,6 +1,8 @@
 //! Experiments on top of the algorithms and the state evolution: phase curves along one
-//! layer's alpha, with their thresholds, tables and plots.
+//! layer's alpha, with their thresholds, tables and plots; the committee experiment (learning
+//! the input layer of a two-layer network: the ADAM baseline and the test error).
 
+pub mod committee;
 pub mod phase;
 pub mod phase_report;
 pub mod plot;

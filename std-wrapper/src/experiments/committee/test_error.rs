@@ -1,0 +1,1 @@
+//! Test error of an estimate (placeholder, filled in by the next commit).
