@@ -97,7 +97,7 @@ pub fn extrinsic<T: MatReal, const D: usize>(
     let diff = lambda.matrix() - gamma_in.matrix();
     let (values, _) = symmetric_eigen(&diff);
     let floor = eps / scale;
-    let deficient = values.iter().filter(|&&v| !(v >= floor)).count();
+    let deficient = values.iter().filter(|&&v| v < floor).count();
     if deficient == D {
         return Ok(Extrinsic::Rejected {
             interventions: raised_c + 1,
@@ -164,7 +164,10 @@ mod tests {
                 assert_eq!(interventions, 1);
                 assert!((gamma.matrix()[(0, 0)] - 4.0).abs() < 1e-12);
                 let blind = gamma.matrix()[(1, 1)];
-                assert!((blind - f64::EPSILON.sqrt() * 4.0).abs() < 1e-12 * 4.0, "{blind}");
+                assert!(
+                    (blind - f64::EPSILON.sqrt() * 4.0).abs() < 1e-12 * 4.0,
+                    "{blind}"
+                );
             }
             other => panic!("{other:?}"),
         }
@@ -175,13 +178,28 @@ mod tests {
         let g = precision(Matrix2::new(1.0, 0.0, 0.0, 2.0));
         // J = I: ⟨C⟩ = Γ_in⁻¹, Γ_out = 0 in both directions.
         let r = extrinsic(&Matrix2::identity(), &g, 1.0, false).unwrap();
-        assert!(matches!(r, Extrinsic::Rejected { interventions: 1 }), "{r:?}");
+        assert!(
+            matches!(r, Extrinsic::Rejected { interventions: 1 }),
+            "{r:?}"
+        );
         // J = 0 (a MAP estimate that does not move): ⟨C⟩ floored twice; a first forward
         // update is rejected, a later one sends the (legitimately) huge precision.
         let r = extrinsic(&Matrix2::zeros(), &g, 1.0, true).unwrap();
-        assert!(matches!(r, Extrinsic::Rejected { interventions: 3 }), "{r:?}");
+        assert!(
+            matches!(r, Extrinsic::Rejected { interventions: 3 }),
+            "{r:?}"
+        );
         let r = extrinsic(&Matrix2::zeros(), &g, 1.0, false).unwrap();
-        assert!(matches!(r, Extrinsic::Accepted { interventions: 2, .. }), "{r:?}");
+        assert!(
+            matches!(
+                r,
+                Extrinsic::Accepted {
+                    interventions: 2,
+                    ..
+                }
+            ),
+            "{r:?}"
+        );
         assert!(extrinsic(&Matrix2::from_element(f64::NAN), &g, 1.0, false).is_err());
         assert!(extrinsic(&Matrix2::identity(), &g, 0.0, false).is_err());
     }

@@ -229,7 +229,6 @@ pub struct MlVamp<'m, T: MatReal, const D: usize> {
 /// [`MlVamp::initialise`]).
 pub const INITIAL_RELATIVE_PRECISION: f64 = 1e-3;
 
-
 /// Row `i` of a row-major `n × D` slice.
 #[inline]
 fn row<T: MatReal, const D: usize>(x: &[T], i: usize) -> SVector<T, D> {

@@ -23,6 +23,7 @@
 
 mod report;
 pub mod spectral_law;
+pub mod vamp;
 
 pub use report::{SeReport, se_model_file};
 

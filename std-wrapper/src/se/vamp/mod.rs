@@ -1,0 +1,526 @@
+//! The state evolution of ML-Mat-VAMP (Pandit, Sahraee-Ardakan, Rangan, Schniter, Fletcher,
+//! *Matrix inference and estimation in multi-layer models*, Theorem 1), line by line against
+//! Algorithm 1 as [`mlamp_core::ml_vamp::MlVamp::step`] implements it.
+//!
+//! # The row-wise model (Theorem 1, in our indexing)
+//!
+//! Our variables are `h_0, z_0, h_1, …, z_{K−1}` (the paper's `Z_0, Z_1, …`: `h_k = Z_{2k}`,
+//! `z_k = Z_{2k+1}`) and each carries a forward and a backward message. In the large-system
+//! limit the rows of a variable's truth and messages behave like (see [`row_model`]):
+//!
+//! - forward: `R^+ = V⁰ + E^+`, the `2d×2d` second moments `K^+` of `(V⁰, E^+)` (the
+//!   theorem's `(A, B) ~ N(0, K^+_{k,ℓ−1})` on a pre-activation, `A` the true row, `A + B`
+//!   the message);
+//! - backward: `R^- = V⁰ + C`, `C ~ N(0, τ^-)` independent of the truth and of the forward
+//!   message (the theorem's `C + Ã`);
+//! - the precisions `Γ^±` are deterministic (`Γ̄^±`), and so are the mean Jacobians `Λ̄^±`.
+//!
+//! The pre-activation's truth `A = z⁰` is Gaussian (a rotation-invariant `W` applied to `h⁰`);
+//! the activation's truth is `Ã = φ(A, Ξ)` (the channel), and `x⁰ ~ P_0` for the signal.
+//!
+//! # One iteration (Algorithm 1 as implemented; the printed lines' index slips are noted in
+//! `shared/notes/conventions.md`)
+//!
+//! Forward:
+//! - Lines 4–7 (prior, `h_0`), Monte Carlo ([`monte_carlo`]): `x⁰ ~ P_0`,
+//!   `r^- = κ x⁰ + C`; `x̂ = G_0(r^-, Γ^-)`, `J = ∂x̂/∂r^-` from the prior's own row
+//!   estimator; `⟨J⟩` over the samples; the extrinsic step ([`mlamp_core::ml_vamp::extrinsic`],
+//!   the algorithm's own) gives `Γ^+` and `B`, and `r^+ = x̂ + B (x̂ − r^-)`, so the new `K^+`
+//!   is the second moments of `(x⁰, r^+ − x⁰)`. The MSE of `ĥ_0` is `E (x̂ − x⁰)(x̂ − x⁰)ᵀ`.
+//! - Lines 9–12 for the linear layer `k` (`z_k`), exact ([`linear::forward`]): in the SVD
+//!   domain the rotated input truth and forward error are `(a, b) ~ N(0, K^+_{h_k})`, the
+//!   output's truth `s a`, its backward message `κ s a + c`, `c ~ N(0, τ^-_{z_k})`; the
+//!   estimate `ẑ = z_in (a + b) + z_out (κ s a + c)` per direction
+//!   ([`mlamp_core::ml_vamp::DirectionGains`]), `⟨J⟩ = (r/n_out) E_s z_out + (1 − r/n_out)
+//!   J_null`, the same extrinsic step, and `K^+_{z_k}` the average over directions of the
+//!   second moments of `(s a, r^+ − s a)`.
+//! - Lines 9–12 for the channel of layer `k < K−1` (`h_{k+1}`), Monte Carlo:
+//!   `(A, B) ~ N(0, K^+_{z_k})`, `Ã = φ_k(A, Ξ)`, `r^- = κ Ã + C`, `C ~ N(0, τ^-_{h_{k+1}})`
+//!   (the previous iteration's backward message), `ĥ = G^+(r^-, A + B)` from the channel's
+//!   row estimator, then as for the prior.
+//!
+//! Backward:
+//! - Lines 15–18 (output, `z_{K−1}`), Monte Carlo: `(A, B) ~ N(0, K^+_{z_{K−1}})`,
+//!   `y = φ_{K−1}(A, Ξ)`, `ẑ = G^-(y, A + B)`, `⟨J⟩`, the extrinsic step with `Γ^+`, and
+//!   `r^- = ẑ + B (ẑ − (A + B))`: `τ^- = E (r^- − A)(r^- − A)ᵀ`.
+//! - Lines 20–23 for the linear layer `k` (`h_k`), exact ([`linear::backward`]):
+//!   `ũ = u_in (a + b) + u_out (κ s a + c)` with the new `τ^-_{z_k}`, `⟨J⟩ = (r/n_in) E_s u_in
+//!   + (1 − r/n_in) I`, and `τ^-_{h_k}` the average over directions of the second moments of
+//!   `r^- − a`; its cross moments with `(a, b)` vanish (checked, reported).
+//! - Lines 20–23 for the channel of layer `k − 1` (`z_{k−1}`), Monte Carlo, with the new
+//!   `τ^-_{h_k}` and this iteration's `K^+_{z_{k−1}}`: `ẑ = G^-(r^-_h, A + B)`, as for the
+//!   output.
+//!
+//! A rejected update keeps the variable's previous model, as the algorithm keeps its previous
+//! message. The first pass is the algorithm's: `R^± = 0` (`K^+ = [[S, −S], [−S, S]]` with
+//! `S` the truth's second moments, `κ = 0, τ = 0`), `Γ^+ = I/ρ`, `Γ^- = (ι/ρ) I`, and the
+//! first forward update whose `⟨C⟩` needs a floor is skipped. The state evolution follows the
+//! undamped algorithm (`β = 1`): damping mixes each message with the previous iteration's,
+//! whose error is correlated with the new one, which this model does not track (the fixed
+//! points do not depend on the damping).
+//!
+//! # Linear layers: the singular-value law
+//!
+//! The averages over directions are exact sums over a [`SpectralLaw`]: the empirical
+//! singular values of a given `W`, the Marchenko–Pastur law of iid Gaussian weights by its
+//! Gauss rule, or the `spectrum` weights' law.
+
+pub mod linear;
+pub mod monte_carlo;
+pub mod row_model;
+
+use mlamp_core::channel::ChannelKind;
+use mlamp_core::estimator::Estimator;
+use mlamp_core::mat::{ChannelDenoiser, Precision, RowDenoiser, RowEstimate, RowMessage};
+use mlamp_core::ml_vamp::{Extrinsic, INITIAL_RELATIVE_PRECISION, extrinsic};
+use mlamp_core::prior::Draw;
+use nalgebra::{DMatrix, SMatrix, SVector};
+use rand_distr::{Distribution, StandardUniform};
+use rand_xoshiro::Xoshiro256PlusPlus;
+
+use self::monte_carlo::{McBlock, Part, UpdateKey, UpdateMoments};
+use self::row_model::{Backward, Forward, VariableSe, draw, draw_row, halves, psd_factor};
+use crate::algo::denoisers::{channel_denoiser, prior_denoiser};
+use crate::error::Error;
+use crate::instance::normal;
+use crate::model::Model;
+use crate::se::spectral_law::SpectralLaw;
+
+/// Options of the ML-Mat-VAMP state evolution.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct VampSeOptions {
+    /// Monte-Carlo rows per non-linear update (rounded up to whole blocks of
+    /// [`monte_carlo::BLOCK`]).
+    pub samples: usize,
+    /// Iterations.
+    pub iterations: usize,
+    /// The seed of the Monte-Carlo streams.
+    pub seed: u64,
+    /// If set, the estimator of every layer, overriding the model file's.
+    pub estimator: Option<Estimator>,
+}
+
+impl Default for VampSeOptions {
+    /// 10⁵ samples, 20 iterations, seed 0, the model's estimators.
+    fn default() -> Self {
+        Self {
+            samples: 100_000,
+            iterations: 20,
+            seed: 0,
+            estimator: None,
+        }
+    }
+}
+
+/// A predicted quantity and its Monte-Carlo standard error.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+pub struct Estimate {
+    /// The value.
+    pub value: f64,
+    /// Its standard error (jackknife over the sample blocks of this iteration's update).
+    pub se: f64,
+}
+
+/// What the state evolution predicts after one iteration.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct VampSeIteration {
+    /// The MSE per entry of each forward estimate `ĥ_k` (signal first), as the algorithm's
+    /// trace reports it.
+    pub mse_layers: Vec<Estimate>,
+    /// `E (ĥ_k − h_k)(ĥ_k − h_k)ᵀ`, row-major `d×d`, per layer.
+    pub error_covariance: Vec<Vec<f64>>,
+    /// The second moments `E [x, x̂][x, x̂]ᵀ` of the signal's true and estimated rows
+    /// (`2d×2d`, row-major): eq. 17's `K` predicted.
+    pub signal_joint: Vec<f64>,
+    /// Interventions of the extrinsic steps in this iteration.
+    pub interventions: usize,
+    /// The largest cross moment between a linear layer's backward-message error and the
+    /// input's truth or forward error (0 in exact arithmetic).
+    pub decorrelation: f64,
+}
+
+/// The state evolution's prediction, iteration by iteration.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct VampSeResult {
+    /// Per iteration (1-based: entry `t − 1` is iteration `t`).
+    pub iterations: Vec<VampSeIteration>,
+}
+
+/// The state evolution of `model` with the singular-value laws `laws` (one per layer).
+pub fn vamp_state_evolution(
+    model: &Model,
+    laws: &[SpectralLaw],
+    opts: &VampSeOptions,
+) -> Result<VampSeResult, Error> {
+    if laws.len() != model.depth() {
+        return Err(Error::invalid("laws", "one singular-value law per layer"));
+    }
+    if opts.samples == 0 || opts.iterations == 0 {
+        return Err(Error::invalid(
+            "samples",
+            "samples and iterations must be positive",
+        ));
+    }
+    macro_rules! dispatch {
+        ($($d:literal),*) => {
+            match model.d {
+                $($d => Se::<$d>::new(model, laws, opts)?.run(),)*
+                _ => Err(Error::invalid("d", "the state evolution runs d = 1..=8")),
+            }
+        };
+    }
+    dispatch!(1, 2, 3, 4, 5, 6, 7, 8)
+}
+
+/// The model's row estimators for `D` and the laws.
+struct Se<'m, const D: usize> {
+    model: &'m Model,
+    prior: Box<dyn RowDenoiser<f64, D> + 'm>,
+    channels: Vec<Box<dyn ChannelDenoiser<f64, D> + 'm>>,
+    laws: &'m [SpectralLaw],
+    scales: Vec<f64>,
+    opts: VampSeOptions,
+}
+
+/// Draws a row of the signal's prior.
+fn prior_row<const D: usize>(model: &Model, rng: &mut Xoshiro256PlusPlus) -> SVector<f64, D> {
+    let mut x = [0.0; D];
+    let mut source = |d: Draw| match d {
+        Draw::Uniform => StandardUniform.sample(rng),
+        Draw::Normal => normal(rng),
+    };
+    model.prior.sample_row(&mut source, &mut x);
+    SVector::from_column_slice(&x)
+}
+
+/// Draws `φ(z, Ξ)` of a channel, one output per entry (or per observation entry).
+fn channel_row(
+    kind: &dyn ChannelKind<f64>,
+    z: &[f64],
+    rng: &mut Xoshiro256PlusPlus,
+    out: &mut [f64],
+) {
+    for (o, &zj) in out.iter_mut().zip(z) {
+        *o = kind.sample(zj, normal(rng));
+    }
+}
+
+impl<'m, const D: usize> Se<'m, D> {
+    fn new(model: &'m Model, laws: &'m [SpectralLaw], opts: &VampSeOptions) -> Result<Self, Error> {
+        let prior = prior_denoiser::<D>(model.prior.as_ref())?;
+        let channels = model
+            .layers
+            .iter()
+            .enumerate()
+            .map(|(k, l)| {
+                channel_denoiser::<D>(&*l.channel, opts.estimator.unwrap_or(l.estimator))
+                    .map_err(|e| Error::at(&format!("layers[{k}]"), e))
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        Ok(Self {
+            model,
+            prior,
+            channels,
+            laws,
+            scales: model.variable_scales()?,
+            opts: *opts,
+        })
+    }
+
+    fn key(&self, iteration: usize, variable: usize, pass: usize) -> UpdateKey {
+        UpdateKey {
+            iteration,
+            variable,
+            pass,
+        }
+    }
+
+    /// The truth's row second moments of every variable, by Monte Carlo through the chain
+    /// (the pre-activations' exactly: `E z zᵀ = power · E h hᵀ`).
+    fn truth_moments(&self) -> Vec<SMatrix<f64, D, D>> {
+        let mut out = Vec::with_capacity(2 * self.model.depth());
+        let est = |v: SVector<f64, D>| RowEstimate {
+            mean: v,
+            jacobian: SMatrix::zeros(),
+        };
+        let blocks = monte_carlo::sample::<D>(
+            self.opts.samples,
+            self.opts.seed,
+            self.key(0, 0, 2),
+            |rng| {
+                let x = prior_row::<D>(self.model, rng);
+                (x, x, est(x))
+            },
+        );
+        let second = |blocks: &[McBlock<D>]| {
+            let m = UpdateMoments::new(blocks, None).mean();
+            UpdateMoments::<D>::block(&m, Part::Truth, Part::Truth)
+        };
+        let mut s = second(&blocks);
+        for k in 0..self.model.depth() {
+            out.push(s);
+            let sz = s * linear::output_power(&self.laws[k]);
+            out.push(sz);
+            if k + 1 < self.model.depth() {
+                let factor = psd_factor(&row_model::dynamic(&sz));
+                let kind = &*self.model.layers[k].channel;
+                let blocks = monte_carlo::sample::<D>(
+                    self.opts.samples,
+                    self.opts.seed,
+                    self.key(0, 2 * k + 2, 2),
+                    |rng| {
+                        let a = draw_row::<D>(&factor, rng);
+                        let mut h = [0.0; D];
+                        channel_row(kind, a.as_slice(), rng, &mut h);
+                        let h = SVector::from_column_slice(&h);
+                        (h, h, est(h))
+                    },
+                );
+                s = second(&blocks);
+            }
+        }
+        out
+    }
+
+    fn initial(&self) -> Result<Vec<VariableSe<D>>, Error> {
+        self.truth_moments()
+            .into_iter()
+            .zip(&self.scales)
+            .map(|(truth, &rho)| {
+                Ok(VariableSe {
+                    gamma_plus: Precision::identity_scaled(1.0 / rho)?,
+                    gamma_minus: Precision::identity_scaled(INITIAL_RELATIVE_PRECISION / rho)?,
+                    forward: Forward::zero_message(truth),
+                    backward: Backward::zero_message(),
+                    fresh: [true; 2],
+                    interventions: 0,
+                })
+            })
+            .collect()
+    }
+
+    fn run(&self) -> Result<VampSeResult, Error> {
+        let mut state = self.initial()?;
+        let mut iterations = Vec::with_capacity(self.opts.iterations);
+        for t in 1..=self.opts.iterations {
+            iterations.push(self.step(&mut state, t)?);
+        }
+        Ok(VampSeResult { iterations })
+    }
+
+    /// A forward Monte-Carlo update of variable `v` (the prior's or a channel's estimate of
+    /// an activation): samples, `⟨J⟩`, the extrinsic step in `Γ^-_v`, the new forward model.
+    /// Returns the moments (for the MSE) and the interventions.
+    fn forward_mc(
+        &self,
+        var: &mut VariableSe<D>,
+        v: usize,
+        t: usize,
+        row: impl Fn(&mut Xoshiro256PlusPlus) -> (SVector<f64, D>, SVector<f64, D>, RowEstimate<f64, D>)
+        + Sync,
+    ) -> Result<(UpdateMoments<D>, usize), Error> {
+        let blocks = monte_carlo::sample(self.opts.samples, self.opts.seed, self.key(t, v, 0), row);
+        let jac = monte_carlo::mean_jacobian(&blocks);
+        let step = extrinsic(&jac, &var.gamma_minus, self.scales[v], var.fresh[0])?;
+        var.interventions += step.interventions();
+        let gain = match &step {
+            Extrinsic::Accepted { gain, .. } => Some(*gain),
+            Extrinsic::Rejected { .. } => None,
+        };
+        let moments = UpdateMoments::new(&blocks, gain.as_ref());
+        if let Extrinsic::Accepted { gamma, .. } = step {
+            let m = moments.mean();
+            var.forward = Forward {
+                truth: UpdateMoments::<D>::block(&m, Part::Truth, Part::Truth),
+                cross: UpdateMoments::<D>::block(&m, Part::Truth, Part::Message),
+                error: UpdateMoments::<D>::block(&m, Part::Message, Part::Message),
+            };
+            var.gamma_plus = gamma;
+            var.fresh[0] = false;
+        }
+        Ok((moments, step.interventions()))
+    }
+
+    /// A backward Monte-Carlo update of the pre-activation `v` (a channel's estimate of its
+    /// input): the extrinsic step in `Γ^+_v` and the new `τ^-_v`.
+    fn backward_mc(
+        &self,
+        var: &mut VariableSe<D>,
+        v: usize,
+        t: usize,
+        row: impl Fn(&mut Xoshiro256PlusPlus) -> (SVector<f64, D>, SVector<f64, D>, RowEstimate<f64, D>)
+        + Sync,
+    ) -> Result<usize, Error> {
+        let blocks = monte_carlo::sample(self.opts.samples, self.opts.seed, self.key(t, v, 1), row);
+        let jac = monte_carlo::mean_jacobian(&blocks);
+        let step = extrinsic(&jac, &var.gamma_plus, self.scales[v], false)?;
+        var.interventions += step.interventions();
+        if let Extrinsic::Accepted { gamma, gain, .. } = step {
+            let m = UpdateMoments::new(&blocks, Some(&gain)).mean();
+            var.backward = Backward {
+                kappa: 1.0,
+                tau: UpdateMoments::<D>::block(&m, Part::Message, Part::Message),
+            };
+            var.gamma_minus = gamma;
+            var.fresh[1] = false;
+        }
+        Ok(step.interventions())
+    }
+
+    /// One iteration of Algorithm 1 on the row-wise model (see the module docs).
+    fn step(&self, state: &mut [VariableSe<D>], t: usize) -> Result<VampSeIteration, Error> {
+        let depth = self.model.depth();
+        let mut interventions = 0;
+        let mut decorrelation = 0.0_f64;
+        let mut layer_moments: Vec<UpdateMoments<D>> = Vec::with_capacity(depth);
+
+        // Lines 4–7: the prior's estimate of h_0.
+        {
+            let h = state[0];
+            let c = psd_factor(&row_model::dynamic(&h.backward.tau));
+            let prior = &*self.prior;
+            let (m, i) = self.forward_mc(&mut state[0], 0, t, |rng| {
+                let x = prior_row::<D>(self.model, rng);
+                let r = x * h.backward.kappa + draw_row::<D>(&c, rng);
+                (x, r, prior.denoise(&r, &h.gamma_minus))
+            })?;
+            layer_moments.push(m);
+            interventions += i;
+        }
+        for k in 0..depth {
+            // Lines 9–12: the linear layer's estimate of z_k.
+            let (head, tail) = state.split_at_mut(2 * k + 1);
+            let (i, _) = linear::forward(
+                &self.laws[k],
+                &head[2 * k],
+                &mut tail[0],
+                self.scales[2 * k + 1],
+            )?;
+            interventions += i;
+            if k + 1 < depth {
+                // Lines 9–12 for the channel: its estimate of h_{k+1}.
+                let z = state[2 * k + 1];
+                let h = state[2 * k + 2];
+                let ab = psd_factor(&z.forward.joint());
+                let c = psd_factor(&row_model::dynamic(&h.backward.tau));
+                let kind = &*self.model.layers[k].channel;
+                let den = &*self.channels[k];
+                let (m, i) = self.forward_mc(&mut state[2 * k + 2], 2 * k + 2, t, |rng| {
+                    let (a, b) = halves::<D>(&draw(&ab, rng));
+                    let mut ht = [0.0; D];
+                    channel_row(kind, a.as_slice(), rng, &mut ht);
+                    let ht = SVector::from_column_slice(&ht);
+                    let r = ht * h.backward.kappa + draw_row::<D>(&c, rng);
+                    let zr = a + b;
+                    let est = den
+                        .denoise_pair(
+                            RowMessage::new(r, &h.gamma_minus),
+                            RowMessage::new(zr, &z.gamma_plus),
+                        )
+                        .output;
+                    (ht, r, est)
+                })?;
+                layer_moments.push(m);
+                interventions += i;
+            }
+        }
+
+        // Lines 15–18: the output's estimate of z_{K−1}.
+        {
+            let v = 2 * depth - 1;
+            let z = state[v];
+            let ab = psd_factor(&z.forward.joint());
+            let kind = &*self.model.layers[depth - 1].channel;
+            let den = &*self.channels[depth - 1];
+            let p = den.observation_dim();
+            interventions += self.backward_mc(&mut state[v], v, t, |rng| {
+                let (a, b) = halves::<D>(&draw(&ab, rng));
+                let mut y = [0.0; D];
+                channel_row(kind, a.as_slice(), rng, &mut y[..p]);
+                let zr = a + b;
+                (
+                    a,
+                    zr,
+                    den.denoise_output(&y[..p], RowMessage::new(zr, &z.gamma_plus)),
+                )
+            })?;
+        }
+        for k in (0..depth).rev() {
+            // Lines 20–23: the linear layer's estimate of h_k.
+            let (head, tail) = state.split_at_mut(2 * k + 1);
+            let (i, worst) = linear::backward(
+                &self.laws[k],
+                &mut head[2 * k],
+                &tail[0],
+                self.scales[2 * k],
+            )?;
+            interventions += i;
+            decorrelation = decorrelation.max(worst);
+            if k > 0 {
+                // The channel of layer k − 1: its estimate of z_{k−1}.
+                let v = 2 * k - 1;
+                let z = state[v];
+                let h = state[2 * k];
+                let ab = psd_factor(&z.forward.joint());
+                let c = psd_factor(&row_model::dynamic(&h.backward.tau));
+                let kind = &*self.model.layers[k - 1].channel;
+                let den = &*self.channels[k - 1];
+                interventions += self.backward_mc(&mut state[v], v, t, |rng| {
+                    let (a, b) = halves::<D>(&draw(&ab, rng));
+                    let mut ht = [0.0; D];
+                    channel_row(kind, a.as_slice(), rng, &mut ht);
+                    let ht = SVector::from_column_slice(&ht);
+                    let r = ht + draw_row::<D>(&c, rng);
+                    let zr = a + b;
+                    let est = den
+                        .denoise_pair(
+                            RowMessage::new(r, &h.gamma_minus),
+                            RowMessage::new(zr, &z.gamma_plus),
+                        )
+                        .input;
+                    (a, zr, est)
+                })?;
+            }
+        }
+
+        let mse_layers = layer_moments
+            .iter()
+            .map(|m| {
+                let (value, se) = m.estimate(|k| {
+                    UpdateMoments::<D>::block(k, Part::Estimate, Part::Estimate).trace() / D as f64
+                });
+                Estimate { value, se }
+            })
+            .collect();
+        let error_covariance = layer_moments
+            .iter()
+            .map(|m| {
+                let b = UpdateMoments::<D>::block(&m.mean(), Part::Estimate, Part::Estimate);
+                b.transpose().as_slice().to_vec()
+            })
+            .collect();
+        let signal_joint = signal_joint::<D>(&layer_moments[0].mean());
+        Ok(VampSeIteration {
+            mse_layers,
+            error_covariance,
+            signal_joint: signal_joint.transpose().as_slice().to_vec(),
+            interventions,
+            decorrelation,
+        })
+    }
+}
+
+/// `E [x, x̂][x, x̂]ᵀ` from the prior update's moments (`x̂ = x + (x̂ − x)`).
+pub fn signal_joint<const D: usize>(mean: &DMatrix<f64>) -> DMatrix<f64> {
+    let tt = UpdateMoments::<D>::block(mean, Part::Truth, Part::Truth);
+    let te = UpdateMoments::<D>::block(mean, Part::Truth, Part::Estimate);
+    let ee = UpdateMoments::<D>::block(mean, Part::Estimate, Part::Estimate);
+    let tx = tt + te;
+    let xx = tt + te + te.transpose() + ee;
+    let mut k = DMatrix::zeros(2 * D, 2 * D);
+    k.view_mut((0, 0), (D, D)).copy_from(&tt);
+    k.view_mut((0, D), (D, D)).copy_from(&tx);
+    k.view_mut((D, 0), (D, D)).copy_from(&tx.transpose());
+    k.view_mut((D, D), (D, D)).copy_from(&xx);
+    k
+}
