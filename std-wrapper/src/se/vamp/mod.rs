@@ -69,20 +69,17 @@ pub mod linear;
 pub mod monte_carlo;
 pub mod row_model;
 
-use mlamp_core::channel::ChannelKind;
+use mlamp_core::channel::{ChannelKind, RowChannelForm};
 use mlamp_core::estimator::Estimator;
 use mlamp_core::mat::{ChannelDenoiser, Precision, RowDenoiser, RowEstimate, RowMessage};
 use mlamp_core::ml_vamp::{Extrinsic, INITIAL_RELATIVE_PRECISION, extrinsic};
-use mlamp_core::prior::Draw;
+use mlamp_core::prior::{Draw, RowPriorForm};
 use nalgebra::{DMatrix, SMatrix, SVector};
-use rand_distr::{Distribution, StandardUniform};
-use rand_xoshiro::Xoshiro256PlusPlus;
 
-use self::monte_carlo::{McBlock, Part, UpdateKey, UpdateMoments};
+use self::monte_carlo::{McBlock, Part, RowFn, Rule, Source, UpdateKey, UpdateMoments};
 use self::row_model::{Backward, Forward, VariableSe, draw, draw_row, halves, psd_factor};
 use crate::algo::denoisers::{channel_denoiser, prior_denoiser};
 use crate::error::Error;
-use crate::instance::normal;
 use crate::model::Model;
 use crate::se::spectral_law::SpectralLaw;
 
@@ -180,28 +177,25 @@ struct Se<'m, const D: usize> {
     laws: &'m [SpectralLaw],
     scales: Vec<f64>,
     opts: VampSeOptions,
+    /// Sigma points if every factor is linear-Gaussian, else Monte Carlo.
+    rule: Rule,
 }
 
 /// Draws a row of the signal's prior.
-fn prior_row<const D: usize>(model: &Model, rng: &mut Xoshiro256PlusPlus) -> SVector<f64, D> {
+fn prior_row<const D: usize>(model: &Model, src: &mut Source) -> SVector<f64, D> {
     let mut x = [0.0; D];
     let mut source = |d: Draw| match d {
-        Draw::Uniform => StandardUniform.sample(rng),
-        Draw::Normal => normal(rng),
+        Draw::Uniform => src.uniform(),
+        Draw::Normal => src.normal(),
     };
     model.prior.sample_row(&mut source, &mut x);
     SVector::from_column_slice(&x)
 }
 
 /// Draws `φ(z, Ξ)` of a channel, one output per entry (or per observation entry).
-fn channel_row(
-    kind: &dyn ChannelKind<f64>,
-    z: &[f64],
-    rng: &mut Xoshiro256PlusPlus,
-    out: &mut [f64],
-) {
+fn channel_row(kind: &dyn ChannelKind<f64>, z: &[f64], src: &mut Source, out: &mut [f64]) {
     for (o, &zj) in out.iter_mut().zip(z) {
-        *o = kind.sample(zj, normal(rng));
+        *o = kind.sample(zj, src.normal());
     }
 }
 
@@ -217,7 +211,22 @@ impl<'m, const D: usize> Se<'m, D> {
                     .map_err(|e| Error::at(&format!("layers[{k}]"), e))
             })
             .collect::<Result<Vec<_>, Error>>()?;
+        let gaussian = matches!(model.prior.row_form(D), Ok(RowPriorForm::Gaussian { .. }))
+            && model.layers.iter().all(|l| {
+                matches!(
+                    l.channel.row_form(Estimator::Mmse, D),
+                    Ok(RowChannelForm::Activation { phi, .. }) if phi.is_identity()
+                )
+            });
+        let rule = if gaussian {
+            Rule::SigmaPoints
+        } else {
+            Rule::MonteCarlo {
+                samples: opts.samples,
+            }
+        };
         Ok(Self {
+            rule,
             model,
             prior,
             channels,
@@ -243,15 +252,11 @@ impl<'m, const D: usize> Se<'m, D> {
             mean: v,
             jacobian: SMatrix::zeros(),
         };
-        let blocks = monte_carlo::sample::<D>(
-            self.opts.samples,
-            self.opts.seed,
-            self.key(0, 0, 2),
-            |rng| {
+        let blocks =
+            monte_carlo::sample::<D>(self.rule, self.opts.seed, self.key(0, 0, 2), &|rng| {
                 let x = prior_row::<D>(self.model, rng);
                 (x, x, est(x))
-            },
-        );
+            });
         let second = |blocks: &[McBlock<D>]| {
             let m = UpdateMoments::new(blocks, None).mean();
             UpdateMoments::<D>::block(&m, Part::Truth, Part::Truth)
@@ -265,10 +270,10 @@ impl<'m, const D: usize> Se<'m, D> {
                 let factor = psd_factor(&row_model::dynamic(&sz));
                 let kind = &*self.model.layers[k].channel;
                 let blocks = monte_carlo::sample::<D>(
-                    self.opts.samples,
+                    self.rule,
                     self.opts.seed,
                     self.key(0, 2 * k + 2, 2),
-                    |rng| {
+                    &|rng| {
                         let a = draw_row::<D>(&factor, rng);
                         let mut h = [0.0; D];
                         channel_row(kind, a.as_slice(), rng, &mut h);
@@ -316,10 +321,9 @@ impl<'m, const D: usize> Se<'m, D> {
         var: &mut VariableSe<D>,
         v: usize,
         t: usize,
-        row: impl Fn(&mut Xoshiro256PlusPlus) -> (SVector<f64, D>, SVector<f64, D>, RowEstimate<f64, D>)
-        + Sync,
+        row: &RowFn<'_, D>,
     ) -> Result<(UpdateMoments<D>, usize), Error> {
-        let blocks = monte_carlo::sample(self.opts.samples, self.opts.seed, self.key(t, v, 0), row);
+        let blocks = monte_carlo::sample(self.rule, self.opts.seed, self.key(t, v, 0), row);
         let jac = monte_carlo::mean_jacobian(&blocks);
         let step = extrinsic(&jac, &var.gamma_minus, self.scales[v], var.fresh[0])?;
         var.interventions += step.interventions();
@@ -348,10 +352,9 @@ impl<'m, const D: usize> Se<'m, D> {
         var: &mut VariableSe<D>,
         v: usize,
         t: usize,
-        row: impl Fn(&mut Xoshiro256PlusPlus) -> (SVector<f64, D>, SVector<f64, D>, RowEstimate<f64, D>)
-        + Sync,
+        row: &RowFn<'_, D>,
     ) -> Result<usize, Error> {
-        let blocks = monte_carlo::sample(self.opts.samples, self.opts.seed, self.key(t, v, 1), row);
+        let blocks = monte_carlo::sample(self.rule, self.opts.seed, self.key(t, v, 1), row);
         let jac = monte_carlo::mean_jacobian(&blocks);
         let step = extrinsic(&jac, &var.gamma_plus, self.scales[v], false)?;
         var.interventions += step.interventions();
@@ -379,7 +382,7 @@ impl<'m, const D: usize> Se<'m, D> {
             let h = state[0];
             let c = psd_factor(&row_model::dynamic(&h.backward.tau));
             let prior = &*self.prior;
-            let (m, i) = self.forward_mc(&mut state[0], 0, t, |rng| {
+            let (m, i) = self.forward_mc(&mut state[0], 0, t, &|rng| {
                 let x = prior_row::<D>(self.model, rng);
                 let r = x * h.backward.kappa + draw_row::<D>(&c, rng);
                 (x, r, prior.denoise(&r, &h.gamma_minus))
@@ -405,7 +408,7 @@ impl<'m, const D: usize> Se<'m, D> {
                 let c = psd_factor(&row_model::dynamic(&h.backward.tau));
                 let kind = &*self.model.layers[k].channel;
                 let den = &*self.channels[k];
-                let (m, i) = self.forward_mc(&mut state[2 * k + 2], 2 * k + 2, t, |rng| {
+                let (m, i) = self.forward_mc(&mut state[2 * k + 2], 2 * k + 2, t, &|rng| {
                     let (a, b) = halves::<D>(&draw(&ab, rng));
                     let mut ht = [0.0; D];
                     channel_row(kind, a.as_slice(), rng, &mut ht);
@@ -433,7 +436,7 @@ impl<'m, const D: usize> Se<'m, D> {
             let kind = &*self.model.layers[depth - 1].channel;
             let den = &*self.channels[depth - 1];
             let p = den.observation_dim();
-            interventions += self.backward_mc(&mut state[v], v, t, |rng| {
+            interventions += self.backward_mc(&mut state[v], v, t, &|rng| {
                 let (a, b) = halves::<D>(&draw(&ab, rng));
                 let mut y = [0.0; D];
                 channel_row(kind, a.as_slice(), rng, &mut y[..p]);
@@ -465,7 +468,7 @@ impl<'m, const D: usize> Se<'m, D> {
                 let c = psd_factor(&row_model::dynamic(&h.backward.tau));
                 let kind = &*self.model.layers[k - 1].channel;
                 let den = &*self.channels[k - 1];
-                interventions += self.backward_mc(&mut state[v], v, t, |rng| {
+                interventions += self.backward_mc(&mut state[v], v, t, &|rng| {
                     let (a, b) = halves::<D>(&draw(&ab, rng));
                     let mut ht = [0.0; D];
                     channel_row(kind, a.as_slice(), rng, &mut ht);

@@ -6,6 +6,13 @@
 //! reduced in block order, so the same seed gives the same bits on any thread count. Every
 //! reported average carries a standard error by the jackknife over blocks (delete one block),
 //! which also covers non-linear functions of the averages (the test error of eq. 17).
+//!
+//! Where every random input of a row enters its outputs affinely (a Gaussian prior, linear
+//! channels: the all-Gaussian network, whose estimators are affine in their messages), the
+//! rows are not sampled but taken at the `2q` sigma points `±√q e_i` of the row's `q`
+//! standard normal inputs ([`Rule::SigmaPoints`]), weights `1/(2q)`: that rule integrates
+//! every polynomial of degree 3 exactly, so the second moments are exact and their
+//! standard error is 0.
 
 use nalgebra::{DMatrix, DVector, SMatrix, SVector};
 use rand_core::SeedableRng;
@@ -45,6 +52,65 @@ fn block_rng(seed: u64, key: UpdateKey, block: usize) -> Xoshiro256PlusPlus {
     Xoshiro256PlusPlus::seed_from_u64(h)
 }
 
+/// How the rows of an update are drawn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rule {
+    /// Monte Carlo: `samples` rows (rounded up to whole blocks).
+    MonteCarlo {
+        /// Rows.
+        samples: usize,
+    },
+    /// The `2q` sigma points of the row's `q` normal inputs (exact for affine rows).
+    SigmaPoints,
+}
+
+/// The random inputs of one row: a seeded stream, or one sigma point.
+pub enum Source {
+    /// Independent draws.
+    Random(Xoshiro256PlusPlus),
+    /// Sigma point `point` of `2q`: the normal input `point / 2` is `±√q`, the others 0;
+    /// uniform inputs are 1/2.
+    Sigma {
+        /// The point's index.
+        point: usize,
+        /// `√q`.
+        radius: f64,
+        /// Normal inputs drawn so far in this row.
+        drawn: usize,
+    },
+}
+
+impl Source {
+    /// A standard normal input.
+    pub fn normal(&mut self) -> f64 {
+        match self {
+            Source::Random(rng) => crate::instance::normal(rng),
+            Source::Sigma {
+                point,
+                radius,
+                drawn,
+            } => {
+                let i = *drawn;
+                *drawn += 1;
+                if i == *point / 2 {
+                    if *point % 2 == 0 { *radius } else { -*radius }
+                } else {
+                    0.0
+                }
+            }
+        }
+    }
+
+    /// A uniform input in `[0, 1)`.
+    pub fn uniform(&mut self) -> f64 {
+        use rand_distr::{Distribution, StandardUniform};
+        match self {
+            Source::Random(rng) => StandardUniform.sample(rng),
+            Source::Sigma { .. } => 0.5,
+        }
+    }
+}
+
 /// One sampled row of a factor's update: the truth of the variable it estimates, the message
 /// row into the factor, and the factor's estimate.
 #[derive(Clone, Copy, Debug)]
@@ -64,20 +130,28 @@ pub struct McBlock<const D: usize> {
     jacobian: SMatrix<f64, D, D>,
 }
 
-/// Samples `samples` rows (rounded up to whole blocks): `row(rng)` draws the row-wise model
-/// and returns the row and the estimator's [`RowEstimate`].
+/// A row of the row-wise model: `(truth, r_in, the estimator's RowEstimate)` from the row's
+/// random inputs.
+pub type RowFn<'a, const D: usize> =
+    dyn Fn(&mut Source) -> (SVector<f64, D>, SVector<f64, D>, RowEstimate<f64, D>) + Sync + 'a;
+
+/// Draws the rows of one update by `rule` (see [`Rule`]; at least two blocks for Monte
+/// Carlo, one block of `2q` rows for the sigma points).
 pub fn sample<const D: usize>(
-    samples: usize,
+    rule: Rule,
     seed: u64,
     key: UpdateKey,
-    row: impl Fn(&mut Xoshiro256PlusPlus) -> (SVector<f64, D>, SVector<f64, D>, RowEstimate<f64, D>)
-    + Sync,
+    row: &RowFn<'_, D>,
 ) -> Vec<McBlock<D>> {
+    let samples = match rule {
+        Rule::MonteCarlo { samples } => samples,
+        Rule::SigmaPoints => return vec![sigma_block(row)],
+    };
     let blocks = samples.div_ceil(BLOCK).max(2);
     (0..blocks)
         .into_par_iter()
         .map(|b| {
-            let mut rng = block_rng(seed, key, b);
+            let mut rng = Source::Random(block_rng(seed, key, b));
             let mut jacobian = SMatrix::zeros();
             let rows = (0..BLOCK)
                 .map(|_| {
@@ -93,6 +167,37 @@ pub fn sample<const D: usize>(
             McBlock { rows, jacobian }
         })
         .collect()
+}
+
+/// The `2q` sigma-point rows (`q` counted by a first row at the origin).
+fn sigma_block<const D: usize>(row: &RowFn<'_, D>) -> McBlock<D> {
+    let mut probe = Source::Sigma {
+        point: usize::MAX,
+        radius: 0.0,
+        drawn: 0,
+    };
+    row(&mut probe);
+    let Source::Sigma { drawn: q, .. } = probe else {
+        unreachable!("the probe is a sigma source")
+    };
+    let radius = (q as f64).sqrt();
+    let mut jacobian = SMatrix::zeros();
+    let rows = (0..2 * q)
+        .map(|point| {
+            let (truth, r_in, est) = row(&mut Source::Sigma {
+                point,
+                radius,
+                drawn: 0,
+            });
+            jacobian += est.jacobian;
+            McRow {
+                truth,
+                r_in,
+                estimate: est.mean,
+            }
+        })
+        .collect();
+    McBlock { rows, jacobian }
 }
 
 /// `⟨J⟩` over all rows, summed in block order.
@@ -185,10 +290,14 @@ impl<const D: usize> UpdateMoments<D> {
         SMatrix::from_fn(|a, b| mean[(i + a, j + b)])
     }
 
-    /// `f` of the mean and its jackknife standard error over the blocks.
+    /// `f` of the mean and its jackknife standard error over the blocks (0 for one block:
+    /// the sigma points are exact).
     pub fn estimate(&self, f: impl Fn(&DMatrix<f64>) -> f64) -> (f64, f64) {
         let value = f(&self.mean());
         let b = self.sums.len();
+        if b < 2 {
+            return (value, 0.0);
+        }
         let leave_one_out: Vec<f64> = (0..b).map(|k| f(&self.mean_of(Some(k)))).collect();
         let centre = leave_one_out.iter().sum::<f64>() / b as f64;
         let var = leave_one_out
@@ -214,8 +323,8 @@ mod tests {
             variable: 0,
             pass: 0,
         };
-        let row = |rng: &mut Xoshiro256PlusPlus| {
-            let v = SVector::<f64, 1>::new(crate::instance::normal(rng));
+        let row = |src: &mut Source| {
+            let v = SVector::<f64, 1>::new(src.normal());
             (
                 v,
                 SVector::zeros(),
@@ -225,8 +334,11 @@ mod tests {
                 },
             )
         };
-        let a = sample::<1>(40 * BLOCK, 9, key, row);
-        let b = sample::<1>(40 * BLOCK, 9, key, row);
+        let rule = Rule::MonteCarlo {
+            samples: 40 * BLOCK,
+        };
+        let a = sample::<1>(rule, 9, key, &row);
+        let b = sample::<1>(rule, 9, key, &row);
         let m = UpdateMoments::new(&a, None);
         let m2 = UpdateMoments::new(&b, None);
         assert_eq!(m.mean(), m2.mean());

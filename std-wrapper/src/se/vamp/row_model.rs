@@ -11,9 +11,8 @@
 
 use mlamp_core::mat::Precision;
 use nalgebra::{DMatrix, DVector, SMatrix, SVector};
-use rand_xoshiro::Xoshiro256PlusPlus;
 
-use crate::instance::normal;
+use super::monte_carlo::Source;
 
 /// `K^+`: the second moments of the rows of the truth `V⁰` and of the forward message's error
 /// `E^+ = R^+ − V⁰`.
@@ -101,8 +100,8 @@ pub fn psd_factor(m: &DMatrix<f64>) -> DMatrix<f64> {
 }
 
 /// A row `F g` with `g` standard normal: a draw of `N(0, F Fᵀ)`.
-pub fn draw(factor: &DMatrix<f64>, rng: &mut Xoshiro256PlusPlus) -> DVector<f64> {
-    let g = DVector::from_fn(factor.ncols(), |_, _| normal(rng));
+pub fn draw(factor: &DMatrix<f64>, src: &mut Source) -> DVector<f64> {
+    let g = DVector::from_fn(factor.ncols(), |_, _| src.normal());
     factor * g
 }
 
@@ -115,11 +114,8 @@ pub fn halves<const D: usize>(v: &DVector<f64>) -> (SVector<f64, D>, SVector<f64
 }
 
 /// A `d`-vector drawn from `N(0, F Fᵀ)` for a `d×d` factor.
-pub fn draw_row<const D: usize>(
-    factor: &DMatrix<f64>,
-    rng: &mut Xoshiro256PlusPlus,
-) -> SVector<f64, D> {
-    let v = draw(factor, rng);
+pub fn draw_row<const D: usize>(factor: &DMatrix<f64>, src: &mut Source) -> SVector<f64, D> {
+    let v = draw(factor, src);
     SVector::from_fn(|i, _| v[i])
 }
 
