@@ -39,6 +39,8 @@
 //! ```
 #![no_std]
 #![deny(missing_docs)]
+#[cfg(test)]
+extern crate std;
 
 pub mod channel;
 mod damping;

@@ -31,6 +31,16 @@ pub enum RowChannelForm<'a, T> {
     /// The scalar channel's own closed-form MMSE estimator, `d = 1`
     /// ([`crate::mat::ScalarChannelDenoiser`]).
     Scalar(&'a dyn Channel<T>),
+    /// The committee output `y = F₂ᵀ σ(z) + N(0, Δ)` of a whole row
+    /// ([`crate::mat::CommitteeDenoiser`]: MAP by Newton, MMSE by cubature).
+    Committee {
+        /// `σ`.
+        phi: &'a dyn Activation<T>,
+        /// `F₂`, one entry per entry of the row.
+        f2: &'a [T],
+        /// `Δ > 0`.
+        noise_var: T,
+    },
 }
 
 /// A layer's channel kind: its law, its ML-AMP form and its ML-Mat-VAMP row estimator.
@@ -50,6 +60,19 @@ pub trait ChannelKind<T: Real>: Sync {
     /// A draw of `h` given `z` and a standard normal `xi` (the channel's only randomness).
     fn sample(&self, z: T, xi: T) -> T;
 
+    /// A draw of the layer's output row given its pre-activation row `z` (`d` entries) into
+    /// `out` ([`ChannelKind::observation_dim`]`(d)` entries), the standard normals drawn from
+    /// `xi` in order. Default, for a channel acting entry by entry:
+    /// `out[j] = sample(z[j], xi())` in column order (one draw per entry, so existing
+    /// instances keep their bits); [`Error::ShapeMismatch`] if `out` and `z` differ in length.
+    fn sample_row(&self, z: &[T], xi: &mut dyn FnMut() -> T, out: &mut [T]) -> Result<(), Error> {
+        crate::error::length("output row", out, z.len())?;
+        for (o, &zj) in out.iter_mut().zip(z) {
+            *o = self.sample(zj, xi());
+        }
+        Ok(())
+    }
+
     /// The scalar channel of ML-AMP and its state evolution (Manoel, Krzakala, Mézard,
     /// Zdeborová, *Multi-layer generalized linear estimation*, eqs. 6–7), `None` for a kind
     /// that only ML-Mat-VAMP runs.
@@ -59,6 +82,13 @@ pub trait ChannelKind<T: Real>: Sync {
     /// observation has a density only with noise (ReLU, sigmoid, tanh) refuses `Δ = 0` here,
     /// as an [`Error::InvalidParameter`] naming `noise_var`.
     fn check_as_output(&self) -> Result<(), Error> {
+        Ok(())
+    }
+
+    /// `Ok` if the kind can be a hidden layer (below the last); a kind that only produces an
+    /// observation (the committee, whose output has fewer entries than its input row) returns
+    /// [`Error::Unsupported`].
+    fn check_as_hidden(&self) -> Result<(), Error> {
         Ok(())
     }
 
@@ -103,6 +133,12 @@ impl<T: Real, K: ChannelKind<T> + ?Sized> ChannelKind<T> for &K {
     }
     fn sample(&self, z: T, xi: T) -> T {
         (**self).sample(z, xi)
+    }
+    fn sample_row(&self, z: &[T], xi: &mut dyn FnMut() -> T, out: &mut [T]) -> Result<(), Error> {
+        (**self).sample_row(z, xi, out)
+    }
+    fn check_as_hidden(&self) -> Result<(), Error> {
+        (**self).check_as_hidden()
     }
     fn amp(&self) -> Option<&dyn Channel<T>> {
         (**self).amp()

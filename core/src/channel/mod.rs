@@ -15,6 +15,7 @@
 //! sampling instances.
 
 pub mod activation;
+mod committee;
 mod kind;
 mod linear;
 mod noisy;
@@ -23,6 +24,7 @@ mod relu;
 mod sign;
 
 pub use activation::Activation;
+pub use committee::{Committee, MAX_COMMITTEE, SnrReference, output_power};
 pub use kind::{ChannelKind, RowChannelForm, activation_form};
 pub use linear::Linear;
 pub use noisy::Noisy;

@@ -29,6 +29,7 @@
 //! in `r`), so `⟨J⟩ = ⟨C⟩ Γ` and `Λ = ⟨C⟩⁻¹ = Γ ⟨J⟩⁻¹`, a symmetric matrix (up to rounding).
 
 mod activation;
+mod committee;
 mod gaussian_row;
 mod group_l1;
 mod laplace_row;
@@ -40,6 +41,7 @@ mod row_sparse;
 mod scalar_channel;
 
 pub use activation::{ActivationDenoiser, Estimator};
+pub use committee::{CommitteeDenoiser, CommitteeMap, CommitteeMmse, default_nodes};
 pub use gaussian_row::{GaussianRow, GaussianRowPosterior};
 pub use group_l1::GroupL1;
 pub use laplace_row::LaplaceRow;

@@ -425,7 +425,7 @@ fn hypot<T: MatReal>(a: T, b: T) -> T {
 }
 
 /// `L⁻¹` for a lower-triangular `L` with non-zero diagonal (lower triangular again).
-fn lower_inverse<T: MatReal, const D: usize>(l: &SMatrix<T, D, D>) -> SMatrix<T, D, D> {
+pub(crate) fn lower_inverse<T: MatReal, const D: usize>(l: &SMatrix<T, D, D>) -> SMatrix<T, D, D> {
     let mut w = SMatrix::<T, D, D>::from_fn(|_, _| T::ZERO);
     for j in 0..D {
         w[(j, j)] = T::ONE / l[(j, j)];
