@@ -109,8 +109,12 @@ pub fn default_nodes(d: usize) -> usize {
 /// accumulated in `u` and mapped back, `E z = ẑ + L⁻ᵀ E u`, `Cov z = L⁻ᵀ Cov(u) L⁻¹`. The rule
 /// is exact for a Gaussian belief (Laplace's approximation exact) and its error is that of
 /// the Gauss–Hermite rule on the smooth ratio `e^{½‖u‖² − f}` (measured against finer rules
-/// in the tests); a kink (ReLU) or a second mode far from `ẑ` is resolved only as far as the
-/// nodes reach. `J = Cov[z | y, r] Γ`: the belief is the prior `N(r, Γ⁻¹)` tilted by a
+/// in the tests: for `d = 2`, 24 nodes per dimension, mean within `3e-4` and covariance within
+/// `2.4e-3` of the posterior's scale against a brute-force 2-D trapezoid rule, 64 nodes within
+/// `4e-5`); a kink (ReLU) or a second mode far from `ẑ` is resolved only as far as the nodes
+/// reach, and so is a thin curved ridge: for small `Δ` the belief concentrates on the curve
+/// `s(z) = y`, whose bending across its own width no product rule in these coordinates
+/// follows (e.g. `F₂ = (1, 1)`, `Δ = 1e-4`: errors of order 10% of the posterior's scale). `J = Cov[z | y, r] Γ`: the belief is the prior `N(r, Γ⁻¹)` tilted by a
 /// likelihood that does not depend on `r`, an exponential family in the natural parameter
 /// `η = Γ r` whose mean's derivative in `η` is the covariance; `∂η/∂r = Γ`. If the weights'
 /// total is not positive and finite, or `Cov(u)` is not positive definite, the Laplace

@@ -13,12 +13,13 @@
 //! | relu | `d = 1`, closed form (the scalar channel) | any `d`, Newton |
 //! | sigmoid, tanh | `d = 1`, quadrature | any `d`, Newton |
 //! | sign | `d = 1`, closed form (the scalar channel) | none: the likelihood is a step |
+//! | committee (output only) | any `d ≤ 8`, MAP-centred Gauss–Hermite cubature | any `d ≤ 8`: Newton (sigmoid), exact faces (ReLU) |
 
 use mlamp_core::channel::{Activation, ChannelKind, RowChannelForm};
 use mlamp_core::estimator::Estimator;
 use mlamp_core::mat::{
-    ActivationDenoiser, ChannelDenoiser, GaussianRow, GroupL1, LaplaceRow, PerEntry, RowDenoiser,
-    RowSparse, ScalarChannelDenoiser,
+    ActivationDenoiser, ChannelDenoiser, CommitteeDenoiser, GaussianRow, GroupL1, LaplaceRow,
+    PerEntry, RowDenoiser, RowSparse, ScalarChannelDenoiser,
 };
 use mlamp_core::prior::{Prior, RowPriorForm};
 use nalgebra::{SMatrix, SVector};
@@ -57,6 +58,11 @@ pub fn channel_denoiser<const D: usize>(
         }
         RowChannelForm::Scalar(scalar) => {
             Box::new(ScalarChannelDenoiser::<_, D>::for_rows(scalar)?)
+        }
+        RowChannelForm::Committee { phi, f2, noise_var } => {
+            Box::new(CommitteeDenoiser::<f64, &dyn Activation<f64>, D>::new(
+                phi, f2, noise_var, estimator,
+            )?)
         }
     })
 }

@@ -9,7 +9,10 @@
 //! With `d` columns, every variable is a row-major `n × d` matrix. The signal's stream gives,
 //! row after row, a uniform `u` and a standard normal per entry (`u, ξ, u, ξ, …` for the
 //! scalar priors, entry by entry; `u, ξ_1, …, ξ_d` for a row-sparse prior, whose `u` picks
-//! the whole row), the noise stream one standard normal per entry of the layer's output.
+//! the whole row), the noise stream what the channel's row sampler asks for
+//! ([`mlamp_core::channel::ChannelKind::sample_row`]: one standard normal per entry of the
+//! layer's output, in column order; one per row for a committee output, whose rows have
+//! `observation_dim(d) = 1` entry).
 //! For `d = 1` the draws are those of the scalar model.
 
 use mlamp_core::prior::Draw;
@@ -37,7 +40,8 @@ pub struct Instance {
     /// For each layer whose model generates `W_k` from its singular value decomposition
     /// (`spectrum` weights), those factors, kept instead of decomposing `W_k` again.
     pub factors: Vec<Option<Svd>>,
-    /// `h_0 = x, h_1, …, h_L = y`: the ground truth of every layer, row-major `n_k × d`.
+    /// `h_0 = x, h_1, …, h_L = y`: the ground truth of every layer, row-major `n_k × d`
+    /// (`y`: `n_L × p`, `p` the output channel's observation dimension, `d` or fewer).
     pub layers: Vec<Vec<f64>>,
 }
 
@@ -77,18 +81,20 @@ impl Instance {
             };
             let input = &layers[k];
             let mut nr = stream(seed, 2 + 2 * k);
-            let mut out = Vec::with_capacity(n_out * d);
+            let p = layer.channel.observation_dim(d);
+            let mut out = vec![0.0; n_out * p];
             let mut z = vec![0.0; d];
-            for row in w.chunks_exact(n_in) {
+            for (row, out_row) in w.chunks_exact(n_in).zip(out.chunks_exact_mut(p)) {
                 z.iter_mut().for_each(|v| *v = 0.0);
                 for (a, h) in row.iter().zip(input.chunks_exact(d)) {
                     for (zc, hc) in z.iter_mut().zip(h) {
                         *zc += a * hc;
                     }
                 }
-                for &zc in &z {
-                    out.push(layer.channel.sample(zc, normal(&mut nr)));
-                }
+                layer
+                    .channel
+                    .sample_row(&z, &mut || normal(&mut nr), out_row)
+                    .map_err(|e| Error::at(&format!("layers[{k}].channel"), e))?;
             }
             weights.push(w);
             factors.push(svd);
@@ -121,10 +127,15 @@ impl Instance {
             ));
         }
         for (k, (h, &n)) in self.layers.iter().zip(&self.sizes).enumerate() {
-            if h.len() != n * self.d {
+            // Every variable has rows of d, except an output that observes fewer per row.
+            let width = match k.checked_sub(1) {
+                Some(j) => model.layers[j].channel.observation_dim(self.d),
+                None => self.d,
+            };
+            if h.len() != n * width {
                 return Err(Error::invalid(
                     format!("instance.layers[{k}]"),
-                    format!("has {} entries, sizes say {n} × {}", h.len(), self.d),
+                    format!("has {} entries, sizes say {n} × {width}", h.len()),
                 ));
             }
             if h.iter().any(|v| !v.is_finite()) {

@@ -26,6 +26,11 @@
 //! [[layers]]                   # last layer: produces the observation
 //! alpha = 0.8
 //! channel = { type = "linear", noise_var = 1e-8 }
+//! # channel = { type = "committee", activation = "sigmoid", snr_db = 15.0 }
+//! #   y = F2ᵀ σ(z) + N(0, Δ), one number per row (last layer, ML-Mat-VAMP only):
+//! #   activation = "sigmoid" | "relu"; f2 = [d numbers], or drawn iid N(0, 1) from
+//! #   f2_seed (default 0); exactly one of noise_var, snr_db (Δ relative to E s², the
+//! #   noiseless output's power with its mean), snr_db_variance (relative to Var s)
 //! ```
 //! Unknown keys are errors that name the key; bad values are errors that name the field.
 //!
@@ -38,12 +43,14 @@
 mod registry;
 mod spec;
 
-pub use registry::{BuiltChannel, BuiltPrior, ChannelSpec, PriorSpec};
+pub use registry::{
+    BuiltChannel, BuiltPrior, ChannelSpec, CommitteeActivation, LayerContext, PriorSpec,
+};
 pub use spec::{Estimator, LayerSpec, ModelSpec, WeightsSpec};
 
 use std::path::Path;
 
-use mlamp_core::channel::Channel;
+use mlamp_core::channel::{Channel, ChannelKind};
 use mlamp_core::moments::{Moments, marginal_moments};
 use mlamp_core::quadrature::GaussHermite;
 
@@ -85,46 +92,70 @@ impl ModelSpec {
             ));
         }
         let last = self.layers.len() - 1;
-        let layers = self
-            .layers
-            .iter()
-            .enumerate()
-            .map(|(k, l)| {
-                if !(l.alpha.is_finite() && l.alpha > 0.0) {
-                    return Err(Error::invalid(
-                        format!("layers[{k}].alpha"),
-                        "must be finite and > 0",
-                    ));
-                }
-                let field = format!("layers[{k}].channel");
-                let channel = l.channel.build(&field)?;
-                if k == last {
-                    channel
-                        .check_as_output()
-                        .map_err(|e| Error::at(&field, e))?;
-                }
-                if let WeightsSpec::Spectrum { condition_number } = l.weights
-                    && !(condition_number.is_finite() && condition_number >= 1.0)
-                {
-                    return Err(Error::invalid(
-                        format!("layers[{k}].weights.condition_number"),
-                        "must be finite and >= 1",
-                    ));
-                }
-                Ok(Layer {
-                    alpha: l.alpha,
-                    channel,
-                    weights: l.weights,
-                    estimator: l.estimator,
-                })
-            })
-            .collect::<Result<Vec<_>, Error>>()?;
+        let prior = self.prior.build()?;
+        let mut layers: Vec<Layer> = Vec::with_capacity(self.layers.len());
+        for (k, l) in self.layers.iter().enumerate() {
+            if !(l.alpha.is_finite() && l.alpha > 0.0) {
+                return Err(Error::invalid(
+                    format!("layers[{k}].alpha"),
+                    "must be finite and > 0",
+                ));
+            }
+            let field = format!("layers[{k}].channel");
+            // The input's second moment, through the layers built so far.
+            let below: Vec<&dyn ChannelKind<f64>> = layers.iter().map(|l| l.kind()).collect();
+            let ctx = LayerContext {
+                d: self.d,
+                input_second_moment: layer_moments(prior.as_ref(), self.d, &below)?[k].second,
+            };
+            let channel = l.channel.build(&field, &ctx)?;
+            let role = if k == last {
+                channel.check_as_output()
+            } else {
+                channel.check_as_hidden()
+            };
+            role.map_err(|e| Error::at(&field, e))?;
+            if let WeightsSpec::Spectrum { condition_number } = l.weights
+                && !(condition_number.is_finite() && condition_number >= 1.0)
+            {
+                return Err(Error::invalid(
+                    format!("layers[{k}].weights.condition_number"),
+                    "must be finite and >= 1",
+                ));
+            }
+            layers.push(Layer {
+                alpha: l.alpha,
+                channel,
+                weights: l.weights,
+                estimator: l.estimator,
+            });
+        }
         Ok(Model {
             d: self.d,
-            prior: self.prior.build()?,
+            prior,
             layers,
         })
     }
+}
+
+impl Layer {
+    /// The channel kind, borrowed.
+    fn kind(&self) -> &dyn ChannelKind<f64> {
+        &*self.channel
+    }
+}
+
+/// [`marginal_moments`] of the variables `h_0, …` below and after `channels` (64-point
+/// Gauss–Hermite over each channel's noise).
+fn layer_moments(
+    prior: &dyn mlamp_core::prior::Prior<f64>,
+    d: usize,
+    channels: &[&dyn ChannelKind<f64>],
+) -> Result<Vec<Moments<f64>>, Error> {
+    let gh = GaussHermite::<f64, 64>::new();
+    let mut m = vec![Moments::default(); channels.len() + 1];
+    marginal_moments(prior, d, channels, gh.rule(), &mut m)?;
+    Ok(m)
 }
 
 impl Model {
@@ -227,15 +258,8 @@ impl Model {
     /// what ML-AMP is initialised with, the ρ of the state evolution, and the scale of
     /// ML-Mat-VAMP's initial precisions — never the ground truth.
     pub fn moments(&self) -> Result<Vec<Moments<f64>>, Error> {
-        let gh = GaussHermite::<f64, 64>::new();
-        let channels: Vec<_> = self
-            .layers
-            .iter()
-            .map(|l| &*l.channel as &dyn mlamp_core::channel::ChannelKind<f64>)
-            .collect();
-        let mut m = vec![Moments::default(); self.depth() + 1];
-        marginal_moments(self.prior.as_ref(), self.d, &channels, gh.rule(), &mut m)?;
-        Ok(m)
+        let channels: Vec<&dyn ChannelKind<f64>> = self.layers.iter().map(Layer::kind).collect();
+        layer_moments(self.prior.as_ref(), self.d, &channels)
     }
 
     /// ML-Mat-VAMP's variables `h_0, z_0, h_1, z_1, …, z_{L−1}` in order, each with its prior

@@ -4,8 +4,10 @@
 //! every place a new kind needs). Nothing after the build looks at the spec again: the
 //! built objects ([`Prior`], [`ChannelKind`]) say everything the algorithms need.
 
-use mlamp_core::channel::activation::{Sigmoid, Tanh};
-use mlamp_core::channel::{ChannelKind, Linear, Noisy, Relu, Sign};
+use mlamp_core::channel::activation::{self, Sigmoid, Tanh};
+use mlamp_core::channel::{
+    Activation, ChannelKind, Committee, Linear, Noisy, Relu, Sign, SnrReference,
+};
 use mlamp_core::estimator::Estimator;
 use mlamp_core::prior::{
     Binary, GaussBernoulli, Gaussian, GroupL1Prior, Laplace, Prior, RowSparsePrior,
@@ -13,6 +15,7 @@ use mlamp_core::prior::{
 use serde::Deserialize;
 
 use crate::error::Error;
+use crate::instance::{normal, stream};
 
 /// A built prior, shareable between threads.
 pub type BuiltPrior = Box<dyn Prior<f64> + Send + Sync>;
@@ -138,11 +141,137 @@ pub enum ChannelSpec {
         #[serde(default)]
         noise_var: f64,
     },
+    /// The committee output `y = F₂ᵀ σ(z) + N(0, Δ)`, one number per row of `d` (section 5 of
+    /// Pandit, Sahraee-Ardakan, Rangan, Schniter, Fletcher, *Matrix inference and estimation
+    /// in multi-layer models*): ML-Mat-VAMP only, last layer only. The noise is given by
+    /// exactly one of `noise_var` (`Δ`), `snr_db` (`Δ = 10^{−dB/10} E s²`, the power of the
+    /// noiseless output `s = F₂ᵀ σ(z)` including its mean, as the authors' code) and
+    /// `snr_db_variance` (`Δ = 10^{−dB/10} Var s`), with `z ~ N(0, ρ_z I_d)`, `ρ_z` the second
+    /// moment per entry of the layer's input (= of its pre-activation, for the default iid
+    /// `N(0, 1/n_in)` weights and for `spectrum` weights, both with `E‖W‖_F² = n_out`).
+    Committee {
+        /// `σ`.
+        activation: CommitteeActivation,
+        /// `F₂` (`d` entries); if omitted, `d` iid `N(0, 1)` draws from `f2_seed`.
+        #[serde(default)]
+        f2: Option<Vec<f64>>,
+        /// The seed of `F₂`'s draws when `f2` is omitted (default 0): stream 0 of the
+        /// instances' seeded generator for this seed, one standard normal per entry.
+        #[serde(default)]
+        f2_seed: Option<u64>,
+        /// `Δ > 0`.
+        #[serde(default)]
+        noise_var: Option<f64>,
+        /// SNR in dB relative to `E s²`.
+        #[serde(default)]
+        snr_db: Option<f64>,
+        /// SNR in dB relative to `Var s`.
+        #[serde(default)]
+        snr_db_variance: Option<f64>,
+    },
+}
+
+/// The activation of a committee output.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum CommitteeActivation {
+    /// `σ(z) = 1/(1 + e^{−z})`.
+    Sigmoid,
+    /// `σ(z) = max(0, z)`.
+    Relu,
+}
+
+/// What a channel's build may depend on besides its own table: the model's row width and the
+/// second moment per entry of the layer's input (a committee's `snr_db` needs both).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LayerContext {
+    /// `d`, entries per row.
+    pub d: usize,
+    /// `ρ_z`: the layer's input's second moment per entry under the model.
+    pub input_second_moment: f64,
+}
+
+/// The committee's noise, as written.
+enum CommitteeNoise {
+    Var(f64),
+    Db(f64, SnrReference),
+}
+
+/// `F₂` as written, or `d` standard normals from `stream(seed, 0)`; errors name
+/// `{field}.f2` or `{field}.f2_seed`.
+fn committee_f2(
+    field: &str,
+    f2: Option<&[f64]>,
+    seed: Option<u64>,
+    d: usize,
+) -> Result<Vec<f64>, Error> {
+    match (f2, seed) {
+        (Some(_), Some(_)) => Err(Error::invalid(
+            format!("{field}.f2_seed"),
+            "only without f2 (it seeds f2's draws)",
+        )),
+        (Some(f2), None) if f2.len() != d => Err(Error::invalid(
+            format!("{field}.f2"),
+            format!("must have d = {d} entries (has {})", f2.len()),
+        )),
+        (Some(f2), None) => Ok(f2.to_vec()),
+        (None, seed) => {
+            let mut rng = stream(seed.unwrap_or(0), 0);
+            Ok((0..d).map(|_| normal(&mut rng)).collect())
+        }
+    }
+}
+
+/// Exactly one of the three noise keys; errors name the field.
+fn committee_noise(
+    field: &str,
+    noise_var: Option<f64>,
+    snr_db: Option<f64>,
+    snr_db_variance: Option<f64>,
+) -> Result<CommitteeNoise, Error> {
+    match (noise_var, snr_db, snr_db_variance) {
+        (Some(v), None, None) => Ok(CommitteeNoise::Var(v)),
+        (None, Some(db), None) => Ok(CommitteeNoise::Db(db, SnrReference::SecondMoment)),
+        (None, None, Some(db)) => Ok(CommitteeNoise::Db(db, SnrReference::Variance)),
+        (None, None, None) => Err(Error::invalid(
+            field,
+            "a committee needs one of noise_var, snr_db, snr_db_variance",
+        )),
+        (v, db, _) => {
+            let second = if v.is_some() && db.is_some() {
+                "snr_db"
+            } else {
+                "snr_db_variance"
+            };
+            Err(Error::invalid(
+                format!("{field}.{second}"),
+                "give only one of noise_var, snr_db, snr_db_variance",
+            ))
+        }
+    }
+}
+
+/// The committee of `phi`; core errors name their field under `field`.
+fn committee<A: Activation<f64> + Send + Sync + 'static>(
+    phi: A,
+    f2: &[f64],
+    noise: CommitteeNoise,
+    ctx: &LayerContext,
+    field: &str,
+) -> Result<BuiltChannel, Error> {
+    let at = |e| Error::at(field, e);
+    Ok(Box::new(match noise {
+        CommitteeNoise::Var(v) => Committee::new(phi, f2, v).map_err(at)?,
+        CommitteeNoise::Db(db, reference) => {
+            Committee::with_snr_db(phi, f2, ctx.input_second_moment, db, reference).map_err(at)?
+        }
+    }))
 }
 
 impl ChannelSpec {
-    /// Builds the channel; `field` is its path in the file (for errors naming the bad value).
-    pub fn build(&self, field: &str) -> Result<BuiltChannel, Error> {
+    /// Builds the channel; `field` is its path in the file (for errors naming the bad value),
+    /// `ctx` what the build may need of the model around it.
+    pub fn build(&self, field: &str, ctx: &LayerContext) -> Result<BuiltChannel, Error> {
         let at = |e| Error::at(field, e);
         Ok(match *self {
             ChannelSpec::Linear { noise_var } => Box::new(Linear::new(noise_var).map_err(at)?),
@@ -152,6 +281,23 @@ impl ChannelSpec {
                 Box::new(Noisy::new(Sigmoid, noise_var).map_err(at)?)
             }
             ChannelSpec::Tanh { noise_var } => Box::new(Noisy::new(Tanh, noise_var).map_err(at)?),
+            ChannelSpec::Committee {
+                activation,
+                ref f2,
+                f2_seed,
+                noise_var,
+                snr_db,
+                snr_db_variance,
+            } => {
+                let f2 = committee_f2(field, f2.as_deref(), f2_seed, ctx.d)?;
+                let noise = committee_noise(field, noise_var, snr_db, snr_db_variance)?;
+                match activation {
+                    CommitteeActivation::Sigmoid => committee(Sigmoid, &f2, noise, ctx, field)?,
+                    CommitteeActivation::Relu => {
+                        committee(activation::Relu, &f2, noise, ctx, field)?
+                    }
+                }
+            }
         })
     }
 }
