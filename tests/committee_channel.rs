@@ -7,7 +7,7 @@
 use mlamp::Instance;
 use mlamp::Model;
 use mlamp::core::channel::activation::{Activation, Sigmoid};
-use mlamp::core::channel::{ChannelKind, SnrReference, output_power};
+use mlamp::core::channel::{SnrReference, output_power};
 use mlamp::core::mat::{CommitteeDenoiser, Estimator, Precision, RowMessage};
 use nalgebra::{Matrix3, Vector3};
 

@@ -525,8 +525,8 @@ impl<T: MatReal, A: Activation<T> + ?Sized, const D: usize> Problem<'_, T, A, D>
         let q = self.r - SVector::<T, D>::from_element(k);
         let gq = self.gamma.matrix() * q;
         let total = 3usize.pow(D as u32);
-        // (z, f, face matrix, held entries); feasible candidates first.
-        let mut best: Option<(SVector<T, D>, T, Precision<T, D>, [bool; D], bool)> = None;
+        // The best face so far; feasible candidates first.
+        let mut best: Option<Face<T, D>> = None;
         for code in 0..total {
             // side[j]: 0 below (σ' = slope_l), 1 at the kink (held), 2 above.
             let mut side = [0u8; D];
@@ -567,15 +567,23 @@ impl<T: MatReal, A: Activation<T> + ?Sized, const D: usize> Problem<'_, T, A, D>
             }
             let better = match &best {
                 None => true,
-                Some((_, bf, _, _, bfeas)) => {
-                    (feasible && !bfeas) || (feasible == *bfeas && f < *bf)
-                }
+                Some(Face {
+                    f: bf,
+                    feasible: bfeas,
+                    ..
+                }) => (feasible && !bfeas) || (feasible == *bfeas && f < *bf),
             };
             if better {
-                best = Some((z, f, a, held, feasible));
+                best = Some(Face {
+                    z,
+                    f,
+                    a,
+                    held,
+                    feasible,
+                });
             }
         }
-        let Some((z, f, a, held, _)) = best else {
+        let Some(Face { z, f, a, held, .. }) = best else {
             // Unreachable for a finite message (the face with every entry held is the
             // identity); the Laplace form of the prior alone.
             return CommitteeMap {
@@ -713,6 +721,16 @@ impl<T: MatReal, A: Activation<T> + ?Sized, const D: usize> Problem<'_, T, A, D>
             cubature: true,
         }
     }
+}
+
+/// A face's minimum: the point, `f` there, the face's matrix (held entries' rows and columns
+/// the identity's), the held entries and whether the point lies on its face.
+struct Face<T: MatReal, const D: usize> {
+    z: SVector<T, D>,
+    f: T,
+    a: Precision<T, D>,
+    held: [bool; D],
+    feasible: bool,
 }
 
 /// Gauss–Newton's `G = Γ + g gᵀ/Δ` factored; `Γ` itself should that fail (only by overflow).
@@ -858,9 +876,12 @@ mod tests {
         low
     }
 
+    /// `(f2, Δ, y, r, Γ)`.
+    type Case = ([f64; 2], f64, f64, Vector2<f64>, Precision<f64, 2>);
+
     /// Cases `(f2, Δ, y, r, Γ)`: benign, and non-convex ones (small Δ, weak Γ, y far from
     /// s(r), saturated r).
-    fn cases() -> [([f64; 2], f64, f64, Vector2<f64>, Precision<f64, 2>); 7] {
+    fn cases() -> [Case; 7] {
         [
             (
                 [1.0, -0.7],
