@@ -192,10 +192,12 @@ fn prior_row<const D: usize>(model: &Model, src: &mut Source) -> SVector<f64, D>
     SVector::from_column_slice(&x)
 }
 
-/// Draws `φ(z, Ξ)` of a channel, one output per entry (or per observation entry).
+/// Draws `φ(z, Ξ)` of a channel into `out` (its `observation_dim` entries; [`Se::new`] checks
+/// the lengths, so the only failure left is none: a failed draw would be NaN and caught as a
+/// non-finite prediction).
 fn channel_row(kind: &dyn ChannelKind<f64>, z: &[f64], src: &mut Source, out: &mut [f64]) {
-    for (o, &zj) in out.iter_mut().zip(z) {
-        *o = kind.sample(zj, src.normal());
+    if kind.sample_row(z, &mut || src.normal(), out).is_err() {
+        out.fill(f64::NAN);
     }
 }
 
@@ -211,6 +213,16 @@ impl<'m, const D: usize> Se<'m, D> {
                     .map_err(|e| Error::at(&format!("layers[{k}]"), e))
             })
             .collect::<Result<Vec<_>, Error>>()?;
+        for (k, (l, c)) in model.layers.iter().zip(&channels).enumerate() {
+            let p = c.observation_dim();
+            let hidden = k + 1 < model.depth();
+            if p != l.channel.observation_dim(D) || (hidden && p != D) || p > D {
+                return Err(Error::invalid(
+                    format!("layers[{k}].channel"),
+                    "its estimator and its kind disagree on the observation's size",
+                ));
+            }
+        }
         let gaussian = matches!(model.prior.row_form(D), Ok(RowPriorForm::Gaussian { .. }))
             && model.layers.iter().all(|l| {
                 matches!(
