@@ -178,3 +178,51 @@ fn state_evolution_tracks_the_algorithm_at_every_iteration() {
         }
     }
 }
+
+#[test]
+fn committee_test_error_of_the_se_matches_the_algorithm() {
+    // The section-5 committee (d = 4, N_in = 100, N = 2000, sigmoid, 15 dB), MAP, undamped,
+    // 20 iterations from the uninformative start: the SE's predicted normalised test error
+    // against eq. 17 on the algorithm's estimates (mean of 6 instances), within 5 % + 3 SE.
+    use mlamp::committee::test_error::{eq17_covariance, predicted_test_error};
+    use mlamp::core::channel::RowChannelForm;
+    use mlamp::core::estimator::Estimator;
+    let m = Model::from_file("examples/models/committee.toml").unwrap();
+    let Ok(RowChannelForm::Committee { phi, f2, noise_var }) =
+        m.layers[0].channel.row_form(Estimator::Map, 4)
+    else {
+        panic!("the example's output is a committee")
+    };
+    let iterations = 20;
+    let opts = VampSeOptions {
+        samples: 20_000,
+        iterations,
+        estimator: Some(Estimator::Map),
+        ..VampSeOptions::default()
+    };
+    let se = vamp_state_evolution(&m, &mp_laws(&m, 100), &opts).unwrap();
+    let predicted = se.iterations[iterations - 1].test_error.unwrap();
+    let run_opts = VampOptions {
+        damping: 1.0,
+        max_iter: iterations,
+        tol: 0.0,
+        estimator: Some(Estimator::Map),
+        ..VampOptions::default()
+    };
+    let seeds = 6;
+    let mut measured = 0.0;
+    for seed in 0..seeds {
+        let inst = Instance::sample(&m, 100, 200 + seed).unwrap();
+        let run = run_ml_vamp(&m, &inst, &run_opts).unwrap();
+        let k = eq17_covariance(&inst.layers[0], &run.estimates[0], 100).unwrap();
+        measured += predicted_test_error(&k, f2, phi, noise_var)
+            .unwrap()
+            .normalised
+            / seeds as f64;
+    }
+    println!(
+        "normalised test error at iteration {iterations}: SE {:.4} ± {:.1e}, algorithm {measured:.4}",
+        predicted.value, predicted.se
+    );
+    assert!((predicted.value - measured).abs() <= 0.05 * measured + 3.0 * predicted.se);
+}

@@ -7,7 +7,9 @@
 //! - [`instance`]: seeded instances (random streams, weight ensembles);
 //! - [`linalg`]: dense weight operators and singular value decompositions;
 //! - [`algo`]: the ML-AMP and ML-Mat-VAMP drivers;
-//! - [`se`]: the ML-AMP state evolution and free energy;
+//! - [`se`]: the state evolutions (ML-AMP with its free energy, ML-Mat-VAMP's Theorem 1);
+//! - [`committee`]: the two-layer network of the ML-Mat-VAMP paper's section 2.3: its ADAM
+//!   baseline and its test error (eq. 17);
 //! - [`experiments`]: phase curves, thresholds, plots.
 //!
 //! A new prior or channel kind is one core file (its mathematics) plus one entry in
@@ -40,6 +42,7 @@
 #![deny(missing_docs)]
 
 pub mod algo;
+pub mod committee;
 pub mod error;
 pub mod experiments;
 pub mod instance;

@@ -2,7 +2,6 @@
 //! layer's alpha, with their thresholds, tables and plots; the committee experiment (learning
 //! the input layer of a two-layer network: the ADAM baseline and the test error).
 
-pub mod committee;
 pub mod phase;
 pub mod phase_report;
 pub mod plot;

@@ -69,7 +69,7 @@ pub mod linear;
 pub mod monte_carlo;
 pub mod row_model;
 
-use mlamp_core::channel::{ChannelKind, RowChannelForm};
+use mlamp_core::channel::{Activation, ChannelKind, RowChannelForm};
 use mlamp_core::estimator::Estimator;
 use mlamp_core::mat::{ChannelDenoiser, Precision, RowDenoiser, RowEstimate, RowMessage};
 use mlamp_core::ml_vamp::{Extrinsic, INITIAL_RELATIVE_PRECISION, extrinsic};
@@ -79,6 +79,7 @@ use nalgebra::{DMatrix, SMatrix, SVector};
 use self::monte_carlo::{McBlock, Part, RowFn, Rule, Source, UpdateKey, UpdateMoments};
 use self::row_model::{Backward, Forward, VariableSe, draw, draw_row, halves, psd_factor};
 use crate::algo::denoisers::{channel_denoiser, prior_denoiser};
+use crate::committee::test_error::predicted_test_error;
 use crate::error::Error;
 use crate::model::Model;
 use crate::se::spectral_law::SpectralLaw;
@@ -129,6 +130,10 @@ pub struct VampSeIteration {
     /// The second moments `E [x, x̂][x, x̂]ᵀ` of the signal's true and estimated rows
     /// (`2d×2d`, row-major): eq. 17's `K` predicted.
     pub signal_joint: Vec<f64>,
+    /// For a committee output (`y = F2ᵀσ(z) + ξ`): the predicted normalised test error
+    /// `E|y − ŷ|²/Δ` of a fresh noisy label (1 is the floor), eq. 17's cubature on the
+    /// predicted [`VampSeIteration::signal_joint`]; `None` for other outputs.
+    pub test_error: Option<Estimate>,
     /// Interventions of the extrinsic steps in this iteration.
     pub interventions: usize,
     /// The largest cross moment between a linear layer's backward-message error and the
@@ -382,6 +387,19 @@ impl<'m, const D: usize> Se<'m, D> {
         Ok(step.interventions())
     }
 
+    /// `(σ, F2, Δ)` if the output is a committee.
+    fn committee(&self) -> Result<Option<(&'m dyn Activation<f64>, &'m [f64], f64)>, Error> {
+        let last = self
+            .model
+            .layers
+            .last()
+            .ok_or(Error::invalid("layers", "none"))?;
+        Ok(match last.channel.row_form(Estimator::Map, D) {
+            Ok(RowChannelForm::Committee { phi, f2, noise_var }) => Some((phi, f2, noise_var)),
+            _ => None,
+        })
+    }
+
     /// One iteration of Algorithm 1 on the row-wise model (see the module docs).
     fn step(&self, state: &mut [VariableSe<D>], t: usize) -> Result<VampSeIteration, Error> {
         let depth = self.model.depth();
@@ -514,11 +532,29 @@ impl<'m, const D: usize> Se<'m, D> {
                 b.transpose().as_slice().to_vec()
             })
             .collect();
-        let signal_joint = signal_joint::<D>(&layer_moments[0].mean());
+        let joint = signal_joint::<D>(&layer_moments[0].mean());
+        let test_error = match self.committee()? {
+            None => None,
+            Some((phi, f2, noise_var)) => {
+                let f = |m: &DMatrix<f64>| {
+                    let k = signal_joint::<D>(m).transpose().as_slice().to_vec();
+                    predicted_test_error(&k, f2, phi, noise_var).map_or(f64::NAN, |e| e.normalised)
+                };
+                let (value, se) = layer_moments[0].estimate(f);
+                if !value.is_finite() {
+                    return Err(Error::invalid(
+                        "test_error",
+                        "the predicted K gave no finite test error",
+                    ));
+                }
+                Some(Estimate { value, se })
+            }
+        };
         Ok(VampSeIteration {
             mse_layers,
             error_covariance,
-            signal_joint: signal_joint.transpose().as_slice().to_vec(),
+            test_error,
+            signal_joint: joint.transpose().as_slice().to_vec(),
             interventions,
             decorrelation,
         })
