@@ -174,6 +174,9 @@ pub fn vamp_state_evolution(
     dispatch!(1, 2, 3, 4, 5, 6, 7, 8)
 }
 
+/// A committee output's `(σ, F2, Δ)`.
+type CommitteeOutput<'m> = (&'m dyn Activation<f64>, &'m [f64], f64);
+
 /// The model's row estimators for `D` and the laws.
 struct Se<'m, const D: usize> {
     model: &'m Model,
@@ -388,7 +391,7 @@ impl<'m, const D: usize> Se<'m, D> {
     }
 
     /// `(σ, F2, Δ)` if the output is a committee.
-    fn committee(&self) -> Result<Option<(&'m dyn Activation<f64>, &'m [f64], f64)>, Error> {
+    fn committee(&self) -> Result<Option<CommitteeOutput<'m>>, Error> {
         let last = self
             .model
             .layers
