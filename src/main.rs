@@ -49,6 +49,9 @@ enum Command {
         /// Replace the W∘W products by their iid mean (cheaper; iid weights only).
         #[arg(long)]
         mean_variance: bool,
+        /// Held-out test samples for a committee output's measured test error.
+        #[arg(long, default_value_t = RunOptions::default().test_samples)]
+        test_samples: usize,
         /// Print one JSON object instead of a summary.
         #[arg(long)]
         json: bool,
@@ -98,6 +101,7 @@ fn run(cli: Cli) -> Result<(), Error> {
             iters,
             damping,
             mean_variance,
+            test_samples,
             json,
         } => {
             let opts = RunOptions {
@@ -108,6 +112,7 @@ fn run(cli: Cli) -> Result<(), Error> {
                 iters,
                 damping,
                 mean_variance,
+                test_samples,
             };
             print(&run_model_file(&model, &opts)?, json)
         }

@@ -240,3 +240,35 @@ fn map_in_d_3_is_not_beaten_by_brute_force() {
         );
     }
 }
+
+#[test]
+fn a_committee_run_reports_both_test_errors() {
+    // The section-5 model at N = 2000, MAP, 20 undamped iterations: eq. 17's normalised test
+    // error and the one measured on 2000 held-out samples agree within the measurement's
+    // error (the test MSE of 2000 noisy labels has a relative error of about √(2/2000) ≈ 3 %
+    // around its mean), and both sit above the floor 1.
+    use mlamp::algo::{Algorithm, RunOptions, run_model_file};
+    let opts = RunOptions {
+        algorithm: Algorithm::Vamp,
+        n: 100,
+        iters: Some(20),
+        damping: 1.0,
+        test_samples: 2000,
+        ..RunOptions::default()
+    };
+    let r = run_model_file(
+        std::path::Path::new("examples/models/committee.toml"),
+        &opts,
+    )
+    .unwrap();
+    let (p, m) = (r.test_error.unwrap(), r.test_error_measured.unwrap());
+    println!("normalised test error: eq. 17 {p:.4}, measured {m:.4}");
+    assert!(p > 1.0 && m > 0.9, "{p} {m}");
+    assert!((p - m).abs() < 0.12 * p, "{p} vs {m}");
+    let bad = RunOptions {
+        test_samples: 0,
+        ..opts
+    };
+    let e = run_model_file(std::path::Path::new("examples/models/committee.toml"), &bad);
+    assert!(e.unwrap_err().to_string().starts_with("test-samples"));
+}

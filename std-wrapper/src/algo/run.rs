@@ -5,12 +5,14 @@ use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
 
+use mlamp_core::channel::RowChannelForm;
 use mlamp_core::estimator::Estimator;
 use mlamp_core::ml_amp::VarianceMode;
 use serde::Serialize;
 
 use super::amp::{AmpOptions, run_ml_amp};
 use super::vamp::{VampOptions, check_estimators, run_ml_vamp};
+use crate::committee::test_error::{TestSet, eq17_covariance, predicted_test_error};
 use crate::error::Error;
 use crate::instance::Instance;
 use crate::model::Model;
@@ -66,6 +68,8 @@ pub struct RunOptions {
     pub damping: f64,
     /// ML-AMP with the W∘W products replaced by their iid mean.
     pub mean_variance: bool,
+    /// Held-out test samples for a committee output's measured test error.
+    pub test_samples: usize,
 }
 
 impl Default for RunOptions {
@@ -79,6 +83,7 @@ impl Default for RunOptions {
             iters: None,
             damping: AmpOptions::default().damping,
             mean_variance: false,
+            test_samples: 1000,
         }
     }
 }
@@ -125,6 +130,15 @@ pub struct RunReport {
     /// ML-Mat-VAMP: the same, per layer.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub interventions_layers: Option<Vec<usize>>,
+    /// A committee output (`y = F2ᵀσ(z) + ξ`): the normalised test error `E|y − ŷ|²/Δ` of the
+    /// estimated first layer, predicted by eq. 17 from the covariance of the true and
+    /// estimated rows (Pandit, Sahraee-Ardakan, Rangan, Schniter, Fletcher, *Matrix inference
+    /// and estimation in multi-layer models*; 1 is the floor).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub test_error: Option<f64>,
+    /// The same measured on [`RunOptions::test_samples`] fresh noisy test samples.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub test_error_measured: Option<f64>,
     /// Layers of the model (for the summary).
     #[serde(skip)]
     pub depth: usize,
@@ -165,6 +179,12 @@ impl fmt::Display for RunReport {
         for (k, e) in self.mse_layers.iter().enumerate().skip(1) {
             write!(f, "\nMSE h_{k}    {e:.3e}")?;
         }
+        if let (Some(p), Some(m)) = (self.test_error, self.test_error_measured) {
+            write!(
+                f,
+                "\ntest error {p:.4} (eq. 17), {m:.4} measured (normalised: 1 is the floor)"
+            )?;
+        }
         Ok(())
     }
 }
@@ -192,6 +212,8 @@ pub fn run_model_file(path: &Path, opts: &RunOptions) -> Result<RunReport, Error
         vamp_d: None,
         interventions: None,
         interventions_layers: None,
+        test_error: None,
+        test_error_measured: None,
         depth: model.depth(),
         d: model.d,
     };
@@ -238,10 +260,16 @@ pub fn run_model_file(path: &Path, opts: &RunOptions) -> Result<RunReport, Error
             };
             vamp.validate()?;
             check_estimators(&model, vamp.estimator)?;
+            if opts.test_samples == 0 {
+                return Err(Error::invalid("test-samples", "must be at least 1"));
+            }
             let inst = Instance::sample(&model, opts.n, opts.seed)?;
             let r = run_ml_vamp(&model, &inst, &vamp)?;
             let interventions = r.total_interventions();
+            let tests = committee_test_errors(&model, &inst, &r.estimates[0], opts)?;
             Ok(RunReport {
+                test_error: tests.map(|t| t.0),
+                test_error_measured: tests.map(|t| t.1),
                 vamp_d: Some(model.d),
                 interventions: Some(interventions),
                 interventions_layers: Some(r.interventions),
@@ -249,6 +277,38 @@ pub fn run_model_file(path: &Path, opts: &RunOptions) -> Result<RunReport, Error
             })
         }
     }
+}
+
+/// For a one-layer model with a committee output: eq. 17's normalised test error of the
+/// estimate `f1_hat` of the signal, and the one measured on `opts.test_samples` held-out
+/// samples (seeded by the instance's seed); `None` for other models.
+fn committee_test_errors(
+    model: &Model,
+    inst: &Instance,
+    f1_hat: &[f64],
+    opts: &RunOptions,
+) -> Result<Option<(f64, f64)>, Error> {
+    let Some(Ok(RowChannelForm::Committee { phi, f2, noise_var })) = model
+        .layers
+        .last()
+        .map(|l| l.channel.row_form(Estimator::Map, model.d))
+    else {
+        return Ok(None);
+    };
+    if model.depth() != 1 {
+        return Ok(None);
+    }
+    let (f1, n_in) = (&inst.layers[0], inst.sizes[0]);
+    let k = eq17_covariance(f1, f1_hat, n_in)?;
+    let predicted = predicted_test_error(&k, f2, phi, noise_var)?.normalised;
+    let set = TestSet {
+        samples: opts.test_samples,
+        seed: opts.seed.wrapping_add(1),
+    };
+    let measured = set
+        .measure(f1, f1_hat, n_in, f2, phi, noise_var)?
+        .normalised;
+    Ok(Some((predicted, measured)))
 }
 
 /// The fields both algorithms' results have, moved out of either.
