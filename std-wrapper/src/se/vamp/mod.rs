@@ -67,6 +67,7 @@
 
 pub mod linear;
 pub mod monte_carlo;
+pub mod report;
 pub mod row_model;
 
 use mlamp_core::channel::{Activation, ChannelKind, RowChannelForm};
