@@ -10,6 +10,7 @@ use mlamp::algo::{Algorithm, RunOptions, run_model_file};
 use mlamp::core::estimator::Estimator;
 use mlamp::experiments::phase_report::{PhaseOptions, phase_model_file};
 use mlamp::se::se_model_file;
+use mlamp::se::vamp::report::{VampSeCliOptions, vamp_se_model_file};
 use serde::Serialize;
 
 /// Inference in multi-layer generalized linear models by approximate message passing.
@@ -60,6 +61,30 @@ enum Command {
     Se {
         /// The model file.
         model: PathBuf,
+        /// Print one JSON object instead of a summary.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The state evolution of ML-Mat-VAMP: every variable's predicted MSE per iteration, with
+    /// Monte-Carlo standard errors.
+    VampSe {
+        /// The model file.
+        model: PathBuf,
+        /// Monte-Carlo rows per non-linear update (rounded up to whole blocks of 1024).
+        #[arg(long, default_value_t = VampSeCliOptions::default().samples)]
+        samples: usize,
+        /// Iterations.
+        #[arg(long, default_value_t = VampSeCliOptions::default().iterations)]
+        iters: usize,
+        /// Seed of the Monte-Carlo streams.
+        #[arg(long, default_value_t = VampSeCliOptions::default().seed)]
+        seed: u64,
+        /// Rows of the signal, for the sizes of the layers' singular-value laws.
+        #[arg(long, default_value_t = VampSeCliOptions::default().n)]
+        n: usize,
+        /// The estimator for every layer, mmse or map (default: each layer's `estimator`).
+        #[arg(long)]
+        estimator: Option<Estimator>,
         /// Print one JSON object instead of a summary.
         #[arg(long)]
         json: bool,
@@ -117,6 +142,24 @@ fn run(cli: Cli) -> Result<(), Error> {
             print(&run_model_file(&model, &opts)?, json)
         }
         Command::Se { model, json } => print(&se_model_file(&model)?, json),
+        Command::VampSe {
+            model,
+            samples,
+            iters,
+            seed,
+            n,
+            estimator,
+            json,
+        } => {
+            let opts = VampSeCliOptions {
+                samples,
+                iterations: iters,
+                seed,
+                n,
+                estimator,
+            };
+            print(&vamp_se_model_file(&model, &opts)?, json)
+        }
         Command::Phase {
             model,
             layer,
