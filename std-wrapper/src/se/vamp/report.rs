@@ -8,7 +8,7 @@ use std::path::Path;
 use mlamp_core::estimator::Estimator;
 use serde::Serialize;
 
-use super::{VampSeOptions, VampSeResult, vamp_state_evolution};
+use super::{Estimate, VampSeOptions, VampSeResult, vamp_state_evolution};
 use crate::error::Error;
 use crate::model::{Model, WeightsSpec};
 use crate::se::spectral_law::SpectralLaw;
@@ -85,6 +85,13 @@ pub struct VampSeReport {
     /// After the last iteration, `E [x, x̂][x, x̂]ᵀ` of the signal's true and estimated rows
     /// (`2d×2d`, row-major): eq. 17's `K`.
     pub signal_joint: Vec<f64>,
+    /// A committee output: per iteration, the predicted normalised test error `E|y − ŷ|²/Δ`
+    /// (eq. 17 on the predicted `K`; 1 is the floor).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub test_error: Option<Vec<f64>>,
+    /// Its Monte-Carlo standard errors.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub test_error_se: Option<Vec<f64>>,
     /// The largest, over the iterations, cross moment between a linear layer's
     /// backward-message error and the input's truth or forward error (0 in exact arithmetic).
     pub decorrelation: f64,
@@ -149,6 +156,15 @@ pub fn vamp_se_model_file(path: &Path, opts: &VampSeCliOptions) -> Result<VampSe
     report(path, &model, sizes, opts, &result)
 }
 
+/// `f` of every iteration's predicted test error, if the output has one.
+fn per_iteration(result: &VampSeResult, f: impl Fn(&Estimate) -> f64) -> Option<Vec<f64>> {
+    result
+        .iterations
+        .iter()
+        .map(|it| it.test_error.as_ref().map(&f))
+        .collect()
+}
+
 /// The report of a finished state evolution.
 fn report(
     path: &Path,
@@ -189,6 +205,8 @@ fn report(
         mse_signal: signal.value,
         mse_signal_se: signal.se,
         signal_joint: last.signal_joint.clone(),
+        test_error: per_iteration(result, |e| e.value),
+        test_error_se: per_iteration(result, |e| e.se),
         decorrelation: result
             .iterations
             .iter()
@@ -234,7 +252,13 @@ impl fmt::Display for VampSeReport {
             f,
             "\nsignal MSE (SE)  {:.4e} ± {:.1e}",
             self.mse_signal, self.mse_signal_se
-        )
+        )?;
+        if let (Some(v), Some(s)) = (&self.test_error, &self.test_error_se)
+            && let (Some(v), Some(s)) = (v.last(), s.last())
+        {
+            write!(f, "\nnormalised test error (SE, eq. 17)  {v:.4} ± {s:.1e}")?;
+        }
+        Ok(())
     }
 }
 
