@@ -614,3 +614,77 @@ fn vamp_refuses_d_above_8_naming_d() {
     check_run_json(&v, 1);
     std::fs::remove_dir_all(&dir).ok();
 }
+
+// ---------------------------------------------------------------------------------------------
+// `mlamp vamp-se`: the ML-Mat-VAMP state evolution of a model file.
+
+#[test]
+fn vamp_se_json_predicts_a_decreasing_signal_mse() {
+    let m = model("sparse_regression");
+    let v = json_of(&mlamp(&[
+        "vamp-se",
+        m.as_str(),
+        "--samples",
+        "4096",
+        "--iters",
+        "5",
+        "--json",
+    ]));
+    assert_eq!(v["iterations"], 5);
+    assert_eq!(v["d"], 1);
+    assert_eq!(v["samples"], 4096);
+    assert_eq!(v["sizes"], serde_json::json!([1000, 1000, 800]));
+    let mse = v["mse_layers"].as_array().unwrap();
+    let se = v["mse_layers_se"].as_array().unwrap();
+    assert_eq!(mse.len(), 5, "{v}");
+    assert_eq!(se.len(), 5, "{v}");
+    assert_eq!(v["interventions"].as_array().unwrap().len(), 5, "{v}");
+    let signal: Vec<f64> = mse
+        .iter()
+        .zip(se)
+        .map(|(m, s)| {
+            let (m, s) = (m.as_array().unwrap(), s.as_array().unwrap());
+            assert_eq!(m.len(), 2, "{v}");
+            assert_eq!(s.len(), 2, "{v}");
+            for x in m.iter().chain(s) {
+                let x = x.as_f64().unwrap();
+                assert!(x.is_finite() && x >= 0.0, "{v}");
+            }
+            m[0].as_f64().unwrap()
+        })
+        .collect();
+    assert!(signal.windows(2).all(|w| w[1] < w[0]), "{signal:?}");
+    assert_eq!(v["mse_signal"].as_f64().unwrap(), signal[4]);
+    // The first iteration starts from no information: the prior's variance, ρ = 0.3.
+    assert!((signal[0] - 0.3).abs() < 0.05, "{signal:?}");
+    assert_eq!(v["signal_joint"].as_array().unwrap().len(), 4);
+}
+
+#[test]
+fn vamp_se_bad_options_and_missing_files_are_one_line_errors() {
+    let m = model("sparse_regression");
+    for (flag, needle) in [
+        ("--samples", "samples"),
+        ("--iters", "iterations"),
+        ("--n", "n"),
+    ] {
+        let out = mlamp(&["vamp-se", m.as_str(), flag, "0"]);
+        assert_ne!(out.status.code(), Some(0), "{flag}");
+        assert_one_line_error(&out, needle);
+        assert!(String::from_utf8_lossy(&out.stderr).starts_with(&format!("error: {needle}:")));
+    }
+    assert_one_line_error(
+        &mlamp(&["vamp-se", "/nonexistent/model.toml", "--json"]),
+        "cannot read",
+    );
+    // A sign channel has no MAP estimator.
+    assert_one_line_error(
+        &mlamp(&[
+            "vamp-se",
+            model("perceptron").as_str(),
+            "--estimator",
+            "map",
+        ]),
+        "estimator",
+    );
+}
