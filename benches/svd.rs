@@ -15,8 +15,8 @@ mod common;
 use common::mean_ns;
 use mlamp::core::ml_vamp::Rotations;
 use mlamp::instance::ensembles::spectrum;
-use mlamp::instance::{normal, stream};
 use mlamp::linalg::svd::Svd;
+use mlamp::streams::{normal, stream};
 use nalgebra::DMatrix;
 
 const ROWS: usize = 2000;

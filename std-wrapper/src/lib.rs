@@ -4,7 +4,8 @@
 //! algorithms on them, with heap allocation and everything a host user needs.
 //!
 //! - [`model`]: model files (TOML), the registry of prior and channel kinds, built models;
-//! - [`instance`]: seeded instances (random streams, weight ensembles);
+//! - [`instance`]: seeded instances (weight ensembles) on the [`streams`];
+//! - [`streams`]: the seeded random streams every sampled object draws from;
 //! - [`linalg`]: dense weight operators and singular value decompositions;
 //! - [`algo`]: the ML-AMP and ML-Mat-VAMP drivers;
 //! - [`se`]: the state evolutions (ML-AMP with its free energy, ML-Mat-VAMP's Theorem 1);
@@ -49,6 +50,7 @@ pub mod instance;
 pub mod linalg;
 pub mod model;
 pub mod se;
+pub mod streams;
 
 pub use algo::{AmpOptions, AmpResult, VampOptions, VampResult, run_ml_amp, run_ml_vamp};
 pub use error::Error;

@@ -30,7 +30,7 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 
 use super::{check_finite, check_len, check_positive, forward};
 use crate::error::Error;
-use crate::instance::{normal, stream};
+use crate::streams::{normal, stream};
 
 /// A training set of the committee model and the Bayesian model's two variances: what the
 /// MAP loss `L(F1) = Σ_n (y_n − F2ᵀσ(x_nᵀF1))²/(2Δ) + ‖F1‖²_F/(2ρ)` depends on.

@@ -20,7 +20,7 @@ use mlamp_core::quadrature::{GaussHermite, GradedNormal, Rule};
 
 use super::{check_finite, check_len, check_positive, forward};
 use crate::error::Error;
-use crate::instance::{normal, stream};
+use crate::streams::{normal, stream};
 
 /// Nodes per dimension of [`predicted_test_error`]'s Gauss–Hermite product rule.
 pub const DEFAULT_NODES: usize = 64;

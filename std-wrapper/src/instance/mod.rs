@@ -23,10 +23,9 @@ use crate::linalg::svd::Svd;
 use crate::model::{Model, WeightsSpec};
 
 pub mod ensembles;
-mod streams;
 
+use crate::streams::{normal, stream};
 use ensembles::spectrum;
-pub use streams::{normal, stream};
 
 /// One sampled instance.
 #[derive(Clone, Debug, PartialEq)]

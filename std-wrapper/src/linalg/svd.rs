@@ -291,7 +291,7 @@ impl Rotations<f64> for Svd {
 mod tests {
     use super::*;
     use crate::instance::ensembles::{haar_columns, spectrum};
-    use crate::instance::{normal, stream};
+    use crate::streams::{normal, stream};
 
     fn gaussian(len: usize, seed: u64) -> Vec<f64> {
         let mut rng = stream(seed, 0);

@@ -15,7 +15,7 @@ use mlamp_core::prior::{
 use serde::Deserialize;
 
 use crate::error::Error;
-use crate::instance::{normal, stream};
+use crate::streams::{normal, stream};
 
 /// A built prior, shareable between threads.
 pub type BuiltPrior = Box<dyn Prior<f64> + Send + Sync>;

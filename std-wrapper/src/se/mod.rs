@@ -1,4 +1,6 @@
-//! The state evolution of ML-AMP and its replica free energy (ML-AMP paper (Manoel, Krzakala, Mézard, Zdeborová, *Multi-layer generalized linear estimation*),
+//! The state evolutions: ML-Mat-VAMP's ([`vamp`], Theorem 1 of Pandit et al., over the
+//! singular-value laws of [`spectral_law`]) and, in this file, ML-AMP's with its replica free
+//! energy (ML-AMP paper (Manoel, Krzakala, Mézard, Zdeborová, *Multi-layer generalized linear estimation*),
 //! eqs. 11–17), by deterministic quadrature.
 //!
 //! # Indexing

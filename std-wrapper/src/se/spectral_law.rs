@@ -343,8 +343,8 @@ impl SpectralLaw {
 mod tests {
     use super::*;
     use crate::instance::ensembles::spectrum;
-    use crate::instance::{normal, stream};
     use crate::linalg::svd::Svd;
+    use crate::streams::{normal, stream};
 
     /// `∫ ρ_y(λ)/(t + λ) dλ` for the full Marchenko–Pastur law of ratio `y` (atom at 0
     /// included), from the root of `y z m² + (z + y − 1) m + 1 = 0` at `z = −t` that decays

@@ -84,7 +84,7 @@ impl Source {
     /// A standard normal input.
     pub fn normal(&mut self) -> f64 {
         match self {
-            Source::Random(rng) => crate::instance::normal(rng),
+            Source::Random(rng) => crate::streams::normal(rng),
             Source::Sigma {
                 point,
                 radius,
