@@ -72,7 +72,9 @@ pub mod row_model;
 
 use mlamp_core::channel::{Activation, ChannelKind, RowChannelForm};
 use mlamp_core::estimator::Estimator;
-use mlamp_core::mat::{ChannelDenoiser, Precision, RowDenoiser, RowEstimate, RowMessage};
+use mlamp_core::mat::{
+    ChannelDenoiser, PairEstimate, Precision, RowDenoiser, RowEstimate, RowMessage,
+};
 use mlamp_core::ml_vamp::{Extrinsic, INITIAL_RELATIVE_PRECISION, extrinsic};
 use mlamp_core::prior::{Draw, RowPriorForm};
 use nalgebra::{DMatrix, SMatrix, SVector};
@@ -391,6 +393,24 @@ impl<'m, const D: usize> Se<'m, D> {
         Ok(step.interventions())
     }
 
+    /// The row-wise model of the hidden channel of layer `k` between the pre-activation `z`
+    /// and the activation `h` (their current states).
+    fn hidden<'a>(
+        &'a self,
+        k: usize,
+        z: &'a VariableSe<D>,
+        h: &'a VariableSe<D>,
+    ) -> HiddenRows<'a, D> {
+        HiddenRows {
+            kind: &*self.model.layers[k].channel,
+            denoiser: &*self.channels[k],
+            ab: psd_factor(&z.forward.joint()),
+            c: psd_factor(&row_model::dynamic(&h.backward.tau)),
+            z,
+            h,
+        }
+    }
+
     /// `(σ, F2, Δ)` if the output is a committee.
     fn committee(&self) -> Result<Option<CommitteeOutput<'m>>, Error> {
         let last = self
@@ -438,24 +458,10 @@ impl<'m, const D: usize> Se<'m, D> {
                 // Lines 9–12 for the channel: its estimate of h_{k+1}.
                 let z = state[2 * k + 1];
                 let h = state[2 * k + 2];
-                let ab = psd_factor(&z.forward.joint());
-                let c = psd_factor(&row_model::dynamic(&h.backward.tau));
-                let kind = &*self.model.layers[k].channel;
-                let den = &*self.channels[k];
+                let hidden = self.hidden(k, &z, &h);
                 let (m, i) = self.forward_mc(&mut state[2 * k + 2], 2 * k + 2, t, &|rng| {
-                    let (a, b) = halves::<D>(&draw(&ab, rng));
-                    let mut ht = [0.0; D];
-                    channel_row(kind, a.as_slice(), rng, &mut ht);
-                    let ht = SVector::from_column_slice(&ht);
-                    let r = ht * h.backward.kappa + draw_row::<D>(&c, rng);
-                    let zr = a + b;
-                    let est = den
-                        .denoise_pair(
-                            RowMessage::new(r, &h.gamma_minus),
-                            RowMessage::new(zr, &z.gamma_plus),
-                        )
-                        .output;
-                    (ht, r, est)
+                    let (truth, _, h_row, est) = hidden.row(rng);
+                    (truth.1, h_row, est.output)
                 })?;
                 layer_moments.push(m);
                 interventions += i;
@@ -498,24 +504,10 @@ impl<'m, const D: usize> Se<'m, D> {
                 let v = 2 * k - 1;
                 let z = state[v];
                 let h = state[2 * k];
-                let ab = psd_factor(&z.forward.joint());
-                let c = psd_factor(&row_model::dynamic(&h.backward.tau));
-                let kind = &*self.model.layers[k - 1].channel;
-                let den = &*self.channels[k - 1];
+                let hidden = self.hidden(k - 1, &z, &h);
                 interventions += self.backward_mc(&mut state[v], v, t, &|rng| {
-                    let (a, b) = halves::<D>(&draw(&ab, rng));
-                    let mut ht = [0.0; D];
-                    channel_row(kind, a.as_slice(), rng, &mut ht);
-                    let ht = SVector::from_column_slice(&ht);
-                    let r = ht + draw_row::<D>(&c, rng);
-                    let zr = a + b;
-                    let est = den
-                        .denoise_pair(
-                            RowMessage::new(r, &h.gamma_minus),
-                            RowMessage::new(zr, &z.gamma_plus),
-                        )
-                        .input;
-                    (a, zr, est)
+                    let (truth, z_row, _, est) = hidden.row(rng);
+                    (truth.0, z_row, est.input)
                 })?;
             }
         }
@@ -562,6 +554,42 @@ impl<'m, const D: usize> Se<'m, D> {
             interventions,
             decorrelation,
         })
+    }
+}
+
+/// A hidden channel's rows of the row-wise model: `(A, B) ~ N(0, K^+_z)`, `Ã = φ(A, Ξ)`,
+/// `r^-_h = κ Ã + C`, `C ~ N(0, τ^-_h)`, and the channel's pair estimate in the messages
+/// `(r^-_h, Γ^-_h)`, `(A + B, Γ^+_z)` (both passes use the same draw).
+struct HiddenRows<'a, const D: usize> {
+    kind: &'a dyn ChannelKind<f64>,
+    denoiser: &'a dyn ChannelDenoiser<f64, D>,
+    ab: DMatrix<f64>,
+    c: DMatrix<f64>,
+    z: &'a VariableSe<D>,
+    h: &'a VariableSe<D>,
+}
+
+/// A sampled row: the truths `(A, Ã)`, the messages' rows `A + B` and `r^-_h`, the estimate.
+type HiddenRow<const D: usize> = (
+    (SVector<f64, D>, SVector<f64, D>),
+    SVector<f64, D>,
+    SVector<f64, D>,
+    PairEstimate<f64, D>,
+);
+
+impl<const D: usize> HiddenRows<'_, D> {
+    fn row(&self, src: &mut Source) -> HiddenRow<D> {
+        let (a, b) = halves::<D>(&draw(&self.ab, src));
+        let mut ht = [0.0; D];
+        channel_row(self.kind, a.as_slice(), src, &mut ht);
+        let ht = SVector::from_column_slice(&ht);
+        let r = ht * self.h.backward.kappa + draw_row::<D>(&self.c, src);
+        let zr = a + b;
+        let est = self.denoiser.denoise_pair(
+            RowMessage::new(r, &self.h.gamma_minus),
+            RowMessage::new(zr, &self.z.gamma_plus),
+        );
+        ((a, ht), zr, r, est)
     }
 }
 

@@ -152,21 +152,27 @@ pub fn sample<const D: usize>(
         .into_par_iter()
         .map(|b| {
             let mut rng = Source::Random(block_rng(seed, key, b));
-            let mut jacobian = SMatrix::zeros();
-            let rows = (0..BLOCK)
-                .map(|_| {
-                    let (truth, r_in, est) = row(&mut rng);
-                    jacobian += est.jacobian;
-                    McRow {
-                        truth,
-                        r_in,
-                        estimate: est.mean,
-                    }
-                })
-                .collect();
-            McBlock { rows, jacobian }
+            collect_block((0..BLOCK).map(|_| row(&mut rng)))
         })
         .collect()
+}
+
+/// A block of the rows `rows` yields, with the sum of their Jacobians.
+fn collect_block<const D: usize>(
+    rows: impl Iterator<Item = (SVector<f64, D>, SVector<f64, D>, RowEstimate<f64, D>)>,
+) -> McBlock<D> {
+    let mut jacobian = SMatrix::zeros();
+    let rows = rows
+        .map(|(truth, r_in, est)| {
+            jacobian += est.jacobian;
+            McRow {
+                truth,
+                r_in,
+                estimate: est.mean,
+            }
+        })
+        .collect();
+    McBlock { rows, jacobian }
 }
 
 /// The `2q` sigma-point rows (`q` counted by a first row at the origin).
@@ -181,23 +187,13 @@ fn sigma_block<const D: usize>(row: &RowFn<'_, D>) -> McBlock<D> {
         unreachable!("the probe is a sigma source")
     };
     let radius = (q as f64).sqrt();
-    let mut jacobian = SMatrix::zeros();
-    let rows = (0..2 * q)
-        .map(|point| {
-            let (truth, r_in, est) = row(&mut Source::Sigma {
-                point,
-                radius,
-                drawn: 0,
-            });
-            jacobian += est.jacobian;
-            McRow {
-                truth,
-                r_in,
-                estimate: est.mean,
-            }
+    collect_block((0..2 * q).map(|point| {
+        row(&mut Source::Sigma {
+            point,
+            radius,
+            drawn: 0,
         })
-        .collect();
-    McBlock { rows, jacobian }
+    }))
 }
 
 /// `⟨J⟩` over all rows, summed in block order.
