@@ -996,43 +996,35 @@ mod tests {
             ([2.0, 1.0], 0.01, 2.1, Vector2::new(0.5, 0.8)),
             ([1.0, 1.5], 0.05, 1.0, Vector2::new(0.7, 0.4)),
         ] {
-            let map = Den::new(Sigmoid, &f2, delta, Estimator::Map).unwrap();
-            check_jacobian(
-                "map",
-                |r| map.denoise_output(&[y], RowMessage::new(r, &g)),
-                r,
-                1e-5,
-                1e-6,
-            );
-            let mmse = Den::new(Sigmoid, &f2, delta, Estimator::Mmse).unwrap();
-            check_jacobian(
-                "mmse",
-                |r| mmse.denoise_output(&[y], RowMessage::new(r, &g)),
-                r,
-                1e-4,
-                1e-3,
-            );
-            // ReLU away from its kink (all entries on one side): the face's Jacobian.
-            let relu = Den::new(Relu, &f2, delta, Estimator::Map).unwrap();
-            check_jacobian(
-                "relu map",
-                |r| relu.denoise_output(&[y], RowMessage::new(r, &g)),
-                r,
-                1e-6,
-                1e-7,
-            );
-            let relu = Den::new(Relu, &f2, delta, Estimator::Mmse).unwrap();
-            // The cubature is smooth in r only where the posterior's mass is away from the
-            // kink (see the type's docs): there.
+            let sigmoid = |e| Den::new(Sigmoid, &f2, delta, e).unwrap();
+            let relu = |e| Den::new(Relu, &f2, delta, e).unwrap();
+            // ReLU away from its kink: the MAP's face Jacobian at r; the MMSE cubature is
+            // smooth in r only where the posterior's mass is away from the kink (see the
+            // type's docs), so there, with an observation that puts it there.
             let far = r + Vector2::new(6.0, 6.0);
             let y_far = f2[0] * far[0] + f2[1] * far[1] + 0.1;
-            check_jacobian(
-                "relu mmse",
-                |r| relu.denoise_output(&[y_far], RowMessage::new(r, &g)),
-                far,
-                1e-4,
-                1e-6,
-            );
+            let cases: [(
+                &str,
+                &dyn ChannelDenoiser<f64, 2>,
+                f64,
+                Vector2<f64>,
+                f64,
+                f64,
+            ); 4] = [
+                ("map", &sigmoid(Estimator::Map), y, r, 1e-5, 1e-6),
+                ("mmse", &sigmoid(Estimator::Mmse), y, r, 1e-4, 1e-3),
+                ("relu map", &relu(Estimator::Map), y, r, 1e-6, 1e-7),
+                ("relu mmse", &relu(Estimator::Mmse), y_far, far, 1e-4, 1e-6),
+            ];
+            for (what, den, y, at, h, tol) in cases {
+                check_jacobian(
+                    what,
+                    |r| den.denoise_output(&[y], RowMessage::new(r, &g)),
+                    at,
+                    h,
+                    tol,
+                );
+            }
         }
     }
 
