@@ -819,6 +819,15 @@ mod tests {
     use proptest::prelude::*;
 
     type Den<A> = CommitteeDenoiser<f64, A, 2>;
+    /// `(name, estimator, y, r, step, tolerance)` of one finite-difference check.
+    type JacobianCase<'a> = (
+        &'a str,
+        &'a dyn ChannelDenoiser<f64, 2>,
+        f64,
+        Vector2<f64>,
+        f64,
+        f64,
+    );
 
     fn precision(a: f64, b: f64, c: f64) -> Precision<f64, 2> {
         Precision::new(Matrix2::new(a, b, b, c)).unwrap()
@@ -1003,14 +1012,7 @@ mod tests {
             // type's docs), so there, with an observation that puts it there.
             let far = r + Vector2::new(6.0, 6.0);
             let y_far = f2[0] * far[0] + f2[1] * far[1] + 0.1;
-            let cases: [(
-                &str,
-                &dyn ChannelDenoiser<f64, 2>,
-                f64,
-                Vector2<f64>,
-                f64,
-                f64,
-            ); 4] = [
+            let cases: [JacobianCase<'_>; 4] = [
                 ("map", &sigmoid(Estimator::Map), y, r, 1e-5, 1e-6),
                 ("mmse", &sigmoid(Estimator::Mmse), y, r, 1e-4, 1e-3),
                 ("relu map", &relu(Estimator::Map), y, r, 1e-6, 1e-7),
