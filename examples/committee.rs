@@ -20,7 +20,10 @@
 //! - `vamp_map`: ML-Mat-VAMP with the MAP output estimator, 20 undamped iterations from the
 //!   uninformative start;
 //! - `se_map`: its state evolution (20 iterations, `--se-samples` Monte-Carlo rows, default
-//!   20 000, Marchenko–Pastur law of X), one per `(dB, N, seed)` since F2 differs per seed;
+//!   2000, Marchenko–Pastur law of X), one per `(dB, N, seed)` since F2 differs per seed
+//!   (and the spread over F2 is larger than the SE's Monte-Carlo error: at 2000 rows its
+//!   jackknife standard error is ~1 % of the value, in the CSV; 20 000 rows take ~15 s per SE
+//!   on one core, the whole default run ~40 min instead of ~7);
 //! - with `--mmse`, `vamp_mmse` and `se_mmse` likewise with the MMSE output estimator (the
 //!   8⁴-node cubature, ~40× slower per row than the MAP's Newton).
 //!
@@ -85,7 +88,8 @@ struct Args {
 }
 
 /// The usage line.
-const USAGE: &str = "usage: committee OUT_DIR [--seeds S] [--mmse] [--se-samples K] [--ns N1,N2,...]";
+const USAGE: &str =
+    "usage: committee OUT_DIR [--seeds S] [--mmse] [--se-samples K] [--ns N1,N2,...]";
 
 /// Parses the command line; `Err` holds the message to print.
 fn parse(args: &[String]) -> Result<Args, String> {
@@ -94,7 +98,7 @@ fn parse(args: &[String]) -> Result<Args, String> {
         out: PathBuf::new(),
         seeds: 10,
         mmse: false,
-        se_samples: 20_000,
+        se_samples: 2_000,
         ns: NS.to_vec(),
     };
     let mut it = args.iter();
@@ -123,7 +127,9 @@ fn parse(args: &[String]) -> Result<Args, String> {
                     .split(',')
                     .map(|v| v.trim().parse().ok().filter(|&n: &usize| n >= 1))
                     .collect::<Option<Vec<_>>>()
-                    .ok_or_else(|| format!("--ns must be a list of whole numbers ≥ 1, got {list}"))?;
+                    .ok_or_else(|| {
+                        format!("--ns must be a list of whole numbers ≥ 1, got {list}")
+                    })?;
             }
             "--mmse" => parsed.mmse = true,
             "-h" | "--help" => return Err(String::new()),
@@ -172,6 +178,8 @@ struct Row {
     f1_mse: f64,
     /// Wall time of the method's run, seconds.
     seconds: f64,
+    /// ML-Mat-VAMP's eigenvalue interventions over the run (`None` for the others).
+    interventions: Option<usize>,
 }
 
 impl Row {
@@ -209,7 +217,12 @@ fn job(db: f64, n: usize, seed: u64, args: &Args) -> Result<Vec<Row>, String> {
         let eq17 = predicted_test_error(&k, f2, phi, noise_var)
             .map_err(|e| format!("eq. 17: {e}"))?
             .normalised;
-        let mse = f1.iter().zip(f1_hat).map(|(a, b)| (a - b).powi(2)).sum::<f64>() / f1.len() as f64;
+        let mse = f1
+            .iter()
+            .zip(f1_hat)
+            .map(|(a, b)| (a - b).powi(2))
+            .sum::<f64>()
+            / f1.len() as f64;
         Ok((measured, eq17, mse))
     };
     let row = |method, (measured, eq17, f1_mse): (f64, f64, f64), eq17_se, seconds| Row {
@@ -222,6 +235,7 @@ fn job(db: f64, n: usize, seed: u64, args: &Args) -> Result<Vec<Row>, String> {
         eq17_se,
         f1_mse,
         seconds,
+        interventions: None,
     };
     let mut rows = Vec::new();
 
@@ -256,7 +270,10 @@ fn job(db: f64, n: usize, seed: u64, args: &Args) -> Result<Vec<Row>, String> {
         };
         let run = run_ml_vamp(&m, &inst, &opts).map_err(|e| format!("ML-Mat-VAMP: {e}"))?;
         let secs = t.elapsed().as_secs_f64();
-        rows.push(row(vamp_name, score(&run.estimates[0])?, f64::NAN, secs));
+        rows.push(Row {
+            interventions: Some(run.total_interventions()),
+            ..row(vamp_name, score(&run.estimates[0])?, f64::NAN, secs)
+        });
 
         let t = Instant::now();
         let law = SpectralLaw::marchenko_pastur(n, N_IN, 64).map_err(|e| format!("law: {e}"))?;
@@ -375,7 +392,10 @@ fn plot(path: &Path, title: &str, curves: &[(&str, Curve)]) -> Result<(), String
                 vec![(x - cap, hi), (x + cap, hi)],
             ] {
                 chart
-                    .draw_series(std::iter::once(PathElement::new(seg, color.stroke_width(1))))
+                    .draw_series(std::iter::once(PathElement::new(
+                        seg,
+                        color.stroke_width(1),
+                    )))
                     .map_err(|e| err(&e))?;
             }
         }
@@ -391,6 +411,7 @@ fn plot(path: &Path, title: &str, curves: &[(&str, Curve)]) -> Result<(), String
     }
     chart
         .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
         .background_style(WHITE.mix(0.8))
         .border_style(BLACK)
         .draw()
@@ -427,12 +448,18 @@ fn run(args: &Args) -> Result<(), String> {
     let wall = start.elapsed().as_secs_f64();
 
     let mut csv = String::from(
-        "db,n,seed,method,test_error_measured,test_error_eq17,test_error_eq17_se,f1_mse,seconds\n",
+        "db,n,seed,method,test_error_measured,test_error_eq17,test_error_eq17_se,f1_mse,seconds,interventions\n",
     );
-    let field = |v: f64| if v.is_nan() { String::new() } else { format!("{v}") };
+    let field = |v: f64| {
+        if v.is_nan() {
+            String::new()
+        } else {
+            format!("{v}")
+        }
+    };
     for r in &rows {
         csv += &format!(
-            "{},{},{},{},{},{},{},{},{:.4}\n",
+            "{},{},{},{},{},{},{},{},{:.4},{}\n",
             r.db,
             r.n,
             r.seed,
@@ -441,7 +468,8 @@ fn run(args: &Args) -> Result<(), String> {
             field(r.eq17),
             field(r.eq17_se),
             r.f1_mse,
-            r.seconds
+            r.seconds,
+            r.interventions.map_or(String::new(), |i| i.to_string())
         );
     }
     let path = args.out.join("committee.csv");
@@ -458,7 +486,15 @@ fn run(args: &Args) -> Result<(), String> {
     );
     println!(
         "{:>4} {:>5} {:>10} {:>9} {:>9} {:>9} {:>9} {:>10} {:>9}",
-        "dB", "N", "method", "med meas", "mean meas", "med eq17", "mean eq17", "med F1 MSE", "mean s"
+        "dB",
+        "N",
+        "method",
+        "med meas",
+        "mean meas",
+        "med eq17",
+        "mean eq17",
+        "med F1 MSE",
+        "mean s"
     );
     let mut blowups = Vec::new();
     for &db in &DBS {
@@ -492,12 +528,7 @@ fn run(args: &Args) -> Result<(), String> {
                 );
                 let median = quantile(&err, 0.5);
                 count += err.iter().filter(|&&e| e > 2.0 * median).count();
-                curve.push((
-                    n as f64,
-                    median,
-                    quantile(&err, 0.25),
-                    quantile(&err, 0.75),
-                ));
+                curve.push((n as f64, median, quantile(&err, 0.25), quantile(&err, 0.75)));
             }
             blowups.push((db, method, count, args.ns.len() as u64 * args.seeds));
             curves.push((method, curve));
@@ -514,7 +545,11 @@ fn run(args: &Args) -> Result<(), String> {
         println!("  {db} dB {method:>10}: {count} of {total}");
     }
     for &method in &methods {
-        let secs: f64 = rows.iter().filter(|r| r.method == method).map(|r| r.seconds).sum();
+        let secs: f64 = rows
+            .iter()
+            .filter(|r| r.method == method)
+            .map(|r| r.seconds)
+            .sum();
         println!("  {method:>10}: {secs:.1} s of compute in all");
     }
     println!(
