@@ -22,10 +22,10 @@
 //! - `se_map`: its state evolution (20 iterations, `--se-samples` Monte-Carlo rows, default
 //!   2000, Marchenko–Pastur law of X), one per `(dB, N, seed)` since F2 differs per seed
 //!   (and the spread over F2 is larger than the SE's Monte-Carlo error: at 2000 rows its
-//!   jackknife standard error is ~1 % of the value, in the CSV; 20 000 rows take ~15 s per SE
-//!   on one core, the whole default run ~40 min instead of ~7);
+//!   jackknife standard error is ~1 % of the value, in the CSV; 20 000 rows took ~20 s per SE
+//!   on one core, which would make the default run ~40 min instead of ~4);
 //! - with `--mmse`, `vamp_mmse` and `se_mmse` likewise with the MMSE output estimator (the
-//!   8⁴-node cubature, ~40× slower per row than the MAP's Newton).
+//!   8⁴-node cubature, measured at ~1.15 ms a row, 20–25× the MAP's Newton).
 //!
 //! Each estimate's test error is recorded twice: measured (the mean over 1000 fresh noisy test
 //! labels of `(y − ŷ)²`, over Δ; test seed `3_000_000 + s`) and predicted by eq. 17 (the
