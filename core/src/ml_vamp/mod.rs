@@ -68,7 +68,7 @@ mod rotations;
 #[cfg(test)]
 mod tests;
 
-pub use extrinsic::{Extrinsic, extrinsic, relative_floor};
+pub use extrinsic::{BLIND_RELATIVE_PRECISION, Extrinsic, extrinsic, relative_floor};
 pub use linear::{DirectionGains, LayerNoise, LinearLayer};
 pub use rotations::{DenseRotations, Rotations};
 
