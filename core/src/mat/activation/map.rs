@@ -334,6 +334,10 @@ impl<'a, T: MatReal, A: Activation<T> + ?Sized, const D: usize> Objective<'a, T,
         };
         consider(s, &mut best);
         if D > 1 {
+            // Modes whose entries sit at neither `r_j` nor `s_j` (a correlated Γ or M moves an
+            // entry to its conditional optimum): one start from each coordinate sweep.
+            consider(self.sweep(s), &mut best);
+            consider(self.sweep(self.r), &mut best);
             for j in 0..D {
                 if s[j] == self.r[j] {
                     continue;
@@ -350,6 +354,64 @@ impl<'a, T: MatReal, A: Activation<T> + ?Sized, const D: usize> Objective<'a, T,
             }
         }
         best
+    }
+
+    /// Two coordinate sweeps from `z`, each entry set in turn to the best point of a scan of
+    /// `u ↦ f(z₁ … u … z_d)` (the others held): `u = c_j + σ_j k/2` for `|k| ≤ 12` around the
+    /// conditional prior mean `c_j = z_j − (Γ (z − r))_j / Γ_jj` (`σ_j = Γ_jj^{−1/2}`), and 16
+    /// points on the segment from `c_j` to the conditional likelihood target `φ⁻¹(τ_j)`,
+    /// `τ_j = t_j − Σ_{k≠j} M_jk (φ(z_k) − t_k) / M_jj` (where `τ_j` is in `φ`'s range). The
+    /// result is a start for [`Objective::minimise`], not a mode.
+    fn sweep(&self, mut z: SVector<T, D>) -> SVector<T, D> {
+        const HALF_WIDTH: i32 = 12;
+        const SEGMENT: i32 = 16;
+        let g = self.gamma.matrix();
+        for _ in 0..2 {
+            for j in 0..D {
+                let gjj = g[(j, j)];
+                if !(gjj > T::ZERO && Real::is_finite(gjj)) {
+                    continue;
+                }
+                let c = z[j] - (g * (z - self.r))[j] / gjj;
+                let sd = T::ONE / Real::sqrt(gjj);
+                let mjj = self.m[(j, j)];
+                let target = if mjj > T::ZERO && Real::is_finite(mjj) {
+                    let cross = (0..D)
+                        .filter(|&k| k != j)
+                        .fold(T::ZERO, |acc, k| {
+                            acc + self.m[(j, k)] * (self.act.value(z[k]) - self.t[k])
+                        });
+                    self.act
+                        .inverse(self.t[j] - cross / mjj)
+                        .filter(|u| Real::is_finite(*u))
+                } else {
+                    None
+                };
+                let mut best_u = z[j];
+                let mut best_f = self.value(&z);
+                let mut try_u = |u: T, z: &mut SVector<T, D>| {
+                    let keep = z[j];
+                    z[j] = u;
+                    let f = self.value(z);
+                    if f < best_f {
+                        best_f = f;
+                        best_u = u;
+                    }
+                    z[j] = keep;
+                };
+                for k in -HALF_WIDTH..=HALF_WIDTH {
+                    try_u(c + sd * T::c(f64::from(k) * 0.5), &mut z);
+                }
+                if let Some(u) = target {
+                    for k in 1..=SEGMENT {
+                        let w = T::c(f64::from(k) / f64::from(SEGMENT));
+                        try_u(c + (u - c) * w, &mut z);
+                    }
+                }
+                z[j] = best_u;
+            }
+        }
+        z
     }
 
     /// Damped Newton from `z` (see [`ActivationDenoiser`]'s docs).
