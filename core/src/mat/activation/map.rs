@@ -376,11 +376,9 @@ impl<'a, T: MatReal, A: Activation<T> + ?Sized, const D: usize> Objective<'a, T,
                 let sd = T::ONE / Real::sqrt(gjj);
                 let mjj = self.m[(j, j)];
                 let target = if mjj > T::ZERO && Real::is_finite(mjj) {
-                    let cross = (0..D)
-                        .filter(|&k| k != j)
-                        .fold(T::ZERO, |acc, k| {
-                            acc + self.m[(j, k)] * (self.act.value(z[k]) - self.t[k])
-                        });
+                    let cross = (0..D).filter(|&k| k != j).fold(T::ZERO, |acc, k| {
+                        acc + self.m[(j, k)] * (self.act.value(z[k]) - self.t[k])
+                    });
                     self.act
                         .inverse(self.t[j] - cross / mjj)
                         .filter(|u| Real::is_finite(*u))
