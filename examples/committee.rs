@@ -180,6 +180,8 @@ struct Row {
     seconds: f64,
     /// ML-Mat-VAMP's eigenvalue interventions over the run (`None` for the others).
     interventions: Option<usize>,
+    /// ML-Mat-VAMP's damping reductions by its safeguard (`None` for the others).
+    damping_reductions: Option<usize>,
 }
 
 impl Row {
@@ -236,6 +238,7 @@ fn job(db: f64, n: usize, seed: u64, args: &Args) -> Result<Vec<Row>, String> {
         f1_mse,
         seconds,
         interventions: None,
+        damping_reductions: None,
     };
     let mut rows = Vec::new();
 
@@ -272,6 +275,7 @@ fn job(db: f64, n: usize, seed: u64, args: &Args) -> Result<Vec<Row>, String> {
         let secs = t.elapsed().as_secs_f64();
         rows.push(Row {
             interventions: Some(run.total_interventions()),
+            damping_reductions: Some(run.damping_reductions),
             ..row(vamp_name, score(&run.estimates[0])?, f64::NAN, secs)
         });
 
@@ -448,7 +452,7 @@ fn run(args: &Args) -> Result<(), String> {
     let wall = start.elapsed().as_secs_f64();
 
     let mut csv = String::from(
-        "db,n,seed,method,test_error_measured,test_error_eq17,test_error_eq17_se,f1_mse,seconds,interventions\n",
+        "db,n,seed,method,test_error_measured,test_error_eq17,test_error_eq17_se,f1_mse,seconds,interventions,damping_reductions\n",
     );
     let field = |v: f64| {
         if v.is_nan() {
@@ -459,7 +463,7 @@ fn run(args: &Args) -> Result<(), String> {
     };
     for r in &rows {
         csv += &format!(
-            "{},{},{},{},{},{},{},{},{:.4},{}\n",
+            "{},{},{},{},{},{},{},{},{:.4},{},{}\n",
             r.db,
             r.n,
             r.seed,
@@ -469,7 +473,9 @@ fn run(args: &Args) -> Result<(), String> {
             field(r.eq17_se),
             r.f1_mse,
             r.seconds,
-            r.interventions.map_or(String::new(), |i| i.to_string())
+            r.interventions.map_or(String::new(), |i| i.to_string()),
+            r.damping_reductions
+                .map_or(String::new(), |i| i.to_string())
         );
     }
     let path = args.out.join("committee.csv");

@@ -209,6 +209,11 @@ pub struct VampReport<T> {
     /// The largest, over the variables `h_k`, of `‖ĥ_new − ĥ_old‖² / ‖ĥ_new‖²` (forward
     /// estimates).
     pub change: T,
+    /// The largest, over all variables `v` (`h_k` and `z_k`), of the relative disagreement
+    /// `‖Ẑ_v^+ − Ẑ_v^-‖² / ‖Ẑ_v^+‖²` of the two estimates of `v` after the iteration (forward
+    /// and backward): 0 at a fixed point of the MAP, a truth-free measure of how far the
+    /// iterate is from one. Infinite if some `Ẑ_v^+` is zero and differs from `Ẑ_v^-`.
+    pub disagreement: T,
     /// Interventions in this iteration, over all variables.
     pub interventions: usize,
     /// `false` if an estimate, a message or a precision is NaN or infinite.
@@ -361,6 +366,7 @@ impl<'m, T: MatReal, const D: usize> MlVamp<'m, T, D> {
         let damping = Damping::new(beta)?;
         let mut report = VampReport {
             change: T::ZERO,
+            disagreement: T::ZERO,
             interventions: 0,
             finite: true,
         };
@@ -454,6 +460,20 @@ impl<'m, T: MatReal, const D: usize> MlVamp<'m, T, D> {
                     |i, z| channel.denoise_pair(h.row(i), z).input,
                 )?;
             }
+        }
+        for v in state.iter().flat_map(|s| [&s.input, &s.pre]) {
+            let mut change = Change::new();
+            for (plus, minus) in v
+                .estimate
+                .chunks_exact(D)
+                .zip(v.estimate_minus.chunks_exact(D))
+            {
+                change.add(
+                    SVector::<T, D>::from_column_slice(plus),
+                    SVector::from_column_slice(minus),
+                );
+            }
+            report.disagreement = Real::max(report.disagreement, change.relative());
         }
         report.finite &= Real::is_finite(report.change)
             && state.iter().all(|s| {

@@ -130,6 +130,9 @@ pub struct RunReport {
     /// ML-Mat-VAMP: the same, per layer.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub interventions_layers: Option<Vec<usize>>,
+    /// ML-Mat-VAMP: damping reductions by the safeguard (its estimates disagreed suddenly).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub damping_reductions: Option<usize>,
     /// A committee output (`y = F2ᵀσ(z) + ξ`): the normalised test error `E|y − ŷ|²/Δ` of the
     /// estimated first layer, predicted by eq. 17 from the covariance of the true and
     /// estimated rows (Pandit, Sahraee-Ardakan, Rangan, Schniter, Fletcher, *Matrix inference
@@ -212,6 +215,7 @@ pub fn run_model_file(path: &Path, opts: &RunOptions) -> Result<RunReport, Error
         vamp_d: None,
         interventions: None,
         interventions_layers: None,
+        damping_reductions: None,
         test_error: None,
         test_error_measured: None,
         depth: model.depth(),
@@ -273,6 +277,7 @@ pub fn run_model_file(path: &Path, opts: &RunOptions) -> Result<RunReport, Error
                 vamp_d: Some(model.d),
                 interventions: Some(interventions),
                 interventions_layers: Some(r.interventions),
+                damping_reductions: Some(r.damping_reductions),
                 ..report(inst.sizes, common!(r))
             })
         }

@@ -34,10 +34,28 @@ pub struct VampOptions {
     pub blowup: f64,
     /// If set, the estimator of every layer, overriding the model file's.
     pub estimator: Option<Estimator>,
+    /// The damping safeguard: when an iteration's disagreement (the largest relative
+    /// difference `‖Ẑ^+ − Ẑ^-‖²/‖Ẑ^+‖²` of a variable's forward and backward estimates,
+    /// truth-free) exceeds [`SAFEGUARD_JUMP`] times the smallest so far, the damping of the
+    /// later iterations is multiplied by [`SAFEGUARD_FACTOR`] (down to
+    /// [`SAFEGUARD_MIN_DAMPING`]), each reduction counted in
+    /// [`VampResult::damping_reductions`]. A run that never jumps is the plain run, which the
+    /// state evolution tracks.
+    pub safeguard: bool,
 }
 
+/// The jump of the disagreement that reduces the damping (see [`VampOptions::safeguard`]).
+/// On the section-5 committee (15 dB, N = 1000–4000, 10 seeds) the stable runs' disagreement
+/// never rises more than 3× between iterations, the runs that oscillate jump 20–50× first.
+pub const SAFEGUARD_JUMP: f64 = 10.0;
+/// The factor of each damping reduction.
+pub const SAFEGUARD_FACTOR: f64 = 0.7;
+/// The smallest damping the safeguard goes to.
+pub const SAFEGUARD_MIN_DAMPING: f64 = 0.2;
+
 impl Default for VampOptions {
-    /// 200 iterations, tolerance 1e-13, damping 0.8, blow-up at 1e6, the model's estimators.
+    /// 200 iterations, tolerance 1e-13, damping 0.8, blow-up at 1e6, the model's estimators,
+    /// the damping safeguard on.
     fn default() -> Self {
         Self {
             max_iter: 200,
@@ -45,6 +63,7 @@ impl Default for VampOptions {
             damping: 0.8,
             blowup: 1e6,
             estimator: None,
+            safeguard: true,
         }
     }
 }
@@ -78,6 +97,10 @@ pub struct VampResult {
     pub interventions: Vec<usize>,
     /// The smallest eigenvalue of any message precision `Γ^±` after any iteration.
     pub min_eigenvalue: f64,
+    /// Damping reductions by the safeguard ([`VampOptions::safeguard`]).
+    pub damping_reductions: usize,
+    /// The damping of the last iteration.
+    pub final_damping: f64,
 }
 
 impl VampResult {
@@ -265,8 +288,17 @@ fn iterate<const D: usize>(
     let scale = scale.iter().step_by(2).copied().collect();
     let mut monitor = Monitor::new(&inst.layers, scale, opts.blowup, opts.tol, snapshot(state));
     let mut min_eigenvalue = f64::INFINITY;
+    let (mut damping, mut reductions, mut least) = (opts.damping, 0, f64::INFINITY);
     for t in 1..=opts.max_iter {
-        let rep = vamp.step(state, opts.damping)?;
+        let rep = vamp.step(state, damping)?;
+        if opts.safeguard && rep.disagreement > SAFEGUARD_JUMP * least {
+            let reduced = (damping * SAFEGUARD_FACTOR).max(SAFEGUARD_MIN_DAMPING);
+            if reduced < damping {
+                damping = reduced;
+                reductions += 1;
+            }
+        }
+        least = least.min(rep.disagreement);
         for v in state.iter().flat_map(|s| [&s.input, &s.pre]) {
             for g in [&v.plus.gamma, &v.minus.gamma] {
                 let (values, _) = symmetric_eigen(g.matrix());
@@ -299,5 +331,7 @@ fn iterate<const D: usize>(
         kept_iteration: run.kept_iteration,
         interventions,
         min_eigenvalue,
+        damping_reductions: reductions,
+        final_damping: damping,
     })
 }
