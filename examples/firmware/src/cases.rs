@@ -144,7 +144,8 @@ fn mse<T: Float>(a: &[T], b: &[T]) -> T {
 }
 
 /// (a) ML-AMP on the two-layer sparse regression: [`AMP_ITERS`] iterations from the
-/// prior's moments; emits `amp.mse` (the MSE of `x̂` and `ĥ_1`) per iteration. `buf` holds
+/// prior's moments; emits `amp.mse` (the MSE of `x̂` and `ĥ_1`) per iteration, then the
+/// last iterate's `amp.x` (`x̂`) and `amp.h1` (`ĥ_1`). `buf` holds
 /// the state ([`amp_state_len`] entries).
 pub fn amp<T: Float>(
     t: &Tables<'_, T>,
@@ -186,6 +187,8 @@ pub fn amp<T: Float>(
         ];
         sink.emit("amp.mse", it, &m);
     }
+    sink.emit("amp.x", AMP_ITERS, state[0].h);
+    sink.emit("amp.h1", AMP_ITERS, state[1].h);
     Ok(())
 }
 
