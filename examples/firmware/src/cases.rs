@@ -41,7 +41,7 @@ pub const fn amp_state_len(sizes: [usize; 3]) -> usize {
 }
 
 /// The floats both builds run in: `f32` on the FPU, `f64` in software.
-pub trait Float: MatReal + core::fmt::LowerExp {
+pub trait Float: MatReal {
     /// `"f32"` or `"f64"`.
     const NAME: &'static str;
     /// The value's bits.
