@@ -11,6 +11,8 @@
 //! - `C <ticks> <instructions>`: the calibration of SysTick ticks against a loop of known
 //!   instruction count (under QEMU's `-icount`, a tick is a fixed number of instructions);
 //! - `DWT <0|1>`: whether the DWT cycle counter counts on this board;
+//! - `E <f32|f64> <case> <error>`: a computation returned an error;
+//! - `END`,
 //!
 //! then exits through semihosting, with status 0 if every computation returned `Ok`.
 
