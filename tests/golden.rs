@@ -82,16 +82,31 @@ fn every_case_gives_its_recorded_bytes() {
     let bless = std::env::var_os("MLAMP_BLESS").is_some();
     // The cases are independent processes: run them two at a time (the slowest, `se` on
     // the ReLU model, takes most of the wall time).
-    let outputs: Vec<String> = std::thread::scope(|s| {
-        let chunks: Vec<_> = cases
-            .chunks(cases.len().div_ceil(2))
-            .map(|chunk| s.spawn(move || chunk.iter().map(run).collect::<Vec<_>>()))
+    // Two runners take the next case from a shared counter, so that one slow case does not
+    // leave the other core idle; the outputs go back in the list's order.
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut outputs = vec![String::new(); cases.len()];
+    let done: Vec<(usize, String)> = std::thread::scope(|s| {
+        let runners: Vec<_> = (0..2)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(case) = cases.get(i) else { break mine };
+                        mine.push((i, run(case)));
+                    }
+                })
+            })
             .collect();
-        chunks
+        runners
             .into_iter()
             .flat_map(|h| h.join().expect("a case runner"))
             .collect()
     });
+    for (i, out) in done {
+        outputs[i] = out;
+    }
     let mut differ = Vec::new();
     for (case, got) in cases.iter().zip(&outputs) {
         let path = root()
