@@ -31,6 +31,10 @@ const CF_XR_FROM: f64 = 3.0;
 #[inline]
 fn exp_sq<T: Real>(x: T) -> T {
     let hi = x * x;
+    if !hi.is_finite() {
+        // x² overflowed (or x is NaN): the rounding error would be ∞ − ∞.
+        return hi.exp();
+    }
     let lo = x.mul_add(x, -hi);
     hi.exp() * (T::ONE + lo)
 }
@@ -52,15 +56,23 @@ fn cf_tail<T: Real>(x: T) -> T {
 
 /// The scaled complementary error function erfcx(x) = e^{x²} erfc(x).
 ///
-/// Finite for x ≥ −26 (f64); for x → +∞ it decays like 1/(x√π) without underflow.
+/// Finite for x ≥ −26 (f64); for x → +∞ it decays like 1/(x√π) without underflow. Total:
+/// NaN gives NaN (every branch tests its own range, so a NaN, which fails every comparison,
+/// falls through to the last one instead of recursing), and −∞ gives +∞.
 pub fn erfcx<T: Real>(x: T) -> T {
     let cf = T::c(CF_FROM);
     if x >= cf {
         T::c(FRAC_1_SQRT_PI) / (x + cf_tail(x))
     } else if x >= T::ZERO {
         exp_sq(x) * x.erfc()
-    } else {
+    } else if x < T::ZERO {
+        // erfcx(−x) with −x > 0 takes one of the two branches above: no further recursion.
+        if x == -T::INFINITY {
+            return T::INFINITY;
+        }
         T::TWO * exp_sq(x) - erfcx(-x)
+    } else {
+        x
     }
 }
 
@@ -68,6 +80,9 @@ pub fn erfcx<T: Real>(x: T) -> T {
 #[inline]
 fn exp_neg_half_sq<T: Real>(x: T) -> T {
     let hi = x * x;
+    if !hi.is_finite() {
+        return (-T::HALF * hi).exp();
+    }
     let lo = x.mul_add(x, -hi);
     (-T::HALF * hi).exp() * (T::ONE - T::HALF * lo)
 }
@@ -143,7 +158,7 @@ pub fn log_norm_cdf_dd<T: Real>(x: T) -> T {
 #[inline]
 pub fn log_add_exp<T: Real>(a: T, b: T) -> T {
     let (hi, lo) = if a >= b { (a, b) } else { (b, a) };
-    if hi == -T::INFINITY {
+    if hi == -T::INFINITY || hi == T::INFINITY {
         return hi;
     }
     hi + (lo - hi).exp().ln_1p()
@@ -201,5 +216,30 @@ mod tests {
         }
         assert!(erfcx(1e6_f64) > 0.0);
         assert!(erfcx(1e6_f32) > 0.0);
+    }
+
+    #[test]
+    fn nan_in_nan_out() {
+        // erfcx used to recurse forever on NaN (both comparisons false → erfcx(−NaN) → …),
+        // which aborted a run whose iterate had become NaN with a stack overflow.
+        let n = f64::NAN;
+        assert!(erfcx(n).is_nan() && erfcx(f32::NAN).is_nan());
+        for f in [
+            norm_cdf,
+            log_norm_cdf,
+            inv_mills,
+            x_plus_inv_mills,
+            log_norm_cdf_dd,
+        ] {
+            assert!(f(n).is_nan());
+        }
+        assert!(norm_pdf(n).is_nan() && log_cosh(n).is_nan() && sech2(n).is_nan());
+        assert!(log_add_exp(n, 0.0).is_nan() && log_add_exp(0.0, n).is_nan());
+        // The infinities: erfcx(−∞) = +∞ (e^{x²} erfc(x) → 2e^{x²}), erfcx(+∞) = 0, and
+        // Φ, log Φ at ±∞ are their limits.
+        assert_eq!(erfcx(f64::NEG_INFINITY), f64::INFINITY);
+        assert_eq!(erfcx(f64::INFINITY), 0.0);
+        assert_eq!(norm_cdf(f64::INFINITY), 1.0);
+        assert_eq!(log_norm_cdf(f64::INFINITY), 0.0);
     }
 }
