@@ -106,6 +106,66 @@ pub fn non_negative<T: crate::Real>(name: &'static str, x: T) -> Result<(), Erro
     }
 }
 
+/// The range `[lo, hi]` a scale parameter (a variance, a noise variance, a rate) must lie
+/// in: the square roots of the smallest normal and the largest finite number of `T`, capped
+/// at `1e∓30` (`[1e-30, 1e30]` in f64, `[1.1e-19, 1.8e19]` in f32). Within it the squares of the
+/// scales and their products with each other and with the moments of the model stay finite
+/// and normal; beyond it NaN and ∞ appear in the iterations long before any result.
+pub fn scale_range<T: crate::Real>() -> (T, T) {
+    let hi = T::MAX.sqrt().min(T::c(1e30));
+    let lo = T::MIN_POSITIVE.sqrt().max(T::c(1e-30));
+    (lo, hi)
+}
+
+/// What [`scale`] requires, as the error says it.
+pub(crate) const SCALE_REQUIREMENT: &str =
+    "finite and in [1e-30, 1e30] (f32: [1.1e-19, 1.8e19]), so that its square stays representable";
+
+/// `Ok(())` if `x` is a representable scale (finite, `> 0`, within [`scale_range`]), else an
+/// [`Error::InvalidParameter`] naming it.
+pub fn scale<T: crate::Real>(name: &'static str, x: T) -> Result<(), Error> {
+    let (lo, hi) = scale_range::<T>();
+    if x.is_finite() && x >= lo && x <= hi {
+        Ok(())
+    } else {
+        Err(Error::InvalidParameter {
+            name,
+            requirement: SCALE_REQUIREMENT,
+        })
+    }
+}
+
+/// `Ok(())` if `x` is 0 (a noiseless channel) or a representable [`scale`], else an
+/// [`Error::InvalidParameter`] naming it.
+pub fn noise_scale<T: crate::Real>(name: &'static str, x: T) -> Result<(), Error> {
+    if x == T::ZERO {
+        return Ok(());
+    }
+    scale(name, x).map_err(|_| Error::InvalidParameter {
+        name,
+        requirement: "0, or finite and in [1e-30, 1e30] (f32: [1.1e-19, 1.8e19])",
+    })
+}
+
+/// How many standard deviations from 0 a prior's mean may be: beyond, `x = μ + √v ξ` keeps
+/// fewer than 8 of the 16 digits of f64 for its fluctuation `√v ξ`, and every estimate of it
+/// (an average of terms of size `μ²` to recover a part of size `v`) loses the rest.
+pub const MAX_MEAN_OVER_SD: f64 = 1e4;
+
+/// `Ok(())` if `mean` is finite and `|mean| ≤` [`MAX_MEAN_OVER_SD`]` · √var`, else an
+/// [`Error::InvalidParameter`] naming it (`var` must have passed [`scale`]).
+pub fn mean_within<T: crate::Real>(name: &'static str, mean: T, var: T) -> Result<(), Error> {
+    if mean.is_finite() && mean.abs() <= T::c(MAX_MEAN_OVER_SD) * var.sqrt() {
+        Ok(())
+    } else {
+        Err(Error::InvalidParameter {
+            name,
+            requirement: "finite and at most 1e4 standard deviations (1e4 sqrt(var)) from 0: \
+                          subtract the mean from the data",
+        })
+    }
+}
+
 /// `Ok(())` if `x` is finite, else an [`Error::InvalidParameter`] naming it.
 pub fn finite<T: crate::Real>(name: &'static str, x: T) -> Result<(), Error> {
     if x.is_finite() {

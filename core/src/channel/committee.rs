@@ -147,10 +147,10 @@ pub(crate) fn check_noise_var<T: Real>(noise_var: T) -> Result<(), Error> {
             requirement: "finite",
         });
     }
-    if !(noise_var > T::ZERO && (T::ONE / noise_var).is_finite()) {
+    if !(noise_var > T::ZERO && crate::error::scale("noise_var", noise_var).is_ok()) {
         return Err(Error::InvalidParameter {
             name: "noise_var",
-            requirement: "> 0 with a finite reciprocal (a committee output needs noise)",
+            requirement: "> 0 and in [1e-30, 1e30] (a committee output needs noise)",
         });
     }
     Ok(())

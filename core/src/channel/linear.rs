@@ -3,7 +3,7 @@
 use super::activation;
 use super::kind::{ChannelKind, RowChannelForm, activation_form};
 use super::{Channel, HiddenMessage, OutputMessage, gaussian_law, var_floor};
-use crate::error::{Error, non_negative};
+use crate::error::{Error, noise_scale};
 use crate::estimator::Estimator;
 use crate::gaussian::{TiltedGaussian, log_density};
 use crate::quadrature::Rule;
@@ -20,7 +20,7 @@ pub struct Linear<T> {
 impl<T: Real> Linear<T> {
     /// Noise variance Δ ≥ 0.
     pub fn new(noise_var: T) -> Result<Self, Error> {
-        non_negative("noise_var", noise_var)?;
+        noise_scale("noise_var", noise_var)?;
         Ok(Self { noise_var })
     }
 

@@ -5,7 +5,7 @@
 use super::activation::Activation;
 use super::kind::{ChannelKind, RowChannelForm, activation_form};
 use super::{Channel, gaussian_law, output_needs_noise};
-use crate::error::{Error, non_negative};
+use crate::error::{Error, noise_scale};
 use crate::estimator::Estimator;
 use crate::quadrature::Rule;
 use crate::real::Real;
@@ -21,7 +21,7 @@ pub struct Noisy<T, A> {
 impl<T: Real, A: Activation<T>> Noisy<T, A> {
     /// `h = φ(z) + N(0, noise_var)`, `noise_var ≥ 0` ([`Error::InvalidParameter`] otherwise).
     pub fn new(phi: A, noise_var: T) -> Result<Self, Error> {
-        non_negative("noise_var", noise_var)?;
+        noise_scale("noise_var", noise_var)?;
         Ok(Self { phi, noise_var })
     }
 }

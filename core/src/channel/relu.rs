@@ -6,7 +6,7 @@ use super::output_needs_noise;
 use super::{
     Channel, HiddenMessage, OutputMessage, Term, gaussian_law, log_mix2, log_probit, var_floor,
 };
-use crate::error::{Error, non_negative};
+use crate::error::{Error, noise_scale};
 use crate::estimator::Estimator;
 use crate::gaussian::{TiltedGaussian, log_density};
 use crate::quadrature::Rule;
@@ -23,7 +23,7 @@ pub struct Relu<T> {
 impl<T: Real> Relu<T> {
     /// Noise variance Δ ≥ 0.
     pub fn new(noise_var: T) -> Result<Self, Error> {
-        non_negative("noise_var", noise_var)?;
+        noise_scale("noise_var", noise_var)?;
         Ok(Self { noise_var })
     }
 

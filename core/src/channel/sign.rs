@@ -2,7 +2,7 @@
 
 use super::kind::{ChannelKind, RowChannelForm};
 use super::{Channel, HiddenMessage, OutputMessage, log_mix2, log_probit, var_floor};
-use crate::error::{Error, non_negative};
+use crate::error::{Error, noise_scale};
 use crate::estimator::Estimator;
 use crate::quadrature::{Accumulator, Rule};
 use crate::real::Real;
@@ -18,7 +18,7 @@ pub struct Sign<T> {
 impl<T: Real> Sign<T> {
     /// Pre-activation noise variance Δ ≥ 0.
     pub fn new(noise_var: T) -> Result<Self, Error> {
-        non_negative("noise_var", noise_var)?;
+        noise_scale("noise_var", noise_var)?;
         Ok(Self { noise_var })
     }
 }

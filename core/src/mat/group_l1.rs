@@ -2,7 +2,7 @@
 //! ML-Mat-VAMP.
 
 use super::{MatReal, Precision, RowDenoiser, RowEstimate, symmetric_eigen};
-use crate::error::{Error, positive};
+use crate::error::Error;
 use crate::real::Real;
 use nalgebra::{SMatrix, SVector};
 
@@ -55,7 +55,7 @@ impl<T: MatReal, const D: usize> GroupL1<T, D> {
     ///
     /// Errors: [`Error::InvalidParameter`] (`"lambda"`) unless `lambda` is finite and `> 0`.
     pub fn new(lambda: T) -> Result<Self, Error> {
-        positive("lambda", lambda)?;
+        crate::error::scale("lambda", lambda)?;
         Ok(Self { lambda })
     }
 

@@ -1,7 +1,7 @@
 //! The row-sparse (multi-task, MMV) prior: a whole row is zero or a Gaussian vector.
 
 use super::{MatReal, Precision, RowDenoiser, RowEstimate, RowMixture, RowMixturePosterior};
-use crate::error::{Error, positive};
+use crate::error::Error;
 use crate::real::Real;
 use nalgebra::{SMatrix, SVector};
 
@@ -51,7 +51,7 @@ impl<T: MatReal, const D: usize> RowSparse<T, D> {
                 requirement: "in (0, 1]",
             });
         }
-        positive("var", var)?;
+        crate::error::scale("var", var)?;
         Ok(Self {
             rho,
             var,

@@ -14,9 +14,16 @@ pub struct Binary<T> {
 }
 
 impl<T: Real> Binary<T> {
-    /// The prior with bias b₀ (any finite value).
+    /// The prior with bias b₀ ∈ [−30, 30] (beyond, the rare sign's probability, ≈ e^{−2|b₀|},
+    /// and the prior's variance fall below 1e-26: a constant signal, not a prior).
     pub fn new(bias: T) -> Result<Self, Error> {
         finite("bias", bias)?;
+        if bias.abs() > T::c(30.0) {
+            return Err(Error::InvalidParameter {
+                name: "bias",
+                requirement: "in [-30, 30]",
+            });
+        }
         // (1 ± tanh b₀)/2 written as 1/(1 + e^{∓2b₀}): the same numbers, but the rare sign
         // keeps its relative accuracy (1 + tanh b₀ cancels: at b₀ = −15 it is 6e-4 off, and 0
         // from b₀ ≈ −19 in f64).

@@ -1,7 +1,7 @@
 //! The Gauss–Bernoulli (spike-and-slab) prior of sparse regression.
 
 use super::Component;
-use crate::error::{Error, finite, positive};
+use crate::error::{Error, mean_within, scale};
 use crate::real::Real;
 
 /// P_X(x) = (1 − ρ) δ(x) + ρ N(x; mean, var): the prior of the ML-AMP paper's eq. 18 (with
@@ -21,8 +21,8 @@ impl<T: Real> GaussBernoulli<T> {
                 requirement: "in (0, 1]",
             });
         }
-        finite("mean", mean)?;
-        positive("var", var)?;
+        scale("var", var)?;
+        mean_within("mean", mean, var)?;
         Ok(Self {
             comps: [
                 Component {

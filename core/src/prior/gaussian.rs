@@ -1,7 +1,7 @@
 //! The Gaussian prior N(mean, var).
 
 use super::Component;
-use crate::error::{Error, finite, positive};
+use crate::error::{Error, mean_within, scale};
 use crate::real::Real;
 
 /// P_X(x) = N(x; mean, var).
@@ -13,8 +13,8 @@ pub struct Gaussian<T> {
 impl<T: Real> Gaussian<T> {
     /// N(mean, var); `var` must be finite and > 0.
     pub fn new(mean: T, var: T) -> Result<Self, Error> {
-        finite("mean", mean)?;
-        positive("var", var)?;
+        scale("var", var)?;
+        mean_within("mean", mean, var)?;
         Ok(Self {
             comps: [Component {
                 weight: T::ONE,

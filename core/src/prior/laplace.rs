@@ -3,7 +3,7 @@
 
 use super::RowPriorForm;
 use super::{Posterior, Prior};
-use crate::error::{Error, positive};
+use crate::error::Error;
 use crate::estimator::Estimator;
 use crate::quadrature::{GaussLegendre, Rule};
 use crate::real::Real;
@@ -111,7 +111,7 @@ impl<T: Real> Laplace<T> {
     ///
     /// Errors: [`Error::InvalidParameter`] (`"lambda"`) unless `lambda` is finite and `> 0`.
     pub fn new(lambda: T) -> Result<Self, Error> {
-        positive("lambda", lambda)?;
+        crate::error::scale("lambda", lambda)?;
         Ok(Self {
             lambda,
             log_half_lambda: (lambda * T::HALF).ln(),
@@ -322,7 +322,7 @@ mod tests {
                 Laplace::new(bad),
                 Err(Error::InvalidParameter {
                     name: "lambda",
-                    requirement: "finite and > 0"
+                    requirement: crate::error::SCALE_REQUIREMENT
                 })
             );
         }

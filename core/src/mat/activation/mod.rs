@@ -127,17 +127,11 @@ impl<T: MatReal, A: Activation<T>, const D: usize> ActivationDenoiser<T, A, D> {
     /// The layer `h = φ(z) + ξ`, `ξ ~ N(0, noise_var · I)`, with `φ = activation`, estimated
     /// by `estimator`.
     ///
-    /// Errors ([`Error::InvalidParameter`]): `"noise_var"` unless it is finite and `≥ 0` with
-    /// a finite reciprocal when `> 0`; `"estimator"` if [`Estimator::supports`] is false for
+    /// Errors ([`Error::InvalidParameter`]): `"noise_var"` unless it is 0 or a representable
+    /// scale ([`error::noise_scale`]); `"estimator"` if [`Estimator::supports`] is false for
     /// `(activation, D)` — [`Estimator::Mmse`] with `D > 1` and a non-identity activation.
     pub fn new(activation: A, noise_var: T, estimator: Estimator) -> Result<Self, Error> {
-        error::non_negative("noise_var", noise_var)?;
-        if noise_var > T::ZERO && !Real::is_finite(T::ONE / noise_var) {
-            return Err(Error::InvalidParameter {
-                name: "noise_var",
-                requirement: "0, or > 0 with a finite reciprocal",
-            });
-        }
+        error::noise_scale("noise_var", noise_var)?;
         if !estimator.supports(&activation, D) {
             return Err(Error::InvalidParameter {
                 name: "estimator",
