@@ -53,6 +53,11 @@ enum Command {
         /// Held-out test samples for a committee output's measured test error.
         #[arg(long, default_value_t = RunOptions::default().test_samples)]
         test_samples: usize,
+        /// The most memory the run may use (bytes, or 500M, 8G, 2Gi); default: what the
+        /// system reports available. A run estimated to need more is refused before it
+        /// allocates, with the largest --n that fits.
+        #[arg(long, value_parser = mlamp::memory::parse_bytes)]
+        max_memory: Option<u64>,
         /// Print one JSON object instead of a summary.
         #[arg(long)]
         json: bool,
@@ -127,6 +132,7 @@ fn run(cli: Cli) -> Result<(), Error> {
             damping,
             mean_variance,
             test_samples,
+            max_memory,
             json,
         } => {
             let opts = RunOptions {
@@ -138,6 +144,7 @@ fn run(cli: Cli) -> Result<(), Error> {
                 damping,
                 mean_variance,
                 test_samples,
+                max_memory,
             };
             print(&run_model_file(&model, &opts)?, json)
         }
@@ -179,6 +186,7 @@ fn run(cli: Cli) -> Result<(), Error> {
                 to,
                 steps,
                 out,
+                se: mlamp::se::SeOptions::default(),
             };
             let report = phase_model_file(&model, &opts, &|| bar.inc(1));
             bar.finish_and_clear();

@@ -14,6 +14,14 @@ pub enum Error {
         /// Why.
         source: std::io::Error,
     },
+    /// An output file or directory could not be written.
+    #[error("cannot write {path}: {source} (choose another output directory)")]
+    Write {
+        /// The file or directory.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
     /// The model file is not valid TOML, has an unknown key or a value of the wrong type.
     #[error("{location}: {message}")]
     Parse {
@@ -29,6 +37,33 @@ pub enum Error {
         field: String,
         /// What is wrong.
         reason: String,
+    },
+    /// A run would need more memory than it may use: the estimate of what it allocates
+    /// (weights, decompositions, buffers) against the memory available or `--max-memory`.
+    #[error(
+        "{what} needs about {} of memory, more than the {} {limit_from}{hint}",
+        crate::memory::human(*needed),
+        crate::memory::human(*limit)
+    )]
+    Memory {
+        /// What needs it (`"ML-AMP at n = 40000"`).
+        what: String,
+        /// The bytes needed.
+        needed: u64,
+        /// The bytes it may use.
+        limit: u64,
+        /// Where the limit comes from (`"available"`, `"allowed by --max-memory"`).
+        limit_from: &'static str,
+        /// What to change (`": --n 9000 fits"`), or empty.
+        hint: String,
+    },
+    /// A computation produced NaN or an infinity where a result was due.
+    #[error("{what} became NaN or infinite: {hint}")]
+    NonFinite {
+        /// What did.
+        what: String,
+        /// What to change.
+        hint: String,
     },
     /// An error from the core (shapes, non-finite data, parameters).
     #[error(transparent)]
@@ -49,6 +84,9 @@ impl Error {
         match e {
             mlamp_core::Error::InvalidParameter { name, requirement } => {
                 Error::invalid(format!("{field}.{name}"), format!("must be {requirement}"))
+            }
+            mlamp_core::Error::Unsupported { field: f, reason } => {
+                Error::invalid(format!("{field}.{f}"), reason)
             }
             other => Error::invalid(field, other.to_string()),
         }

@@ -8,6 +8,7 @@
 //! - [`streams`]: the seeded random streams every sampled object draws from;
 //! - [`linalg`]: dense weight operators and singular value decompositions;
 //! - [`algo`]: the ML-AMP and ML-Mat-VAMP drivers;
+//! - [`memory`]: what a run allocates, and the guard that refuses one that would not fit;
 //! - [`se`]: the state evolutions (ML-AMP with its free energy, ML-Mat-VAMP's Theorem 1);
 //! - [`committee`]: the two-layer network of the ML-Mat-VAMP paper's section 2.3: its ADAM
 //!   baseline and its test error (eq. 17);
@@ -48,6 +49,7 @@ pub mod error;
 pub mod experiments;
 pub mod instance;
 pub mod linalg;
+pub mod memory;
 pub mod model;
 pub mod se;
 pub mod streams;

@@ -15,6 +15,7 @@ use super::vamp::{VampOptions, check_estimators, run_ml_vamp};
 use crate::committee::test_error::{TestSet, eq17_covariance, predicted_test_error};
 use crate::error::Error;
 use crate::instance::Instance;
+use crate::memory::{self, Usage};
 use crate::model::Model;
 
 /// The algorithm of a run.
@@ -70,6 +71,8 @@ pub struct RunOptions {
     pub mean_variance: bool,
     /// Held-out test samples for a committee output's measured test error.
     pub test_samples: usize,
+    /// The most bytes the run may allocate (`None`: the memory the system reports available).
+    pub max_memory: Option<u64>,
 }
 
 impl Default for RunOptions {
@@ -84,6 +87,7 @@ impl Default for RunOptions {
             damping: AmpOptions::default().damping,
             mean_variance: false,
             test_samples: 1000,
+            max_memory: None,
         }
     }
 }
@@ -102,6 +106,9 @@ pub struct RunReport {
     pub seed: u64,
     /// `n_0, …, n_L`.
     pub sizes: Vec<usize>,
+    /// The bytes the run was estimated to allocate before it started
+    /// ([`crate::memory::estimate`]).
+    pub memory_estimate: u64,
     /// MSE of the signal.
     pub mse_signal: f64,
     /// MSE of every estimated variable, signal first.
@@ -197,12 +204,24 @@ impl fmt::Display for RunReport {
 /// the estimators the kinds provide) comes before the instance is sampled.
 pub fn run_model_file(path: &Path, opts: &RunOptions) -> Result<RunReport, Error> {
     let model = Model::from_file(path)?;
-    let report = |sizes: Vec<usize>, r: Common| RunReport {
+    let mut memory_estimate = 0;
+    let mut guard = |usage| -> Result<(), Error> {
+        memory_estimate = memory::check(
+            &model,
+            opts.n,
+            usage,
+            opts.max_memory,
+            opts.algorithm.name(),
+        )?;
+        Ok(())
+    };
+    let report = |sizes: Vec<usize>, r: Common, memory_estimate| RunReport {
         model: path.display().to_string(),
         algorithm: opts.algorithm.name(),
         n: opts.n,
         seed: opts.seed,
         sizes,
+        memory_estimate,
         mse_signal: r.mse_layers[0],
         trace: r.trace.iter().map(|t| t[0]).collect(),
         mse_layers: r.mse_layers,
@@ -241,12 +260,14 @@ pub fn run_model_file(path: &Path, opts: &RunOptions) -> Result<RunReport, Error
                 ..AmpOptions::default()
             };
             amp.validate()?;
+            model.sizes(opts.n)?;
+            guard(Usage::Amp)?;
             let inst = Instance::sample(&model, opts.n, opts.seed)?;
             let r = run_ml_amp(&model, &inst, &amp)?;
             let clamped = r.clamped;
-            Ok(RunReport {
+            finite_report(RunReport {
                 clamped: Some(clamped),
-                ..report(inst.sizes, common!(r))
+                ..report(inst.sizes, common!(r), memory_estimate)
             })
         }
         Algorithm::Vamp => {
@@ -267,20 +288,41 @@ pub fn run_model_file(path: &Path, opts: &RunOptions) -> Result<RunReport, Error
             if opts.test_samples == 0 {
                 return Err(Error::invalid("test-samples", "must be at least 1"));
             }
+            model.sizes(opts.n)?;
+            guard(Usage::Vamp)?;
             let inst = Instance::sample(&model, opts.n, opts.seed)?;
             let r = run_ml_vamp(&model, &inst, &vamp)?;
             let interventions = r.total_interventions();
             let tests = committee_test_errors(&model, &inst, &r.estimates[0], opts)?;
-            Ok(RunReport {
+            finite_report(RunReport {
                 test_error: tests.map(|t| t.0),
                 test_error_measured: tests.map(|t| t.1),
                 vamp_d: Some(model.d),
                 interventions: Some(interventions),
                 interventions_layers: Some(r.interventions),
                 damping_reductions: Some(r.damping_reductions),
-                ..report(inst.sizes, common!(r))
+                ..report(inst.sizes, common!(r), memory_estimate)
             })
         }
+    }
+}
+
+/// `Ok(report)` if every number it reports is finite, else [`Error::NonFinite`]: a NaN or an
+/// infinity is never a result.
+fn finite_report(r: RunReport) -> Result<RunReport, Error> {
+    let numbers = r
+        .mse_layers
+        .iter()
+        .chain(r.trace_layers.iter().flatten())
+        .chain(r.test_error.iter())
+        .chain(r.test_error_measured.iter());
+    if numbers.clone().all(|v| v.is_finite()) {
+        Ok(r)
+    } else {
+        Err(Error::NonFinite {
+            what: format!("{}'s reported MSE", r.algorithm),
+            hint: "the estimates overflowed; rescale the model's variances and noises".into(),
+        })
     }
 }
 

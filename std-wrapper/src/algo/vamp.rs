@@ -17,8 +17,8 @@ use crate::instance::Instance;
 use crate::linalg::svd::Svd;
 use crate::model::Model;
 
-/// The largest `d` the driver is instantiated for.
-pub const MAX_D: usize = 8;
+/// The largest `d` the driver is instantiated for (the model's bound).
+pub use crate::model::MAX_D;
 
 /// Options of an ML-Mat-VAMP run.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -135,25 +135,29 @@ pub fn decompositions(inst: &Instance) -> Result<Vec<Svd>, Error> {
 }
 
 /// Checks, before any heavy work, that ML-Mat-VAMP can run `model`: `d` in `1..=MAX_D` and
-/// a row estimator for the prior and for every layer's channel with its estimator
-/// (`estimator` overriding the file's); the error names the field to change.
+/// the row estimators of the prior and of every layer's channel with its estimator
+/// (`estimator` overriding the file's) built as the run builds them (the same constructors,
+/// so every refusal of theirs comes here, before the instance and its SVDs); the error names
+/// the field to change.
 pub fn check_estimators(model: &Model, estimator: Option<Estimator>) -> Result<(), Error> {
-    if !(1..=MAX_D).contains(&model.d) {
-        return Err(Error::invalid(
-            "d",
-            format!("ML-Mat-VAMP runs d = 1..={MAX_D}"),
-        ));
+    fn build_all<const D: usize>(model: &Model, estimator: Option<Estimator>) -> Result<(), Error> {
+        prior_denoiser::<D>(model.prior.as_ref())?;
+        for (k, l) in model.layers.iter().enumerate() {
+            let est = estimator.unwrap_or(l.estimator);
+            channel_denoiser::<D>(&*l.channel, est)
+                .map_err(|e| Error::at(&format!("layers[{k}]"), e))?;
+        }
+        Ok(())
     }
-    model
-        .prior
-        .row_form(model.d)
-        .map_err(|e| Error::at("prior", e))?;
-    for (k, l) in model.layers.iter().enumerate() {
-        l.channel
-            .row_form(estimator.unwrap_or(l.estimator), model.d)
-            .map_err(|e| Error::at(&format!("layers[{k}]"), e))?;
+    macro_rules! dispatch {
+        ($($d:literal),*) => {
+            match model.d {
+                $($d => build_all::<$d>(model, estimator),)*
+                _ => Err(Error::invalid("d", format!("ML-Mat-VAMP runs d = 1..={MAX_D}"))),
+            }
+        };
     }
-    Ok(())
+    dispatch!(1, 2, 3, 4, 5, 6, 7, 8)
 }
 
 /// Runs ML-Mat-VAMP on an instance of `model`, decomposing its weights first.

@@ -33,13 +33,14 @@ fn haar_mat(n: usize, r: usize, rng: &mut Xoshiro256PlusPlus) -> Result<Mat<f64>
     // G = QR (Householder, in place: R on and above the diagonal, the reflectors below).
     let block = qr::recommended_block_size::<f64>(n, r);
     let mut coeff = Mat::<f64>::zeros(block, r);
-    let mut mem = MemBuffer::new(qr::qr_in_place_scratch::<f64>(
+    let mut mem = MemBuffer::try_new(qr::qr_in_place_scratch::<f64>(
         n,
         r,
         block,
         PAR,
         Default::default(),
-    ));
+    ))
+    .map_err(|_| crate::memory::allocation_failed("the QR's workspace"))?;
     qr::qr_in_place(
         g.as_mut(),
         coeff.as_mut(),
@@ -58,11 +59,12 @@ fn haar_mat(n: usize, r: usize, rng: &mut Xoshiro256PlusPlus) -> Result<Mat<f64>
         }
     }
     let mut q = Mat::<f64>::identity(n, r);
-    let mut mem = MemBuffer::new(
+    let mut mem = MemBuffer::try_new(
         householder::apply_block_householder_sequence_on_the_left_in_place_scratch::<f64>(
             n, block, r,
         ),
-    );
+    )
+    .map_err(|_| crate::memory::allocation_failed("the QR's workspace"))?;
     householder::apply_block_householder_sequence_on_the_left_in_place_with_conj(
         g.as_ref(),
         coeff.as_ref(),

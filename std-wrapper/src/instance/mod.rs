@@ -49,6 +49,13 @@ impl Instance {
     pub fn sample(model: &Model, n: usize, seed: u64) -> Result<Self, Error> {
         let d = model.d;
         let sizes = model.sizes(n)?;
+        crate::memory::check(
+            model,
+            n,
+            crate::memory::Usage::Instance,
+            None,
+            "the instance",
+        )?;
         let mut rng = stream(seed, 0);
         let mut signal = vec![0.0; n * d];
         // The prior's row sampler asks for its draws in its own order (see the module docs).

@@ -140,14 +140,15 @@ impl Svd {
         let mut v = Mat::<f64>::zeros(cols, r);
         let mut s = Diag::<f64>::zeros(r);
         let thin = ComputeSvdVectors::Thin;
-        let mut mem = MemBuffer::new(svd_scratch::<f64>(
+        let mut mem = MemBuffer::try_new(svd_scratch::<f64>(
             rows,
             cols,
             thin,
             thin,
             PAR,
             Default::default(),
-        ));
+        ))
+        .map_err(|_| crate::memory::allocation_failed("the decomposition's workspace"))?;
         svd(
             a,
             s.as_mut(),

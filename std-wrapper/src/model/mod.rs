@@ -82,8 +82,8 @@ impl ModelSpec {
     /// Validates and builds the model: every kind through the [`registry`], every error
     /// naming its field.
     pub fn build(&self) -> Result<Model, Error> {
-        if self.d == 0 {
-            return Err(Error::invalid("d", "must be >= 1"));
+        if !(1..=MAX_D).contains(&self.d) {
+            return Err(Error::invalid("d", format!("must be in 1..={MAX_D}")));
         }
         if self.layers.is_empty() {
             return Err(Error::invalid(
@@ -95,12 +95,7 @@ impl ModelSpec {
         let prior = self.prior.build()?;
         let mut layers: Vec<Layer> = Vec::with_capacity(self.layers.len());
         for (k, l) in self.layers.iter().enumerate() {
-            if !(l.alpha.is_finite() && l.alpha > 0.0) {
-                return Err(Error::invalid(
-                    format!("layers[{k}].alpha"),
-                    "must be finite and > 0",
-                ));
-            }
+            check_alpha(&format!("layers[{k}].alpha"), l.alpha)?;
             let field = format!("layers[{k}].channel");
             // The input's second moment, through the layers built so far.
             let below: Vec<&dyn ChannelKind<f64>> = layers.iter().map(|l| l.kind()).collect();
@@ -130,11 +125,38 @@ impl ModelSpec {
                 estimator: l.estimator,
             });
         }
-        Ok(Model {
+        let model = Model {
             d: self.d,
             prior,
             layers,
-        })
+        };
+        model.check_representable()?;
+        Ok(model)
+    }
+}
+
+/// The most columns per row a model may have (what ML-Mat-VAMP is instantiated for).
+pub const MAX_D: usize = 8;
+
+/// The range of a layer's alpha, `[1e-6, 1e6]`: the state evolution multiplies the layers'
+/// averages by it (and by the products of the alphas before it), and beyond this range an
+/// instance of any `n` has layers of 0 or more than a million rows per input.
+pub const ALPHA_RANGE: (f64, f64) = (1e-6, 1e6);
+
+/// The bound on the product of the alphas of consecutive layers (the size of a variable
+/// relative to the signal, `n_k / n_0`), and on its inverse.
+pub const MAX_SIZE_RATIO: f64 = 1e9;
+
+/// `Ok(())` if `alpha` is in [`ALPHA_RANGE`], else an error naming `field`.
+pub fn check_alpha(field: &str, alpha: f64) -> Result<(), Error> {
+    let (lo, hi) = ALPHA_RANGE;
+    if alpha.is_finite() && (lo..=hi).contains(&alpha) {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            field,
+            format!("must be finite and in [{lo:e}, {hi:e}]"),
+        ))
     }
 }
 
@@ -179,14 +201,72 @@ impl Model {
         self.layers.len()
     }
 
-    /// The sizes `n_0 = n, n_1, …, n_L` of every variable, `n_{k+1} = round(alpha_k n_k)`.
+    /// What the computations can represent, beyond each field's own range: every variable's
+    /// second moment finite and a representable scale (a prior's large mean through a linear
+    /// layer, or noises adding up, can leave it), and the sizes of the variables relative to
+    /// the signal (the products of the alphas) within [`MAX_SIZE_RATIO`]; the error names
+    /// the first field to change.
+    fn check_representable(&self) -> Result<(), Error> {
+        let moments = self.moments()?;
+        let (lo, hi) = mlamp_core::error::scale_range::<f64>();
+        for (j, m) in moments.iter().enumerate() {
+            if !(m.second.is_finite() && m.second <= hi && m.second >= lo * lo) {
+                let field = match j {
+                    0 => "prior".to_string(),
+                    j => format!("layers[{}].channel", j - 1),
+                };
+                return Err(Error::invalid(
+                    field,
+                    format!(
+                        "gives h_{j} a second moment of {:e}, outside [1e-60, 1e30]: rescale the \
+                         model (the variances and noises)",
+                        m.second
+                    ),
+                ));
+            }
+        }
+        let mut ratio = 1.0;
+        for (k, l) in self.layers.iter().enumerate() {
+            ratio *= l.alpha;
+            if !(ratio <= MAX_SIZE_RATIO && ratio >= 1.0 / MAX_SIZE_RATIO) {
+                return Err(Error::invalid(
+                    format!("layers[{k}].alpha"),
+                    format!(
+                        "makes h_{} {ratio:e} times the size of the signal (the product of the \
+                         alphas), outside [1e-9, 1e9]",
+                        k + 1
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The sizes `n_0 = n, n_1, …, n_L` of every variable, `n_{k+1} = round(alpha_k n_k)`;
+    /// an error naming `n` or the alpha if one is 0 or more than [`crate::memory::MAX_ROWS`].
     pub fn sizes(&self, n: usize) -> Result<Vec<usize>, Error> {
         if n == 0 {
             return Err(Error::invalid("n", "must be >= 1"));
         }
+        if n as f64 * self.d as f64 > crate::memory::MAX_ROWS {
+            return Err(Error::invalid(
+                "n",
+                format!(
+                    "n·d = {:e} entries: more than any machine holds (2^40)",
+                    n as f64 * self.d as f64
+                ),
+            ));
+        }
         let mut sizes = vec![n];
         for (k, l) in self.layers.iter().enumerate() {
-            let next = (l.alpha * *sizes.last().unwrap() as f64).round() as usize;
+            let next = (l.alpha * *sizes.last().unwrap() as f64).round();
+            if next * self.d as f64 > crate::memory::MAX_ROWS {
+                return Err(Error::invalid(
+                    format!("layers[{k}].alpha"),
+                    format!("gives {next:e} rows at n = {n}: more than any machine holds (2^40)"),
+                ));
+            }
+            let next = next as usize;
             if next == 0 {
                 return Err(Error::invalid(
                     format!("layers[{k}].alpha"),
