@@ -111,12 +111,12 @@ pub fn scan(
     let points = alphas
         .par_iter()
         .map(|&a| {
-            let p = PhasePoint::new(a, &se.with_alpha(layer, a)?.analyse());
+            let p = PhasePoint::new(a, &se.with_alpha(layer, a)?.analyse().checked()?);
             tick();
             Ok(p)
         })
         .collect::<Result<Vec<_>, Error>>()?;
-    let at = |a: f64| -> Result<SeAnalysis, Error> { Ok(se.with_alpha(layer, a)?.analyse()) };
+    let at = |a: f64| -> Result<SeAnalysis, Error> { se.with_alpha(layer, a)?.analyse().checked() };
 
     let alpha_alg = match (1..points.len())
         .rev()

@@ -26,6 +26,8 @@ pub struct PhaseOptions {
     pub steps: usize,
     /// Directory for `phase.csv` and `phase.svg`.
     pub out: PathBuf,
+    /// The state evolution's options at every point.
+    pub se: SeOptions,
 }
 
 /// The scan's results (the JSON of `mlamp phase --json`).
@@ -46,11 +48,14 @@ pub struct PhaseReport {
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
-    move |source| Error::Io {
+    move |source| Error::Write {
         path: path.display().to_string(),
         source,
     }
 }
+
+/// The most grid points of a scan.
+pub const MAX_STEPS: usize = 100_000;
 
 /// Scans the model file `path` as `opts` says, writes `phase.csv` and `phase.svg` into
 /// `opts.out`, and reports; `tick` is called once per grid point done.
@@ -66,12 +71,26 @@ pub fn phase_model_file(
             format!("must be in 1..={} (numbered from the signal)", m.depth()),
         ));
     }
-    let se = StateEvolution::new(&m, SeOptions::default())?;
-    let curve = scan(&se, opts.layer - 1, opts.from, opts.to, opts.steps, tick)?;
+    if !(2..=MAX_STEPS).contains(&opts.steps) {
+        return Err(Error::invalid(
+            "steps",
+            format!("must be in 2..={MAX_STEPS}"),
+        ));
+    }
+    let se = StateEvolution::new(&m, opts.se)?;
+    for (flag, a) in [("from", opts.from), ("to", opts.to)] {
+        crate::model::check_alpha(flag, a)?;
+    }
+    // The output files are created (empty) before the work, so that an unwritable --out
+    // fails now, not after the scan.
     std::fs::create_dir_all(&opts.out).map_err(io(&opts.out))?;
     let csv_path = opts.out.join("phase.csv");
-    write_csv(&csv_path, &curve.points)?;
     let svg_path = opts.out.join("phase.svg");
+    for p in [&csv_path, &svg_path] {
+        std::fs::File::create(p).map_err(io(p))?;
+    }
+    let curve = scan(&se, opts.layer - 1, opts.from, opts.to, opts.steps, tick)?;
+    write_csv(&csv_path, &curve.points)?;
     plot(
         &svg_path,
         &curve,

@@ -27,7 +27,7 @@ mod report;
 pub mod spectral_law;
 pub mod vamp;
 
-pub use report::{SeReport, se_model_file};
+pub use report::{SeReport, se_model_file, se_model_file_with};
 
 use mlamp_core::channel::Channel;
 use mlamp_core::quadrature::GaussHermite;
@@ -90,6 +90,9 @@ pub struct FixedPoint {
     pub iterations: usize,
     /// The tolerance was reached.
     pub converged: bool,
+    /// An overlap, `m̂` or the free energy became NaN or infinite (the iteration stopped at
+    /// the last finite overlaps); never reported as converged.
+    pub diverged: bool,
 }
 
 impl FixedPoint {
@@ -109,6 +112,25 @@ pub struct SeAnalysis {
 }
 
 impl SeAnalysis {
+    /// `Ok(self)` if both fixed points are finite, else [`Error::NonFinite`] naming the
+    /// branch: a comparison of free energies that are NaN would pick a branch at random.
+    pub fn checked(self) -> Result<Self, Error> {
+        for (name, p) in [("uninformative", &self.amp), ("informed", &self.informed)] {
+            if p.diverged {
+                return Err(Error::NonFinite {
+                    what: format!(
+                        "the state evolution from the {name} start (after {} iterations)",
+                        p.iterations
+                    ),
+                    hint: "the model's scales (variances, noises, alphas) are beyond what its \
+                           averages can represent; rescale them"
+                        .into(),
+                });
+            }
+        }
+        Ok(self)
+    }
+
     /// The fixed point of lowest free energy (eq. 16): the Bayes-optimal one.
     pub fn optimal(&self) -> &FixedPoint {
         if self.informed.free_energy < self.amp.free_energy {
@@ -166,12 +188,10 @@ impl<'m> StateEvolution<'m> {
 
     /// The same state evolution with the alpha of layer `k` (0-based) set to `alpha`.
     pub fn with_alpha(&self, k: usize, alpha: f64) -> Result<Self, Error> {
-        if k >= self.alphas.len() || !(alpha.is_finite() && alpha > 0.0) {
-            return Err(Error::invalid(
-                "layer/alpha",
-                "a layer of the model and a finite alpha > 0",
-            ));
+        if k >= self.alphas.len() {
+            return Err(Error::invalid("layer", "not a layer of the model"));
         }
+        crate::model::check_alpha("alpha", alpha)?;
         let mut alphas = self.alphas.clone();
         alphas[k] = alpha;
         Ok(Self {
@@ -265,10 +285,18 @@ impl<'m> StateEvolution<'m> {
             .collect();
         let mut iterations = 0;
         let mut converged = false;
+        let mut diverged = false;
         while iterations < self.opts.max_iter {
             iterations += 1;
             let (_, terms, prior) = self.sweep(&m);
-            let next: Vec<f64> = Self::overlaps(&prior, &terms)
+            let raw = Self::overlaps(&prior, &terms);
+            // A NaN passes `clamp` and `f64::max` ignores it: the tolerance below would be
+            // "reached". Stop at the last finite overlaps instead.
+            if raw.iter().any(|v| !v.is_finite()) {
+                diverged = true;
+                break;
+            }
+            let next: Vec<f64> = raw
                 .iter()
                 .zip(&self.rho)
                 .map(|(&v, &r)| v.clamp(0.0, (1.0 - MIN_RELATIVE_MSE) * r))
@@ -290,18 +318,20 @@ impl<'m> StateEvolution<'m> {
             }
         }
         let (free_energy, m_hat, _) = self.free_energy_at(&m);
-        let mse = m
+        let mse: Vec<f64> = m
             .iter()
             .zip(&self.rho)
             .map(|(a, r)| (r - a).max(0.0))
             .collect();
+        diverged |= !free_energy.is_finite() || m_hat.iter().chain(&mse).any(|v| !v.is_finite());
         FixedPoint {
             m,
             m_hat,
             mse,
             free_energy,
             iterations,
-            converged,
+            converged: converged && !diverged,
+            diverged,
         }
     }
 

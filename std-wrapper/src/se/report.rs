@@ -51,9 +51,14 @@ pub struct SeReport {
 
 /// The state evolution of the model file `path` with the default options.
 pub fn se_model_file(path: &Path) -> Result<SeReport, Error> {
+    se_model_file_with(path, &SeOptions::default())
+}
+
+/// The state evolution of the model file `path` with options `opts`.
+pub fn se_model_file_with(path: &Path, opts: &SeOptions) -> Result<SeReport, Error> {
     let m = Model::from_file(path)?;
-    let se = StateEvolution::new(&m, SeOptions::default())?;
-    let a = se.analyse();
+    let se = StateEvolution::new(&m, *opts)?;
+    let a = se.analyse().checked()?;
     Ok(SeReport {
         model: path.display().to_string(),
         mse_signal_amp: a.amp.mse_signal(),
