@@ -323,12 +323,47 @@ fn inset(p: &Panel, out: &Path) {
     svg(&out.join(format!("{}_inset.svg", p.name)), &axes, &series).expect("plot");
 }
 
-fn main() {
+/// The panels `which` names (`centre` is `center`), or an error saying what is accepted.
+fn panels(which: &str) -> Result<Vec<&'static Panel>, String> {
+    let which = if which == "centre" { "center" } else { which };
+    let chosen: Vec<&Panel> = PANELS
+        .iter()
+        .filter(|p| which == "all" || which == p.name)
+        .collect();
+    if chosen.is_empty() {
+        return Err(format!(
+            "unknown panel `{which}`: left, center (or centre), right or all"
+        ));
+    }
+    Ok(chosen)
+}
+
+/// Creates `out` and checks that a file can be written in it, before minutes of work.
+fn writable(out: &Path) -> Result<(), String> {
+    let probe = out.join(".fig2-write-check");
+    std::fs::create_dir_all(out)
+        .and_then(|_| std::fs::write(&probe, b""))
+        .and_then(|_| std::fs::remove_file(&probe))
+        .map_err(|e| {
+            format!(
+                "cannot write {}: {e} (give another directory)",
+                out.display()
+            )
+        })
+}
+
+fn main() -> std::process::ExitCode {
     let which = std::env::args().nth(1).unwrap_or_else(|| "all".into());
     let out = PathBuf::from(std::env::args().nth(2).unwrap_or_else(|| "fig2".into()));
-    std::fs::create_dir_all(&out).expect("output directory");
+    let chosen = match panels(&which).and_then(|p| writable(&out).map(|_| p)) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
     let start = Instant::now();
-    for p in PANELS.iter().filter(|p| which == "all" || which == p.name) {
+    for p in chosen {
         let t = Instant::now();
         main_panel(p, &out);
         let t_main = t.elapsed();
@@ -345,4 +380,5 @@ fn main() {
         start.elapsed().as_secs_f64(),
         rayon::current_num_threads()
     );
+    std::process::ExitCode::SUCCESS
 }
