@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 use mlamp::Error;
 use mlamp::algo::{Algorithm, RunOptions, run_model_file};
 use mlamp::core::estimator::Estimator;
+use mlamp::experiments::phase::THRESHOLD_TOL;
 use mlamp::experiments::phase_report::{PhaseOptions, phase_model_file};
 use mlamp::se::se_model_file;
 use mlamp::se::vamp::report::{VampSeCliOptions, vamp_se_model_file};
@@ -44,9 +45,11 @@ enum Command {
         /// Most iterations (default: 500 for ML-AMP, 200 for ML-Mat-VAMP).
         #[arg(long)]
         iters: Option<usize>,
-        /// Damping in (0, 1] (1 = none).
-        #[arg(long, default_value_t = RunOptions::default().damping)]
-        damping: f64,
+        /// A fixed damping factor in (0, 1] (1 = none). Default: ML-AMP adapts it (a step
+        /// that increases the change of the estimates is undone and retried with half the
+        /// factor), ML-Mat-VAMP uses 0.8.
+        #[arg(long)]
+        damping: Option<f64>,
         /// Replace the W∘W products by their iid mean (cheaper; iid weights only).
         #[arg(long)]
         mean_variance: bool,
@@ -146,9 +149,17 @@ fn run(cli: Cli) -> Result<(), Error> {
                 test_samples,
                 max_memory,
             };
-            print(&run_model_file(&model, &opts)?, json)
+            let bar = spinner(json, format!("{} on {}", algorithm.name(), model.display()));
+            let report = run_model_file(&model, &opts);
+            bar.finish_and_clear();
+            print(&report?, json)
         }
-        Command::Se { model, json } => print(&se_model_file(&model)?, json),
+        Command::Se { model, json } => {
+            let bar = spinner(json, format!("state evolution of {}", model.display()));
+            let report = se_model_file(&model);
+            bar.finish_and_clear();
+            print(&report?, json)
+        }
         Command::VampSe {
             model,
             samples,
@@ -165,7 +176,13 @@ fn run(cli: Cli) -> Result<(), Error> {
                 n,
                 estimator,
             };
-            print(&vamp_se_model_file(&model, &opts)?, json)
+            let bar = spinner(
+                json,
+                format!("ML-Mat-VAMP state evolution of {}", model.display()),
+            );
+            let report = vamp_se_model_file(&model, &opts);
+            bar.finish_and_clear();
+            print(&report?, json)
         }
         Command::Phase {
             model,
@@ -176,10 +193,10 @@ fn run(cli: Cli) -> Result<(), Error> {
             out,
             json,
         } => {
-            let bar = indicatif::ProgressBar::new(steps as u64);
-            if json {
-                bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
-            }
+            // The grid, then up to two bisections to THRESHOLD_TOL from one grid interval.
+            let width = (to - from) / (steps.max(2) - 1) as f64;
+            let bisections = (width / THRESHOLD_TOL).log2().ceil().clamp(0.0, 64.0) as u64;
+            let bar = progress(json, steps as u64 + 2 * bisections);
             let opts = PhaseOptions {
                 layer,
                 from,
@@ -193,6 +210,40 @@ fn run(cli: Cli) -> Result<(), Error> {
             print(&report?, json)
         }
     }
+}
+
+/// Whether progress may be drawn: on a terminal, and not with `--json`.
+fn interactive(json: bool) -> bool {
+    use std::io::IsTerminal;
+    !json && std::io::stderr().is_terminal()
+}
+
+/// A spinner with the elapsed time on stderr for work whose length is not known in advance
+/// (hidden on a pipe and with `--json`).
+fn spinner(json: bool, what: String) -> indicatif::ProgressBar {
+    if !interactive(json) {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new_spinner().with_message(what);
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} {msg} ({elapsed})") {
+        bar.set_style(style);
+    }
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    bar
+}
+
+/// A bar of `len` steps on stderr (hidden on a pipe and with `--json`).
+fn progress(json: bool, len: u64) -> indicatif::ProgressBar {
+    if !interactive(json) {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(len);
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} state evolutions ({eta})")
+    {
+        bar.set_style(style);
+    }
+    bar
 }
 
 /// Prints a report: one JSON object (keys sorted) with `json`, else its summary.

@@ -252,7 +252,7 @@ fn a_committee_run_reports_both_test_errors() {
         algorithm: Algorithm::Vamp,
         n: 100,
         iters: Some(20),
-        damping: 1.0,
+        damping: Some(1.0),
         test_samples: 2000,
         ..RunOptions::default()
     };

@@ -303,3 +303,103 @@ fn large_prior_means_are_refused_or_exact() {
         );
     }
 }
+
+/// A model file of `text` with the shipped sparse regression's `from` replaced by `to`.
+fn sparse_with(name: &str, from: &str, to: &str) -> PathBuf {
+    let text = std::fs::read_to_string(SPARSE).unwrap();
+    assert!(text.contains(from));
+    model(name, &text.replace(from, to))
+}
+
+/// ML-AMP at n = 500 with the default (adaptive) damping against the state evolution's
+/// signal MSE (its uninformative fixed point): converged, and within 2× of it (or below).
+fn within_twice_the_se(path: &Path, want_converged: bool) -> (f64, f64, usize) {
+    let se = se_model_file(path).unwrap().mse_signal_amp;
+    let r = run(
+        path,
+        RunOptions {
+            n: 500,
+            ..RunOptions::default()
+        },
+    )
+    .unwrap();
+    assert!(!r.diverged, "{}: {}", path.display(), r.status());
+    if want_converged {
+        assert!(r.converged, "{}: {}", path.display(), r.status());
+    }
+    assert!(
+        r.mse_signal <= 2.0 * se,
+        "{}: MSE {} vs SE {se}",
+        path.display(),
+        r.mse_signal
+    );
+    (r.mse_signal, se, r.iterations)
+}
+
+/// Item 5: easy models that ML-AMP reported as diverged (fixed damping 0.8, the kept iterate
+/// the one of the smallest change): a noiseless output ("diverged" after 212 iterations at
+/// MSE 1.1e-8, the SE 3.6e-13), a prior of variance 1e6 (MSE 0.013, the SE 3.7e-7), the
+/// shipped sparse regression at n = 500 (500 iterations, not converged), ρ = 0.999999 and a
+/// 10-layer linear model (MSE 8.5e3 after 500 iterations, not flagged).
+#[test]
+fn adaptive_damping_converges_on_easy_models() {
+    within_twice_the_se(
+        &sparse_with("noiseless", "noise_var = 1e-8", "noise_var = 0.0"),
+        true,
+    );
+    within_twice_the_se(
+        &sparse_with("var6", "rho = 0.3", "rho = 0.3\nvar = 1e6"),
+        true,
+    );
+    within_twice_the_se(SPARSE.as_ref(), true);
+    for shipped in ["perceptron", "decoder"] {
+        within_twice_the_se(format!("examples/models/{shipped}.toml").as_ref(), true);
+    }
+    // ρ = 0.999999 and the deep linear model converge slowly (the SE itself takes 187 and
+    // 362 iterations): within 2× after the 500 iterations, not diverged.
+    within_twice_the_se(&sparse_with("rho1", "rho = 0.3", "rho = 0.999999"), false);
+    let mut deep = String::from("[prior]\ntype = \"gaussian\"\n");
+    for _ in 0..9 {
+        deep += "[[layers]]\nalpha = 1.0\nchannel = { type = \"linear\", noise_var = 0.0 }\n";
+    }
+    deep += "[[layers]]\nalpha = 0.8\nchannel = { type = \"linear\", noise_var = 1e-4 }\n";
+    within_twice_the_se(&model("deep", &deep), false);
+}
+
+/// Item 5: `--damping 0.1` (fixed) on the shipped easy model reported MSE 1.22, four times
+/// the zero estimate's 0.3, because the kept iterate was the one of the smallest change,
+/// iteration 1. No kept iterate is worse than the prior's own estimate: the MSE stays within
+/// sampling error (4 sd of a mean of 2000 squares: 0.08) of the prior's variance, 0.3.
+#[test]
+fn no_kept_iterate_is_worse_than_the_prior() {
+    for damping in [0.1, 0.3] {
+        let r = run(
+            SPARSE.as_ref(),
+            RunOptions {
+                damping: Some(damping),
+                ..RunOptions::default()
+            },
+        )
+        .unwrap();
+        assert!(r.mse_signal <= 0.38, "damping {damping}: {}", r.mse_signal);
+    }
+}
+
+/// Item 9 and the shipped ReLU network: converged within 2× of the SE at n = 500 with the
+/// default damping. Ignored: the ReLU layers' state evolution takes minutes.
+#[test]
+#[ignore = "the ReLU state evolution takes minutes"]
+fn adaptive_damping_converges_on_relu_models() {
+    let item9 = model(
+        "item9",
+        "[prior]\ntype = \"gauss-bernoulli\"\nrho = 0.3\n[[layers]]\nalpha = 2.0\n\
+         channel = { type = \"relu\" }\n[[layers]]\nalpha = 2.0\nchannel = { type = \"sign\" }\n",
+    );
+    for path in [item9, PathBuf::from("examples/models/relu_generative.toml")] {
+        let (mse, se, it) = within_twice_the_se(&path, true);
+        eprintln!(
+            "{}: MSE {mse:.4e}, SE {se:.4e}, {it} iterations",
+            path.display()
+        );
+    }
+}

@@ -23,9 +23,22 @@ pub(crate) struct Monitor<'a, S> {
     pub iterations: usize,
     pub converged: bool,
     pub diverged: bool,
+    /// If set, an unconverged run keeps its best iterate (not its last), among those whose
+    /// estimates' mean squares stay within this multiple of their scale.
+    consistent: Option<f64>,
 }
 
 impl<'a, S> Monitor<'a, S> {
+    /// Keeps the best iterate of an unconverged run, not its last, and only an iterate whose
+    /// every estimate has a mean square within `bound` times its scale (the initial iterate
+    /// otherwise).
+    pub fn keeping_best_consistent(self, bound: f64) -> Self {
+        Self {
+            consistent: Some(bound),
+            ..self
+        }
+    }
+
     /// A monitor starting from the initial iterate.
     pub fn new(truth: &'a [Vec<f64>], scale: Vec<f64>, blowup: f64, tol: f64, initial: S) -> Self {
         Self {
@@ -38,6 +51,7 @@ impl<'a, S> Monitor<'a, S> {
             iterations: 0,
             converged: false,
             diverged: false,
+            consistent: None,
         }
     }
 
@@ -70,7 +84,13 @@ impl<'a, S> Monitor<'a, S> {
                 .map(|(e, h)| mse(e, h))
                 .collect(),
         );
-        if change <= self.best.2 {
+        let consistent = self.consistent.is_none_or(|bound| {
+            estimates.iter().zip(&self.scale).all(|(e, &m)| {
+                let ms = e.iter().map(|v| v * v).sum::<f64>() / e.len() as f64;
+                ms <= bound * m
+            })
+        });
+        if consistent && change <= self.best.2 {
             self.best = (snapshot(), t, change);
         }
         self.converged = may_converge && change < self.tol;
@@ -80,7 +100,8 @@ impl<'a, S> Monitor<'a, S> {
     /// The end of the run: the kept iterate (the last one, or after a divergence the best)
     /// and the record.
     pub fn finish(self, last: impl FnOnce() -> S) -> Finished<S> {
-        let (kept, kept_iteration) = if self.diverged {
+        let keep_best = self.diverged || (self.consistent.is_some() && !self.converged);
+        let (kept, kept_iteration) = if keep_best {
             (self.best.0, self.best.1)
         } else {
             (last(), self.iterations)

@@ -65,8 +65,9 @@ pub struct RunOptions {
     pub seed: u64,
     /// Most iterations (default: the algorithm's).
     pub iters: Option<usize>,
-    /// Damping in (0, 1].
-    pub damping: f64,
+    /// A fixed damping in (0, 1]; `None`: ML-AMP adapts it (see [`run_ml_amp`]), ML-Mat-VAMP
+    /// uses its default (0.8).
+    pub damping: Option<f64>,
     /// ML-AMP with the W∘W products replaced by their iid mean.
     pub mean_variance: bool,
     /// Held-out test samples for a committee output's measured test error.
@@ -84,7 +85,7 @@ impl Default for RunOptions {
             n: 2000,
             seed: 0,
             iters: None,
-            damping: AmpOptions::default().damping,
+            damping: None,
             mean_variance: false,
             test_samples: 1000,
             max_memory: None,
@@ -128,6 +129,9 @@ pub struct RunReport {
     /// ML-AMP: entries of A clamped at 0.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub clamped: Option<usize>,
+    /// ML-AMP: steps undone by the adaptive damping (not counted in `iterations`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rejected: Option<usize>,
     /// ML-Mat-VAMP: columns per row.
     #[serde(rename = "d", skip_serializing_if = "Option::is_none")]
     pub vamp_d: Option<usize>,
@@ -231,6 +235,7 @@ pub fn run_model_file(path: &Path, opts: &RunOptions) -> Result<RunReport, Error
         diverged: r.diverged,
         kept_iteration: r.kept_iteration,
         clamped: None,
+        rejected: None,
         vamp_d: None,
         interventions: None,
         interventions_layers: None,
@@ -251,7 +256,8 @@ pub fn run_model_file(path: &Path, opts: &RunOptions) -> Result<RunReport, Error
             model.check_ml_amp()?;
             let amp = AmpOptions {
                 max_iter: opts.iters.unwrap_or(AmpOptions::default().max_iter),
-                damping: opts.damping,
+                damping: opts.damping.unwrap_or(AmpOptions::default().damping),
+                adaptive: opts.damping.is_none(),
                 variance: if opts.mean_variance {
                     VarianceMode::Mean
                 } else {
@@ -264,9 +270,10 @@ pub fn run_model_file(path: &Path, opts: &RunOptions) -> Result<RunReport, Error
             guard(Usage::Amp)?;
             let inst = Instance::sample(&model, opts.n, opts.seed)?;
             let r = run_ml_amp(&model, &inst, &amp)?;
-            let clamped = r.clamped;
+            let (clamped, rejected) = (r.clamped, r.rejected);
             finite_report(RunReport {
                 clamped: Some(clamped),
+                rejected: Some(rejected),
                 ..report(inst.sizes, common!(r), memory_estimate)
             })
         }
@@ -279,7 +286,7 @@ pub fn run_model_file(path: &Path, opts: &RunOptions) -> Result<RunReport, Error
             }
             let vamp = VampOptions {
                 max_iter: opts.iters.unwrap_or(VampOptions::default().max_iter),
-                damping: opts.damping,
+                damping: opts.damping.unwrap_or(VampOptions::default().damping),
                 estimator: opts.estimator,
                 ..VampOptions::default()
             };
