@@ -365,7 +365,9 @@ fn main() -> std::process::ExitCode {
     let start = Instant::now();
     for p in chosen {
         let t = Instant::now();
+        eprintln!("{}: main panel (scans over alpha and alpha2)...", p.name);
         main_panel(p, &out);
+        eprintln!("{}: inset (SE curves and n = 2000 runs)...", p.name);
         let t_main = t.elapsed();
         inset(p, &out);
         println!(

@@ -69,10 +69,12 @@ pub struct PhaseCurve {
 fn bisect(
     mut lo: f64,
     mut hi: f64,
+    tick: &(dyn Fn() + Sync),
     mut pred: impl FnMut(f64) -> Result<bool, Error>,
 ) -> Result<f64, Error> {
     while hi - lo > THRESHOLD_TOL {
         let mid = 0.5 * (lo + hi);
+        tick();
         if pred(mid)? {
             hi = mid;
         } else {
@@ -90,7 +92,8 @@ fn bisect(
 ///   with that predicate true at and above `alpha_alg`, false where the branches agree below
 ///   it (only one, uninformative, fixed point), and `φ_informed < φ_amp` where they differ.
 ///
-/// `tick` is called once per grid point done (for a progress bar).
+/// `tick` is called once per grid point and once per bisection step (for a progress bar: at
+/// most `steps + 2 ⌈log2(grid interval / THRESHOLD_TOL)⌉` calls).
 pub fn scan(
     se: &StateEvolution<'_>,
     layer: usize,
@@ -122,7 +125,7 @@ pub fn scan(
         .rev()
         .find(|&i| points[i].agree && !points[i - 1].agree)
     {
-        Some(i) => Some(bisect(points[i - 1].alpha, points[i].alpha, |a| {
+        Some(i) => Some(bisect(points[i - 1].alpha, points[i].alpha, tick, |a| {
             Ok(at(a)?.branches_agree())
         })?),
         None => None,
@@ -133,7 +136,7 @@ pub fn scan(
     let alpha_it = match (1..points.len())
         .find(|&i| informed_wins(&points[i]) && !informed_wins(&points[i - 1]))
     {
-        Some(i) => Some(bisect(points[i - 1].alpha, points[i].alpha, |a| {
+        Some(i) => Some(bisect(points[i - 1].alpha, points[i].alpha, tick, |a| {
             Ok(informed_wins(&PhasePoint::new(a, &at(a)?)))
         })?),
         None => None,

@@ -58,7 +58,8 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
 pub const MAX_STEPS: usize = 100_000;
 
 /// Scans the model file `path` as `opts` says, writes `phase.csv` and `phase.svg` into
-/// `opts.out`, and reports; `tick` is called once per grid point done.
+/// `opts.out`, and reports; `tick` is called once per grid point and bisection step done
+/// (see [`scan`]). The output files are created before the scan.
 pub fn phase_model_file(
     path: &Path,
     opts: &PhaseOptions,
