@@ -174,8 +174,32 @@ impl RunReport {
     }
 }
 
+impl RunReport {
+    /// What to change when the run did not converge (`None` if it did).
+    pub fn hint(&self) -> Option<String> {
+        let damping = if self.rejected.is_some() {
+            "a fixed --damping 0.5 (or 0.2) instead of the adaptive one"
+        } else {
+            "a smaller --damping (0.5, 0.2)"
+        };
+        if self.diverged {
+            Some(format!(
+                "the estimates blew up; try {damping}, or the other --algorithm"
+            ))
+        } else if !self.converged {
+            Some(format!(
+                "not converged in {} iterations: raise --iters, or try {damping}",
+                self.iterations
+            ))
+        } else {
+            None
+        }
+    }
+}
+
 impl fmt::Display for RunReport {
-    /// The human summary: the model, the run's status, every variable's MSE.
+    /// The human summary: the model, the run's status, every variable's MSE, and what to
+    /// change if the run did not converge.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
@@ -198,6 +222,9 @@ impl fmt::Display for RunReport {
                 f,
                 "\ntest error {p:.4} (eq. 17), {m:.4} measured (normalised: 1 is the floor)"
             )?;
+        }
+        if let Some(h) = self.hint() {
+            write!(f, "\nhint       {h}")?;
         }
         Ok(())
     }
