@@ -234,7 +234,16 @@ fn command(rng: &mut Rng, out: &Path, text: &str) -> Command {
             n,
             seed: rng.next(),
             iters,
-            damping: *rng.pick(&[0.8, 1.0, 0.1, 0.5, 0.8, 1.0, 0.0, f64::NAN]),
+            damping: *rng.pick(&[
+                None,
+                None,
+                None,
+                Some(0.8),
+                Some(1.0),
+                Some(0.1),
+                Some(0.0),
+                Some(f64::NAN),
+            ]),
             mean_variance: rng.chance(0.2),
             max_memory: Some(MAX_MEMORY),
             ..RunOptions::default()
@@ -245,7 +254,7 @@ fn command(rng: &mut Rng, out: &Path, text: &str) -> Command {
             n: n.min(if rng.chance(0.9) { 40 } else { usize::MAX }),
             seed: rng.next(),
             iters,
-            damping: *rng.pick(&[0.8, 1.0, 0.5]),
+            damping: *rng.pick(&[None, Some(1.0), Some(0.5)]),
             test_samples: *rng.pick(&[10usize, 0]),
             max_memory: Some(MAX_MEMORY),
             ..RunOptions::default()

@@ -197,7 +197,7 @@ pub fn run_ml_amp(model: &Model, inst: &Instance, opts: &AmpOptions) -> Result<A
         };
         if opts.adaptive && !window.is_empty() && beta > MIN_DAMPING {
             let allowed = window.iter().copied().fold(0.0, f64::max);
-            if !(merit <= allowed) {
+            if merit.is_nan() || merit > allowed {
                 // Undo the step and retry it with a smaller factor.
                 restore(&mut state, &saved);
                 beta = (beta * 0.5).max(MIN_DAMPING);

@@ -228,7 +228,7 @@ impl Model {
         let mut ratio = 1.0;
         for (k, l) in self.layers.iter().enumerate() {
             ratio *= l.alpha;
-            if !(ratio <= MAX_SIZE_RATIO && ratio >= 1.0 / MAX_SIZE_RATIO) {
+            if !(1.0 / MAX_SIZE_RATIO..=MAX_SIZE_RATIO).contains(&ratio) {
                 return Err(Error::invalid(
                     format!("layers[{k}].alpha"),
                     format!(
