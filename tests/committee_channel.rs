@@ -63,12 +63,12 @@ fn model_files_parse_and_name_bad_fields() {
         "f2 = [1.0, -1.0, 0.5], f2_seed = 3",
     ));
     assert!(e.starts_with("layers[0].channel.f2_seed"), "{e}");
-    // d > 8 has no committee.
+    // d > 8 has no committee (nor any model: d is checked first, naming it).
     let e = err(&model(
         "type = \"committee\", activation = \"relu\", noise_var = 0.1",
         9,
     ));
-    assert!(e.starts_with("layers[0].channel.f2"), "{e}");
+    assert!(e.starts_with("d: must be in 1..=8"), "{e}");
 }
 
 #[test]
