@@ -8,6 +8,11 @@
 //! the failure prints with the model text and the flags. CI runs [`FUZZ_CI_CASES`] cases; the
 //! ignored `fuzz_long` runs `MLAMP_FUZZ_CASES` (default 5000):
 //! `MLAMP_FUZZ_CASES=5000 cargo test --release --test fuzz -- --ignored --nocapture`.
+//!
+//! Measured once (seed 2, 5000 cases, release, 955 s on the shared 2-core machine): no bad
+//! case; 4205 typed errors (1380 parse, 2776 invalid values, 49 memory guard) and 795 finite
+//! successes (90 converged, 699 not converged in the few iterations a case allows, 6
+//! reported divergences). CI's 250 cases (seed 1) take 13–20 s.
 
 use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};

@@ -424,8 +424,15 @@ fn constructors_reject_bad_parameters() {
     }
     // Valid edge cases.
     assert!(GaussBernoulli::new(1.0, 0.0, 1.0).is_ok());
-    assert!(GaussBernoulli::new(1e-300, 0.0, 1e-300).is_ok());
-    assert!(Binary::new(-700.0).is_ok());
+    // The edges of the representable ranges (core::error::scale_range, the bias's ±30) are
+    // valid; beyond them (a variance of 1e-300, a bias of −700: a constant signal) not.
+    assert!(GaussBernoulli::new(1e-300, 0.0, 1e-30).is_ok());
+    assert!(invalid(
+        GaussBernoulli::new(0.5, 0.0, 1e-300).map(|_| ()),
+        "var"
+    ));
+    assert!(Binary::new(-30.0).is_ok());
+    assert!(invalid(Binary::new(-700.0).map(|_| ()), "bias"));
 
     let atoms = [-1.0, 0.0, 1.0];
     for probs in [

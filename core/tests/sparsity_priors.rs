@@ -365,13 +365,10 @@ fn laplace_state_evolution_matches_a_double_integral() {
 #[test]
 fn laplace_constructor_errors() {
     for bad in [0.0, -2.0, f64::NAN, f64::INFINITY] {
-        assert_eq!(
+        assert!(matches!(
             Laplace::new(bad),
-            Err(Error::InvalidParameter {
-                name: "lambda",
-                requirement: "finite and > 0"
-            })
-        );
+            Err(Error::InvalidParameter { name: "lambda", .. })
+        ));
     }
 }
 
