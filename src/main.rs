@@ -59,7 +59,7 @@ enum Command {
         /// The most memory the run may use (bytes, or 500M, 8G, 2Gi); default: what the
         /// system reports available. A run estimated to need more is refused before it
         /// allocates, with the largest --n that fits.
-        #[arg(long, value_parser = mlamp::memory::parse_bytes)]
+        #[arg(long, value_parser = mlamp::bytes::parse_bytes)]
         max_memory: Option<u64>,
         /// Print one JSON object instead of a summary.
         #[arg(long)]

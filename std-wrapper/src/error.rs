@@ -42,8 +42,8 @@ pub enum Error {
     /// (weights, decompositions, buffers) against the memory available or `--max-memory`.
     #[error(
         "{what} needs about {} of memory, more than the {} {limit_from}{hint}",
-        crate::memory::human(*needed),
-        crate::memory::human(*limit)
+        crate::bytes::human(*needed),
+        crate::bytes::human(*limit)
     )]
     Memory {
         /// What needs it (`"ML-AMP at n = 40000"`).

@@ -44,6 +44,7 @@
 #![deny(missing_docs)]
 
 pub mod algo;
+pub mod bytes;
 pub mod committee;
 pub mod error;
 pub mod experiments;

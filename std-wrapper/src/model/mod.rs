@@ -48,6 +48,10 @@ pub use registry::{
 };
 pub use spec::{Estimator, LayerSpec, ModelSpec, WeightsSpec};
 
+/// The most rows a variable may have (2⁴⁰): beyond, the indices of its weight matrix do not
+/// fit in 64 bits and no machine holds it.
+pub const MAX_ROWS: f64 = 1_099_511_627_776.0;
+
 use std::path::Path;
 
 use mlamp_core::channel::{Channel, ChannelKind};
@@ -243,12 +247,12 @@ impl Model {
     }
 
     /// The sizes `n_0 = n, n_1, …, n_L` of every variable, `n_{k+1} = round(alpha_k n_k)`;
-    /// an error naming `n` or the alpha if one is 0 or more than [`crate::memory::MAX_ROWS`].
+    /// an error naming `n` or the alpha if one is 0 or more than [`MAX_ROWS`].
     pub fn sizes(&self, n: usize) -> Result<Vec<usize>, Error> {
         if n == 0 {
             return Err(Error::invalid("n", "must be >= 1"));
         }
-        if n as f64 * self.d as f64 > crate::memory::MAX_ROWS {
+        if n as f64 * self.d as f64 > MAX_ROWS {
             return Err(Error::invalid(
                 "n",
                 format!(
@@ -260,7 +264,7 @@ impl Model {
         let mut sizes = vec![n];
         for (k, l) in self.layers.iter().enumerate() {
             let next = (l.alpha * *sizes.last().unwrap() as f64).round();
-            if next * self.d as f64 > crate::memory::MAX_ROWS {
+            if next * self.d as f64 > MAX_ROWS {
                 return Err(Error::invalid(
                     format!("layers[{k}].alpha"),
                     format!("gives {next:e} rows at n = {n}: more than any machine holds (2^40)"),
