@@ -355,6 +355,7 @@ fn firmware_under_qemu_prints_the_hosts_numbers() {
         max_iter: cases::AMP_ITERS,
         tol: 0.0,
         damping: cases::AMP_DAMPING,
+        adaptive: false,
         ..AmpOptions::default()
     };
     let run = run_ml_amp(&model, &inst, &opts).unwrap();

@@ -24,7 +24,7 @@ use nalgebra::{SMatrix, SVector};
 pub const D: usize = 4;
 /// ML-AMP iterations run (and printed).
 pub const AMP_ITERS: usize = 10;
-/// ML-AMP's damping (the host driver's default).
+/// ML-AMP's damping, fixed (the host driver's `--damping 0.8`; its default is adaptive).
 pub const AMP_DAMPING: f64 = 0.8;
 /// The two-layer sparse regression of `examples/models/sparse_regression.toml`: the
 /// Gauss–Bernoulli density and each layer's noise variance.
