@@ -266,8 +266,9 @@ impl<T: Real> Channel<T> for Relu<T> {
     /// closed form: `h = max(0, z) + √Δ ε`, so `b = Â max(0, z) + N(0, Â(1 + ÂΔ))`
     /// ([`Relu::se_average`] with `c = Â`, `σ² = Â(1 + ÂΔ)`). The hidden function depends on
     /// `h` only through `b`: one 2-D quadrature over (w, b) instead of the nested ones over w,
-    /// z, the noise and ξ.
-    fn se_hidden(&self, rho: T, m: T, a_hat: T, q: &SeQuadrature<'_, T>) -> SeTerms<T> {
+    /// z, the noise and ξ. Its own rules ([`HIDDEN_POINTS`] Gauss–Hermite nodes,
+    /// [`PANEL_POINTS`] per graded panel), not the state evolution's.
+    fn se_hidden(&self, rho: T, m: T, a_hat: T, _q: &SeQuadrature<'_, T>) -> SeTerms<T> {
         let v = (rho - m).max(T::ZERO);
         let a = a_hat.max(T::ZERO);
         let s0_sq = a * (T::ONE + a * self.noise_var);
