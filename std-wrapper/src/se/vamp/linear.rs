@@ -94,7 +94,7 @@ pub fn forward<const D: usize>(
         let (s, w) = (atom.s, atom.weight);
         let g = noise.direction_gains(&output.gamma_minus, &input.gamma_plus, s);
         let truth = map([&(id * s), &zero, &zero]);
-        let incoming = &truth * kappa + map([&zero, &zero, &id]);
+        let incoming = dynamic(&kappa) * &truth + map([&zero, &zero, &id]);
         let estimate = dynamic(&g.z_in) * &c_in + dynamic(&g.z_out) * &incoming;
         let weight = law.nonzero_out() * w;
         jac += g.z_out * weight;
@@ -165,7 +165,7 @@ pub fn backward<const D: usize>(
     for atom in law.atoms() {
         let (s, w) = (atom.s, atom.weight);
         let g = noise.direction_gains(&output.gamma_minus, &input.gamma_plus, s);
-        let m = map([&(id * (kappa * s)), &zero, &id]);
+        let m = map([&(kappa * s), &zero, &id]);
         let estimate = dynamic(&g.u_in) * &incoming + dynamic(&g.u_out) * &m;
         let weight = law.nonzero_in() * w;
         jac += g.u_in * weight;
@@ -199,7 +199,7 @@ pub fn backward<const D: usize>(
             cross += e * &sigma * ab.transpose() * d.weight;
         }
         worst = cross.iter().fold(0.0, |m, v| m.max(v.abs()));
-        input.backward = Backward { kappa: 1.0, tau };
+        input.backward = Backward::unbiased(tau);
         input.gamma_minus = gamma;
         input.fresh[1] = false;
     }

@@ -383,10 +383,11 @@ impl<'m, const D: usize> Se<'m, D> {
         var.interventions += step.interventions();
         if let Extrinsic::Accepted { gamma, gain, .. } = step {
             let m = UpdateMoments::new(&blocks, Some(&gain)).mean();
-            var.backward = Backward {
-                kappa: 1.0,
-                tau: UpdateMoments::<D>::block(&m, Part::Message, Part::Message),
-            };
+            var.backward = Backward::regressed(
+                &UpdateMoments::<D>::block(&m, Part::Truth, Part::Truth),
+                &UpdateMoments::<D>::block(&m, Part::Message, Part::Truth),
+                &UpdateMoments::<D>::block(&m, Part::Message, Part::Message),
+            );
             var.gamma_minus = gamma;
             var.fresh[1] = false;
         }
@@ -438,7 +439,7 @@ impl<'m, const D: usize> Se<'m, D> {
             let prior = &*self.prior;
             let (m, i) = self.forward_mc(&mut state[0], 0, t, &|rng| {
                 let x = prior_row::<D>(self.model, rng);
-                let r = x * h.backward.kappa + draw_row::<D>(&c, rng);
+                let r = h.backward.kappa * x + draw_row::<D>(&c, rng);
                 (x, r, prior.denoise(&r, &h.gamma_minus))
             })?;
             layer_moments.push(m);
@@ -583,7 +584,7 @@ impl<const D: usize> HiddenRows<'_, D> {
         let mut ht = [0.0; D];
         channel_row(self.kind, a.as_slice(), src, &mut ht);
         let ht = SVector::from_column_slice(&ht);
-        let r = ht * self.h.backward.kappa + draw_row::<D>(&self.c, src);
+        let r = self.h.backward.kappa * ht + draw_row::<D>(&self.c, src);
         let zr = a + b;
         let est = self.denoiser.denoise_pair(
             RowMessage::new(r, &self.h.gamma_minus),

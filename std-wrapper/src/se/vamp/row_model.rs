@@ -48,11 +48,22 @@ impl<const D: usize> Forward<D> {
     }
 }
 
-/// The backward message `R^- = κ V⁰ + C`, `C ~ N(0, τ)`.
+/// The backward message `R^- = κ V⁰ + C`, `C ~ N(0, τ)` independent of the truth: `κ` is the
+/// `d×d` regression of the message on the truth, `E[R^- V⁰ᵀ] (E[V⁰ V⁰ᵀ])⁻¹`.
+///
+/// A linear layer's backward message has `κ = I` (its error is uncorrelated with the truth,
+/// [`super::linear::backward`] checks it). A non-linear factor's has not: the pseudo-observation
+/// `r^- = ẑ + B (ẑ − r^+)` that a channel sends its pre-activation is correlated with the true
+/// pre-activation (a saturating sigmoid's is shrunk towards the middle of its range), and the
+/// next linear layer sees the second moments of `(V⁰, R^-)` in its rotated basis — exactly
+/// what `(κ, τ)` keep. (Measured on the section-5 committee at the first iteration:
+/// `‖E[(R^- − V⁰) V⁰ᵀ]‖ ≈ 0.5 √(‖E C Cᵀ‖ ‖E V⁰V⁰ᵀ‖)`; with `κ = I` the state evolution's
+/// second iteration predicted an MSE of 0.31 where the algorithm had 0.83.)
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Backward<const D: usize> {
-    /// `κ`: 1, or 0 for the initial message.
-    pub kappa: f64,
+    /// `κ`: `I` after a linear layer, the regression above after a channel, 0 for the
+    /// initial message.
+    pub kappa: SMatrix<f64, D, D>,
     /// `τ^-`.
     pub tau: SMatrix<f64, D, D>,
 }
@@ -61,8 +72,39 @@ impl<const D: usize> Backward<D> {
     /// The initial message `R^- = 0`.
     pub fn zero_message() -> Self {
         Self {
-            kappa: 0.0,
+            kappa: SMatrix::zeros(),
             tau: SMatrix::zeros(),
+        }
+    }
+
+    /// The message of a linear layer, `R^- = V⁰ + C`, `C ~ N(0, τ)`.
+    pub fn unbiased(tau: SMatrix<f64, D, D>) -> Self {
+        Self {
+            kappa: SMatrix::identity(),
+            tau,
+        }
+    }
+
+    /// The model of a message `R^- = V⁰ + E` from the second moments of the truth `V⁰` and
+    /// the error `E` (`E[V⁰V⁰ᵀ]`, `E[E V⁰ᵀ]`, `E[E Eᵀ]`): `κ = I + E[E V⁰ᵀ] E[V⁰V⁰ᵀ]⁻¹`,
+    /// `τ = E[E Eᵀ] − E[E V⁰ᵀ] E[V⁰V⁰ᵀ]⁻¹ E[V⁰ Eᵀ]` (the Schur complement, symmetrised). If
+    /// `E[V⁰V⁰ᵀ]` is not positive definite, the error is taken as independent (`κ = I`,
+    /// `τ = E[E Eᵀ]`).
+    pub fn regressed(
+        truth: &SMatrix<f64, D, D>,
+        cross: &SMatrix<f64, D, D>,
+        error: &SMatrix<f64, D, D>,
+    ) -> Self {
+        let Ok(t) = Precision::from_covariance(*truth) else {
+            return Self::unbiased(*error);
+        };
+        // E[E V⁰ᵀ] E[V⁰V⁰ᵀ]⁻¹ = (E[V⁰V⁰ᵀ]⁻¹ E[V⁰ Eᵀ])ᵀ.
+        let k = t.matrix() * cross.transpose();
+        let k = k.transpose();
+        let tau = error - k * cross.transpose();
+        Self {
+            kappa: SMatrix::identity() + k,
+            tau: (tau + tau.transpose()) * 0.5,
         }
     }
 }
