@@ -43,9 +43,14 @@ fn benches(c: &mut Criterion) {
                 seed: 1,
                 estimator: None,
             };
-            g.bench_function(format!("se_{estimator}_1e5_samples_{iterations}_iterations"), |b| {
-                b.iter(|| black_box(vamp_state_evolution(&m, std::slice::from_ref(&law), &opts)))
-            });
+            g.bench_function(
+                format!("se_{estimator}_1e5_samples_{iterations}_iterations"),
+                |b| {
+                    b.iter(|| {
+                        black_box(vamp_state_evolution(&m, std::slice::from_ref(&law), &opts))
+                    })
+                },
+            );
         }
     }
     let m = model("map");

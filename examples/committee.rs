@@ -25,7 +25,7 @@
 //!   jackknife standard error is ~1 % of the value, in the CSV; 20 000 rows took ~20 s per SE
 //!   on one core, which would make the default run ~40 min instead of ~4);
 //! - with `--mmse`, `vamp_mmse` and `se_mmse` likewise with the MMSE output estimator (the
-//!   8⁴-node cubature, measured at ~1.15 ms a row, 20–25× the MAP's Newton).
+//!   6⁴-node cubature of `mlamp_core::mat::default_nodes`).
 //!
 //! Each estimate's test error is recorded twice: measured (the mean over 1000 fresh noisy test
 //! labels of `(y − ŷ)²`, over Δ; test seed `3_000_000 + s`) and predicted by eq. 17 (the

@@ -8,7 +8,7 @@
 //! Row problems as the state evolution's row model poses them: a true row `z ~ N(0, I_4)`,
 //! `y = F₂ᵀσ(z) + ξ` with `Δ` at 10 and 15 dB (the power of the noiseless output, mean
 //! included), and the message `r = z + N(0, Γ⁻¹)`, `Γ = γ I` for `γ` from 0.3 (the first
-//! iterations) to 30 (past any fixed point of the experiment). For each rule of `n` nodes per
+//! iterations) to 10 (past any fixed point of the experiment). For each rule of `n` nodes per
 //! dimension the posterior mean and covariance are compared with a `20⁴`-node rule (the
 //! reference, itself checked against `24⁴`), relative to the posterior's standard deviation,
 //! and timed per row (the MAP search included, which centres every rule). Prints the worst and
@@ -40,7 +40,9 @@ fn main() {
         let mut acc = 0.0;
         let draws = 1_000_000;
         for _ in 0..draws {
-            let s: f64 = (0..4).map(|j| f2[j] * Sigmoid.value(normal(&mut rng))).sum();
+            let s: f64 = (0..4)
+                .map(|j| f2[j] * Sigmoid.value(normal(&mut rng)))
+                .sum();
             acc += s * s;
         }
         acc / draws as f64

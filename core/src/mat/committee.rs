@@ -966,7 +966,11 @@ mod tests {
     ) -> (SVector<f64, D>, SMatrix<f64, D, D>) {
         let m = lower_inverse(scale.cholesky_factor()).transpose();
         let n = nodes.len();
-        let (mut s0, mut s1, mut s2) = (0.0, SVector::<f64, D>::zeros(), SMatrix::<f64, D, D>::zeros());
+        let (mut s0, mut s1, mut s2) = (
+            0.0,
+            SVector::<f64, D>::zeros(),
+            SMatrix::<f64, D, D>::zeros(),
+        );
         let mut idx = [0usize; D];
         for _ in 0..n.pow(D as u32) {
             let u = SVector::<f64, D>::from_fn(|j, _| nodes[idx[j]]);
@@ -990,8 +994,10 @@ mod tests {
 
     #[test]
     fn partial_sums_equal_the_direct_rule() {
-        let g = Precision::new(nalgebra::Matrix3::new(2.0, 0.4, -0.3, 0.4, 1.0, 0.2, -0.3, 0.2, 0.7))
-            .unwrap();
+        let g = Precision::new(nalgebra::Matrix3::new(
+            2.0, 0.4, -0.3, 0.4, 1.0, 0.2, -0.3, 0.2, 0.7,
+        ))
+        .unwrap();
         let den = CommitteeDenoiser::<f64, Sigmoid, 3>::new(
             Sigmoid,
             &[1.2, -0.8, 0.5],
@@ -1015,7 +1021,9 @@ mod tests {
             };
             let map = den.map(y, RowMessage::new(r, &g));
             let (nodes, weights) = (&den.nodes[..6], &den.weights[..6]);
-            let (mean, cov) = p.moments(map.estimate.mean, &map.curvature, nodes, weights).unwrap();
+            let (mean, cov) = p
+                .moments(map.estimate.mean, &map.curvature, nodes, weights)
+                .unwrap();
             let (m2, c2) = direct_moments(&p, map.estimate.mean, &map.curvature, nodes, weights);
             assert!((mean - m2).abs().max() < 1e-12, "{mean} {m2}");
             assert!((cov - c2).abs().max() < 1e-12, "{cov} {c2}");

@@ -11,7 +11,7 @@
 //! - forward: `R^+ = V⁰ + E^+`, the `2d×2d` second moments `K^+` of `(V⁰, E^+)` (the
 //!   theorem's `(A, B) ~ N(0, K^+_{k,ℓ−1})` on a pre-activation, `A` the true row, `A + B`
 //!   the message);
-//! - backward: `R^- = V⁰ + C`, `C ~ N(0, τ^-)` independent of the truth and of the forward
+//! - backward: `R^- = κ V⁰ + C`, `C ~ N(0, τ^-)` independent of the truth and of the forward
 //!   message (the theorem's `C + Ã`);
 //! - the precisions `Γ^±` are deterministic (`Γ̄^±`), and so are the mean Jacobians `Λ̄^±`.
 //!
@@ -42,7 +42,8 @@
 //! Backward:
 //! - Lines 15–18 (output, `z_{K−1}`), Monte Carlo: `(A, B) ~ N(0, K^+_{z_{K−1}})`,
 //!   `y = φ_{K−1}(A, Ξ)`, `ẑ = G^-(y, A + B)`, `⟨J⟩`, the extrinsic step with `Γ^+`, and
-//!   `r^- = ẑ + B (ẑ − (A + B))`: `τ^- = E (r^- − A)(r^- − A)ᵀ`.
+//!   `r^- = ẑ + B (ẑ − (A + B))`, regressed on the truth: `(κ, τ^-)` of
+//!   [`row_model::Backward::regressed`] from the second moments of `(A, r^- − A)`.
 //! - Lines 20–23 for the linear layer `k` (`h_k`), exact ([`linear::backward`]):
 //!   `ũ = u_in (a + b) + u_out (κ s a + c)` with the new `τ^-_{z_k}`, `⟨J⟩ = (r/n_in) E_s u_in
 //!   + (1 − r/n_in) I`, and `τ^-_{h_k}` the average over directions of the second moments of
