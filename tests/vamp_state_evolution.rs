@@ -120,26 +120,59 @@ fn d_1_fixed_point_equals_the_ml_amp_state_evolution() {
     }
 }
 
-/// The algorithm's per-iteration MSE of every layer, undamped, mean over `seeds` instances.
-fn algorithm_trace(m: &Model, n: usize, iterations: usize, seeds: u64) -> Vec<Vec<f64>> {
+/// The algorithm's per-iteration MSE of every layer, undamped, over `seeds` instances: the
+/// mean and its standard error (sample standard deviation / √seeds).
+fn algorithm_trace(m: &Model, n: usize, iterations: usize, seeds: u64) -> Vec<Vec<(f64, f64)>> {
     let opts = VampOptions {
         damping: 1.0,
         max_iter: iterations,
         tol: 0.0,
         ..VampOptions::default()
     };
-    let mut mean = vec![vec![0.0; m.depth()]; iterations];
-    for seed in 0..seeds {
-        let inst = Instance::sample(m, n, 100 + seed).unwrap();
-        let run = run_ml_vamp(m, &inst, &opts).unwrap();
-        assert_eq!(run.trace.len(), iterations);
-        for (acc, t) in mean.iter_mut().zip(&run.trace) {
-            for (a, v) in acc.iter_mut().zip(t) {
-                *a += v / seeds as f64;
-            }
+    let runs: Vec<Vec<Vec<f64>>> = (0..seeds)
+        .map(|seed| {
+            let inst = Instance::sample(m, n, 100 + seed).unwrap();
+            let run = run_ml_vamp(m, &inst, &opts).unwrap();
+            assert_eq!(run.trace.len(), iterations);
+            run.trace
+        })
+        .collect();
+    let k = seeds as f64;
+    (0..iterations)
+        .map(|t| {
+            (0..m.depth())
+                .map(|layer| {
+                    let v: Vec<f64> = runs.iter().map(|r| r[t][layer]).collect();
+                    let mean = v.iter().sum::<f64>() / k;
+                    let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (k - 1.0);
+                    (mean, (var / k).sqrt())
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Asserts that each iteration's SE value is within 5 % + 3 combined standard errors (the
+/// SE's Monte Carlo and the algorithm's over instances) of the algorithm's mean; prints every
+/// iteration.
+fn assert_tracks(name: &str, r: &VampSeResult, algo: &[Vec<(f64, f64)>]) {
+    for (t, (it, a)) in r.iterations.iter().zip(algo).enumerate() {
+        for (k, (e, &(av, ase))) in it.mse_layers.iter().zip(a).enumerate() {
+            println!(
+                "{name} t {} layer {k}: SE {:.4e} ± {:.1e}, algorithm {av:.4e} ± {ase:.1e}",
+                t + 1,
+                e.value,
+                e.se
+            );
+            let tol = 0.05 * av + 3.0 * e.se.hypot(ase);
+            assert!(
+                (e.value - av).abs() <= tol,
+                "{name} t {} layer {k}: SE {} vs algorithm {av} ± {ase}",
+                t + 1,
+                e.value
+            );
         }
     }
-    mean
 }
 
 #[test]
@@ -160,22 +193,7 @@ fn state_evolution_tracks_the_algorithm_at_every_iteration() {
         let iterations = 12;
         let r = se(&m, n, iterations, 40_000, 1);
         let algo = algorithm_trace(&m, n, iterations, 4);
-        for (t, (it, a)) in r.iterations.iter().zip(&algo).enumerate() {
-            for (k, (e, &av)) in it.mse_layers.iter().zip(a).enumerate() {
-                println!(
-                    "{name} t {} layer {k}: SE {:.4e} ± {:.1e}, algorithm {av:.4e}",
-                    t + 1,
-                    e.value,
-                    e.se
-                );
-                assert!(
-                    (e.value - av).abs() <= 0.05 * av + 3.0 * e.se,
-                    "{name} t {} layer {k}: SE {} vs algorithm {av}",
-                    t + 1,
-                    e.value
-                );
-            }
-        }
+        assert_tracks(name, &r, &algo);
     }
 }
 
@@ -198,30 +216,19 @@ fn committee_with(n: usize, db: f64, estimator: &str) -> Model {
 
 #[test]
 fn committee_state_evolution_tracks_the_algorithm_at_every_iteration() {
-    // The committee at N = 2000, 15 dB, with the MAP and the MMSE output estimators: the MSE
-    // of F1 and of Z = X F1 at each of 20 iterations, SE (20 000 rows) against the mean of 4
-    // instances, within 5 % + 3 standard errors.
-    for estimator in ["map", "mmse"] {
+    // The committee at N = 2000, 15 dB, with the MMSE and the MAP output estimators: the MSE
+    // of F1 and of Z = X F1 at each of 12 iterations, SE (20 000 rows) against the mean of 6
+    // instances (the tolerance of `assert_tracks`). At N_in = 100 the instances differ by up
+    // to 25 % (iteration 8, MMSE: 0.69, 0.74, 0.91 for seeds 1–3 of the shipped model), hence
+    // the instances' standard error in the tolerance. Before the backward messages were
+    // regressed on the truth (row_model::Backward::regressed) the SE predicted 0.31 (κ = I
+    // everywhere) and then 0.50 (κ at the output only) at t = 2 for MAP, against 0.83.
+    for estimator in ["mmse", "map"] {
         let m = committee_with(2000, 15.0, estimator);
-        let iterations = 20;
+        let iterations = 12;
         let r = se(&m, 100, iterations, 20_000, 3);
-        let algo = algorithm_trace(&m, 100, iterations, 4);
-        for (t, (it, a)) in r.iterations.iter().zip(&algo).enumerate() {
-            for (k, (e, &av)) in it.mse_layers.iter().zip(a).enumerate() {
-                println!(
-                    "committee {estimator} t {} layer {k}: SE {:.4e} ± {:.1e}, algorithm {av:.4e}",
-                    t + 1,
-                    e.value,
-                    e.se
-                );
-                assert!(
-                    (e.value - av).abs() <= 0.05 * av + 3.0 * e.se,
-                    "committee {estimator} t {} layer {k}: SE {} vs algorithm {av}",
-                    t + 1,
-                    e.value
-                );
-            }
-        }
+        let algo = algorithm_trace(&m, 100, iterations, 6);
+        assert_tracks(&format!("committee {estimator}"), &r, &algo);
     }
 }
 

@@ -144,10 +144,16 @@ pub fn forward<const D: usize>(
 
 /// The backward update of the layer's input `h` (lines 20–23): from the output's (new)
 /// backward model and `Γ^-_out`, and the input's forward model and `Γ^+_in`, the input's new
-/// backward model and `Γ^-_in`; returns the interventions and the largest entry of the
-/// message error's cross moments with the input's truth and forward error (zero in exact
-/// arithmetic: the extrinsic step decorrelates them, which is what makes the backward model
-/// an independent Gaussian error).
+/// backward model and `Γ^-_in`; returns the interventions and the largest entry of what the
+/// new model leaves out: the message error's cross moment with the input's forward error,
+/// less the part carried by its regression on the truth (zero when every message is unbiased,
+/// `κ = I`, in exact arithmetic: the extrinsic step decorrelates them).
+///
+/// The message error `e` is regressed on the input's truth ([`Backward::regressed`]): when the
+/// output's message is `κ_out z + C` with `κ_out ≠ I` (a channel's, see [`Backward`]), the
+/// LMMSE step, which reads it as `z + C`, passes the bias on to `h`. (Measured on the
+/// section-5 committee with MAP output: with `κ_in = I` here the second iteration predicted
+/// an MSE of 0.50 where the algorithm had 0.81 ± 0.03; regressed, 0.78.)
 pub fn backward<const D: usize>(
     law: &SpectralLaw,
     input: &mut VariableSe<D>,
@@ -198,8 +204,13 @@ pub fn backward<const D: usize>(
             tau += moment::<D>(e, &sigma, e) * d.weight;
             cross += e * &sigma * ab.transpose() * d.weight;
         }
-        worst = cross.iter().fold(0.0, |m, v| m.max(v.abs()));
-        input.backward = Backward::unbiased(tau);
+        let with_truth = SMatrix::<f64, D, D>::from_fn(|i, j| cross[(i, j)]);
+        let with_error = SMatrix::<f64, D, D>::from_fn(|i, j| cross[(i, D + j)]);
+        input.backward = Backward::regressed(&input.forward.truth, &with_truth, &tau);
+        // E[(e − (κ − I) a) bᵀ] = E[e bᵀ] − (κ − I) E[a bᵀ].
+        let bias = input.backward.kappa - SMatrix::<f64, D, D>::identity();
+        let left = with_error - bias * input.forward.cross;
+        worst = left.iter().fold(0.0, |m, v| m.max(v.abs()));
         input.gamma_minus = gamma;
         input.fresh[1] = false;
     }

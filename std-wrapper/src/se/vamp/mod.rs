@@ -46,8 +46,9 @@
 //!   [`row_model::Backward::regressed`] from the second moments of `(A, r^- − A)`.
 //! - Lines 20–23 for the linear layer `k` (`h_k`), exact ([`linear::backward`]):
 //!   `ũ = u_in (a + b) + u_out (κ s a + c)` with the new `τ^-_{z_k}`, `⟨J⟩ = (r/n_in) E_s u_in
-//!   + (1 − r/n_in) I`, and `τ^-_{h_k}` the average over directions of the second moments of
-//!   `r^- − a`; its cross moments with `(a, b)` vanish (checked, reported).
+//!   + (1 − r/n_in) I`, and `(κ, τ^-_{h_k})` the regression on `a` of `r^- − a` from its
+//!   second moments averaged over directions; what is left of its cross moment with `b` is
+//!   reported (`decorrelation`: 0 when every `κ = I`).
 //! - Lines 20–23 for the channel of layer `k − 1` (`z_{k−1}`), Monte Carlo, with the new
 //!   `τ^-_{h_k}` and this iteration's `K^+_{z_{k−1}}`: `ẑ = G^-(r^-_h, A + B)`, as for the
 //!   output.
@@ -141,7 +142,8 @@ pub struct VampSeIteration {
     /// Interventions of the extrinsic steps in this iteration.
     pub interventions: usize,
     /// The largest cross moment between a linear layer's backward-message error and the
-    /// input's truth or forward error (0 in exact arithmetic).
+    /// input's forward error that its regression on the truth leaves out (0 in exact
+    /// arithmetic when every message is unbiased).
     pub decorrelation: f64,
 }
 

@@ -93,7 +93,8 @@ pub struct VampSeReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub test_error_se: Option<Vec<f64>>,
     /// The largest, over the iterations, cross moment between a linear layer's
-    /// backward-message error and the input's truth or forward error (0 in exact arithmetic).
+    /// backward-message error and the input's forward error that its regression on the truth
+    /// leaves out (0 in exact arithmetic when every message is unbiased).
     pub decorrelation: f64,
     /// Layers of the model (for the summary).
     #[serde(skip)]

@@ -51,12 +51,13 @@ impl<const D: usize> Forward<D> {
 /// The backward message `R^- = κ V⁰ + C`, `C ~ N(0, τ)` independent of the truth: `κ` is the
 /// `d×d` regression of the message on the truth, `E[R^- V⁰ᵀ] (E[V⁰ V⁰ᵀ])⁻¹`.
 ///
-/// A linear layer's backward message has `κ = I` (its error is uncorrelated with the truth,
-/// [`super::linear::backward`] checks it). A non-linear factor's has not: the pseudo-observation
+/// With unbiased messages everywhere a linear layer's backward message has `κ = I` (its
+/// error is uncorrelated with the truth). A non-linear factor's has not: the pseudo-observation
 /// `r^- = ẑ + B (ẑ − r^+)` that a channel sends its pre-activation is correlated with the true
 /// pre-activation (a saturating sigmoid's is shrunk towards the middle of its range), and the
 /// next linear layer sees the second moments of `(V⁰, R^-)` in its rotated basis — exactly
-/// what `(κ, τ)` keep. (Measured on the section-5 committee at the first iteration:
+/// what `(κ, τ)` keep; that layer's LMMSE step passes the bias on to its input, whose message
+/// is regressed in turn ([`super::linear::backward`]). (Measured on the section-5 committee at the first iteration:
 /// `‖E[(R^- − V⁰) V⁰ᵀ]‖ ≈ 0.5 √(‖E C Cᵀ‖ ‖E V⁰V⁰ᵀ‖)`; with `κ = I` the state evolution's
 /// second iteration predicted an MSE of 0.31 where the algorithm had 0.83.)
 #[derive(Clone, Copy, Debug, PartialEq)]
