@@ -731,7 +731,9 @@ impl<T: MatReal, A: Activation<T> + ?Sized, const D: usize> Problem<'_, T, A, D>
     /// `ℓ(u) = −½δᵀΓδ + Σ_k [½(1 − A_kk) u_k² − u_k (b_k + Σ_{i>k} A_ki u_i)] − (y − Σ_k F₂_k σ(z_k))²/(2Δ)`:
     /// a sum of terms each fixed once `u_k, …, u_{D−1}` are. The nodes are visited with
     /// `u_0` innermost and each level's partial sums kept, so a node costs one `σ` (of
-    /// `z_0`) and one `exp` instead of `D` and a `D × D` quadratic form.
+    /// `z_0`) and one `exp` instead of `D` and a `D × D` quadratic form; the innermost level
+    /// sums `w e^ℓ u_0^p` (p = 0, 1, 2) and adds them to the `D`-dimensional moments once per
+    /// pass, not once per node.
     fn moments(
         &self,
         c: SVector<T, D>,
@@ -747,23 +749,27 @@ impl<T: MatReal, A: Activation<T> + ?Sized, const D: usize> Problem<'_, T, A, D>
         let b = gm.transpose() * delta;
         let base = -T::HALF * delta.dot(&(gamma * delta));
         let n = nodes.len();
-        // Level k's partial sums over j ≥ k: ℓ's terms, F₂_j σ(z_j), the weights' product,
-        // and z = c + Σ_{j≥k} M e_j u_j (entries ≥ k final).
+        // Level k's partial sums over j ≥ k (k ≥ 1): ℓ's terms, F₂_j σ(z_j), the weights'
+        // product, and z = c + Σ_{j≥k} M e_j u_j (entries ≥ k final).
         let mut ell = [T::ZERO; D];
         let mut s = [T::ZERO; D];
         let mut w = [T::ZERO; D];
         let mut z = [c; D];
         let mut idx = [0usize; D];
+        // `u` with `u_0 = 0`: the outer levels' coordinates.
         let mut u = SVector::<T, D>::zeros();
-        let mut log_ref = T::ZERO;
-        let mut started = false;
+        let neg_inf = -<T as Real>::INFINITY;
+        let mut log_ref = neg_inf;
         let mut s0 = T::ZERO;
         let mut s1 = SVector::<T, D>::zeros();
         let mut s2 = SMatrix::<T, D, D>::zeros();
-        // Levels below `fresh` need their sums recomputed.
+        let e0 = SVector::<T, D>::from_fn(|i, _| if i == 0 { T::ONE } else { T::ZERO });
+        let (m00, f20, q0) = (m[(0, 0)], self.f2[0], T::HALF * (T::ONE - a[(0, 0)]));
+        let mut lw = [T::ZERO; MAX_NODES];
+        // Levels 1.. below `fresh` need their sums recomputed.
         let mut fresh = D;
         loop {
-            for k in (0..fresh).rev() {
+            for k in (1..fresh).rev() {
                 let uk = nodes[idx[k]];
                 u[k] = uk;
                 let (ell_up, s_up, w_up, z_up) = if k + 1 < D {
@@ -778,38 +784,57 @@ impl<T: MatReal, A: Activation<T> + ?Sized, const D: usize> Problem<'_, T, A, D>
                 w[k] = w_up * weights[idx[k]];
                 z[k] = zk;
             }
-            let e = self.y - s[0];
-            let lw = ell[0] - T::HALF * self.inv_delta * e * e;
-            if Real::is_finite(lw) {
-                if !started || lw > log_ref {
-                    if started {
-                        let shrink = Real::exp(log_ref - lw);
-                        s0 *= shrink;
-                        s1 *= shrink;
-                        s2 *= shrink;
-                    }
-                    log_ref = lw;
-                    started = true;
-                }
-                let wt = w[0] * Real::exp(lw - log_ref);
-                s0 += wt;
-                s1 += u * wt;
-                s2 += u * u.transpose() * wt;
+            // The innermost level: u_0 over all nodes, the outer ones fixed. Its terms of ℓ
+            // are ½(1 − A_00) u_0² − u_0 (b_0 + Σ_{i>0} A_0i u_i); its sums Σ w e^ℓ u_0^p
+            // (p = 0, 1, 2) are folded into the moments once, relative to its largest ℓ.
+            let (ell_up, s_up, w_up, z_up) = if D > 1 {
+                (ell[1], s[1], w[1], z[1][0])
+            } else {
+                (base, T::ZERO, T::ONE, c[0])
+            };
+            let lin = b[0] + (1..D).fold(T::ZERO, |acc, i| acc + a[(0, i)] * u[i]);
+            let mut top = neg_inf;
+            for (l, &u0) in lw.iter_mut().zip(nodes) {
+                let e = self.y - (s_up + f20 * self.phi.value(z_up + m00 * u0));
+                let v = ell_up + q0 * u0 * u0 - u0 * lin - T::HALF * self.inv_delta * e * e;
+                *l = if Real::is_finite(v) { v } else { neg_inf };
+                top = Real::max(top, *l);
             }
-            // Next multi-index, u_0 fastest.
-            let mut k = 0;
-            loop {
+            if Real::is_finite(top) {
+                let (mut t0, mut t1, mut t2) = (T::ZERO, T::ZERO, T::ZERO);
+                for ((&l, &u0), &wj) in lw.iter().zip(nodes).zip(weights) {
+                    let wt = wj * Real::exp(l - top);
+                    t0 += wt;
+                    t1 += wt * u0;
+                    t2 += wt * u0 * u0;
+                }
+                if top > log_ref {
+                    let shrink = Real::exp(log_ref - top);
+                    s0 *= shrink;
+                    s1 *= shrink;
+                    s2 *= shrink;
+                    log_ref = top;
+                }
+                let scale = w_up * Real::exp(top - log_ref);
+                let (t0, t1, t2) = (t0 * scale, t1 * scale, t2 * scale);
+                // Σ wt (u + u_0 e_0) and Σ wt (u + u_0 e_0)(u + u_0 e_0)ᵀ.
+                s0 += t0;
+                s1 += u * t0 + e0 * t1;
+                let ue = u * e0.transpose();
+                s2 +=
+                    u * u.transpose() * t0 + (ue + ue.transpose()) * t1 + e0 * e0.transpose() * t2;
+            }
+            // Next outer multi-index, u_1 fastest.
+            let mut k = 1;
+            while k < D {
                 idx[k] += 1;
                 if idx[k] < n {
                     break;
                 }
                 idx[k] = 0;
                 k += 1;
-                if k == D {
-                    break;
-                }
             }
-            if k == D {
+            if k >= D {
                 break;
             }
             fresh = k + 1;
