@@ -23,6 +23,8 @@ use mlamp::algo::{Algorithm, RunOptions, run_model_file};
 use mlamp::core::estimator::Estimator;
 use mlamp::experiments::phase_report::{PhaseOptions, phase_model_file};
 use mlamp::se::{SeOptions, se_model_file_with};
+use rand_core::{Rng as _, SeedableRng};
+use rand_xoshiro::SplitMix64;
 
 /// Cases in CI.
 const FUZZ_CI_CASES: usize = 250;
@@ -30,16 +32,16 @@ const FUZZ_CI_CASES: usize = 250;
 /// Memory a fuzzed run may take: the guard must refuse anything larger before allocating.
 const MAX_MEMORY: u64 = 200_000_000;
 
-/// SplitMix64: a small seeded generator, enough to pick mutations.
-struct Rng(u64);
+/// SplitMix64 (rand_xoshiro's): a small seeded generator, enough to pick mutations.
+struct Rng(SplitMix64);
 
 impl Rng {
+    fn new(seed: u64) -> Self {
+        Self(SplitMix64::seed_from_u64(seed))
+    }
+
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
 
     fn below(&mut self, n: usize) -> usize {
@@ -352,7 +354,7 @@ fn fuzz(cases: usize, seed: u64) -> BTreeMap<String, usize> {
     let dir = std::env::temp_dir().join(format!("mlamp-fuzz-{}-{seed}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let model_path = dir.join("case.toml");
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
     let mut counts = BTreeMap::new();
     let mut bad = Vec::new();
     let verbose = std::env::var_os("MLAMP_FUZZ_VERBOSE").is_some();

@@ -11,6 +11,8 @@
 //! Our layers run from the signal to the observation; `alpha` of a layer is outputs / inputs
 //! and its weights are iid N(0, 1/inputs) (see `/work/shared/notes/conventions.md`).
 
+use rand_core::{Rng as _, SeedableRng};
+use rand_xoshiro::SplitMix64;
 use std::sync::OnceLock;
 
 use mlamp::core::quadrature::GaussHermite;
@@ -139,28 +141,25 @@ fn normal_expect(f: impl Fn(f64) -> f64) -> f64 {
     })
 }
 
-/// A small seeded generator of standard normals (SplitMix64 and Box–Muller), for the weights
-/// of the finite-n references.
+/// A small seeded generator of standard normals (rand_xoshiro's SplitMix64 and Box–Muller),
+/// for the weights of the finite-n references.
 struct Normals {
-    state: u64,
+    rng: SplitMix64,
     spare: Option<f64>,
 }
 
 impl Normals {
     fn new(seed: u64) -> Self {
         Self {
-            state: seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xD1B5_4A32_D192_ED03,
+            rng: SplitMix64::seed_from_u64(
+                seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xD1B5_4A32_D192_ED03,
+            ),
             spare: None,
         }
     }
 
     fn uniform(&mut self) -> f64 {
-        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
-        ((z >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+        ((self.rng.next_u64() >> 11) as f64 + 0.5) / (1u64 << 53) as f64
     }
 
     fn next(&mut self) -> f64 {

@@ -15,8 +15,8 @@
 //! standard error is 0.
 
 use nalgebra::{DMatrix, DVector, SMatrix, SVector};
-use rand_core::SeedableRng;
-use rand_xoshiro::Xoshiro256PlusPlus;
+use rand_core::{Rng as _, SeedableRng};
+use rand_xoshiro::{SplitMix64, Xoshiro256PlusPlus};
 use rayon::prelude::*;
 
 use mlamp_core::mat::RowEstimate;
@@ -35,12 +35,9 @@ pub struct UpdateKey {
     pub pass: usize,
 }
 
-/// SplitMix64's finaliser: a bijective mixing of 64 bits.
-fn mix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
+/// SplitMix64's first output from state `z`: a bijective mixing of 64 bits.
+fn mix(z: u64) -> u64 {
+    SplitMix64::seed_from_u64(z).next_u64()
 }
 
 /// The generator of one block.
