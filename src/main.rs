@@ -61,6 +61,11 @@ enum Command {
         /// allocates, with the largest --n that fits.
         #[arg(long, value_parser = mlamp::bytes::parse_bytes)]
         max_memory: Option<u64>,
+        /// ML-Mat-VAMP without its damping safeguard (the plain iteration that `vamp-se`
+        /// tracks; by default a sudden jump of the disagreement between a variable's forward
+        /// and backward estimates multiplies the damping by 0.7).
+        #[arg(long)]
+        no_safeguard: bool,
         /// Print one JSON object instead of a summary.
         #[arg(long)]
         json: bool,
@@ -136,6 +141,7 @@ fn run(cli: Cli) -> Result<(), Error> {
             mean_variance,
             test_samples,
             max_memory,
+            no_safeguard,
             json,
         } => {
             let opts = RunOptions {
@@ -148,6 +154,7 @@ fn run(cli: Cli) -> Result<(), Error> {
                 mean_variance,
                 test_samples,
                 max_memory,
+                safeguard: !no_safeguard,
             };
             let bar = spinner(json, format!("{} on {}", algorithm.name(), model.display()));
             let report = run_model_file(&model, &opts);

@@ -22,6 +22,7 @@ use mlamp::Error;
 use mlamp::algo::{Algorithm, RunOptions, run_model_file};
 use mlamp::core::estimator::Estimator;
 use mlamp::experiments::phase_report::{PhaseOptions, phase_model_file};
+use mlamp::se::vamp::report::{VampSeCliOptions, vamp_se_model_file};
 use mlamp::se::{SeOptions, se_model_file_with};
 use rand_core::{Rng as _, SeedableRng};
 use rand_xoshiro::SplitMix64;
@@ -211,6 +212,7 @@ enum Command {
     Run(RunOptions),
     Se(SeOptions),
     Phase(PhaseOptions),
+    VampSe(VampSeCliOptions),
 }
 
 /// Flags for a case: small sizes mostly, sometimes hostile ones.
@@ -231,7 +233,7 @@ fn command(rng: &mut Rng, out: &Path, text: &str) -> Command {
         ..SeOptions::default()
     };
     // The phase scan of a ReLU model bisects with many state evolutions: run it instead.
-    let which = match rng.below(5) {
+    let which = match rng.below(6) {
         4 if relu => rng.below(4),
         w => w,
     };
@@ -267,6 +269,17 @@ fn command(rng: &mut Rng, out: &Path, text: &str) -> Command {
             ..RunOptions::default()
         }),
         3 => Command::Se(se),
+        5 => Command::VampSe(VampSeCliOptions {
+            samples: *rng.pick(&[1usize, 1024, 2048, 0, usize::MAX]),
+            iterations: if slow {
+                *rng.pick(&[1usize, 2, 0])
+            } else {
+                *rng.pick(&[1usize, 3, 8, 0])
+            },
+            seed: rng.next(),
+            n: n.min(if rng.chance(0.9) { 100 } else { usize::MAX }),
+            estimator: *rng.pick(&[None, Some(Estimator::Map), Some(Estimator::Mmse)]),
+        }),
         _ => Command::Phase(PhaseOptions {
             layer: *rng.pick(&[1usize, 2, 0, 5]),
             from: *rng.pick(&[0.1, 0.5, 1e-7, 0.0, -1.0]),
@@ -339,6 +352,7 @@ fn run_case(path: &Path, cmd: &Command) -> Result<serde_json::Value, Error> {
         Command::Run(o) => json(run_model_file(path, o)?),
         Command::Se(o) => json(se_model_file_with(path, o)?),
         Command::Phase(o) => json(phase_model_file(path, o, &|| {})?),
+        Command::VampSe(o) => json(vamp_se_model_file(path, o)?),
     }
 }
 

@@ -74,6 +74,9 @@ pub struct RunOptions {
     pub test_samples: usize,
     /// The most bytes the run may allocate (`None`: the memory the system reports available).
     pub max_memory: Option<u64>,
+    /// ML-Mat-VAMP's damping safeguard ([`VampOptions::safeguard`]); `false` runs the plain
+    /// iteration that the state evolution tracks.
+    pub safeguard: bool,
 }
 
 impl Default for RunOptions {
@@ -89,6 +92,7 @@ impl Default for RunOptions {
             mean_variance: false,
             test_samples: 1000,
             max_memory: None,
+            safeguard: true,
         }
     }
 }
@@ -315,6 +319,7 @@ pub fn run_model_file(path: &Path, opts: &RunOptions) -> Result<RunReport, Error
                 max_iter: opts.iters.unwrap_or(VampOptions::default().max_iter),
                 damping: opts.damping.unwrap_or(VampOptions::default().damping),
                 estimator: opts.estimator,
+                safeguard: opts.safeguard,
                 ..VampOptions::default()
             };
             vamp.validate()?;

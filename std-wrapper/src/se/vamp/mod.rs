@@ -169,6 +169,7 @@ pub fn vamp_state_evolution(
             "samples and iterations must be positive",
         ));
     }
+    check_memory(model.d, opts.samples)?;
     macro_rules! dispatch {
         ($($d:literal),*) => {
             match model.d {
@@ -178,6 +179,27 @@ pub fn vamp_state_evolution(
         };
     }
     dispatch!(1, 2, 3, 4, 5, 6, 7, 8)
+}
+
+/// Refuses `samples` Monte-Carlo rows whose one update (all of it is held at once: the truth,
+/// the incoming message and the estimate, `d` f64 each, for every row of its whole blocks)
+/// needs more than [`crate::memory::available`] reports.
+fn check_memory(d: usize, samples: usize) -> Result<(), Error> {
+    let rows = samples.div_ceil(monte_carlo::BLOCK).max(2) as f64 * monte_carlo::BLOCK as f64;
+    let needed = rows * (3 * d * std::mem::size_of::<f64>()) as f64;
+    match crate::memory::available() {
+        Some(limit) if needed > limit as f64 => {
+            let fits = limit as f64 / (3 * d * std::mem::size_of::<f64>()) as f64;
+            Err(Error::Memory {
+                what: format!("the state evolution with {samples} Monte-Carlo samples"),
+                needed: needed.min(u64::MAX as f64) as u64,
+                limit,
+                limit_from: "that may be used (70% of what is available)",
+                hint: format!(": --samples {} fits", (fits as u64).max(1)),
+            })
+        }
+        _ => Ok(()),
+    }
 }
 
 /// A committee output's `(σ, F2, Δ)`.
