@@ -218,7 +218,7 @@ enum Command {
 /// Flags for a case: small sizes mostly, sometimes hostile ones.
 fn command(rng: &mut Rng, out: &Path, text: &str) -> Command {
     let relu = text.contains("relu");
-    // The committee's MMSE estimator is an 8⁴-node cubature per row (~1 ms): few iterations.
+    // The committee's MMSE estimator is a 6⁴-node cubature per row (~80 µs): few iterations.
     let slow = text.contains("committee");
     let n = *rng.pick(&[1usize, 2, 5, 20, 40, 60, 60, 40, 20, 200_000, usize::MAX, 0]);
     let iters = Some(if slow {
@@ -226,8 +226,8 @@ fn command(rng: &mut Rng, out: &Path, text: &str) -> Command {
     } else {
         *rng.pick(&[1usize, 3, 10, 30])
     });
-    // The state evolution of a ReLU layer is a nested quadrature (~0.4 s an iteration): a few
-    // iterations show whether its numbers stay finite.
+    // ReLU models run one SE iteration (kept from when their averages were a nested
+    // quadrature; one shows whether the numbers stay finite, and keeps the cases' stream).
     let se = SeOptions {
         max_iter: if relu { 1 } else { *rng.pick(&[1usize, 5, 30]) },
         ..SeOptions::default()
