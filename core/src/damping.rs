@@ -101,6 +101,14 @@ impl<T: Real> Change<T> {
         self.norm += new.squared_norm();
     }
 
+    /// The sums of `self`'s entries followed by `later`'s.
+    pub(crate) fn merge(self, later: Self) -> Self {
+        Self {
+            diff: self.diff + later.diff,
+            norm: self.norm + later.norm,
+        }
+    }
+
     /// `Σ ‖x_new − x_old‖² / max(Σ ‖x_new‖², MIN_POSITIVE)`.
     pub(crate) fn relative(&self) -> T {
         self.diff / Real::max(self.norm, T::MIN_POSITIVE)

@@ -65,6 +65,7 @@
 mod extrinsic;
 mod linear;
 mod rotations;
+pub mod rows;
 #[cfg(test)]
 mod tests;
 
@@ -79,6 +80,7 @@ use crate::mat::{
 };
 use crate::real::Real;
 use nalgebra::{SMatrix, SVector};
+use rows::{CHUNK, ChunkSums, RowRunner, Serial};
 
 /// One of our layers for ML-Mat-VAMP: the linear layer `z = W h` (by its SVD) and the channel
 /// `P(h_next | z)` as row estimators.
@@ -202,6 +204,20 @@ impl<'a, T: MatReal, const D: usize> VariableState<'a, T, D> {
         }
     }
 }
+
+/// How one iteration's row-wise updates run: their damping and who runs the rows' chunks.
+struct How<'r, T, R> {
+    damping: Damping<T>,
+    runner: &'r R,
+}
+
+impl<T: Copy, R> Clone for How<'_, T, R> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T: Copy, R> Copy for How<'_, T, R> {}
 
 /// What one iteration did.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -356,14 +372,27 @@ impl<'m, T: MatReal, const D: usize> MlVamp<'m, T, D> {
     }
 
     /// One iteration of Algorithm 1 (a forward and a backward pass), with damping `β ∈ (0, 1]`
-    /// of the outgoing messages.
+    /// of the outgoing messages; the row-wise estimators run on this thread
+    /// ([`step_with`](Self::step_with) and [`rows::Serial`]).
     pub fn step(
         &self,
         state: &mut [LayerState<'_, T, D>],
         beta: T,
     ) -> Result<VampReport<T>, Error> {
+        self.step_with(state, beta, &Serial)
+    }
+
+    /// [`step`](Self::step) with the row-wise estimators' chunks run by `runner` (a host's
+    /// thread pool, say); the result's bits do not depend on it (see [`rows`]).
+    pub fn step_with(
+        &self,
+        state: &mut [LayerState<'_, T, D>],
+        beta: T,
+        runner: &impl RowRunner,
+    ) -> Result<VampReport<T>, Error> {
         self.check_state(state)?;
         let damping = Damping::new(beta)?;
+        let how = How { damping, runner };
         let mut report = VampReport {
             change: T::ZERO,
             disagreement: T::ZERO,
@@ -378,7 +407,7 @@ impl<'m, T: MatReal, const D: usize> MlVamp<'m, T, D> {
             &mut state[0].input,
             Pass::Forward,
             self.scale[0],
-            damping,
+            how,
             &mut report,
             |_, h| prior.denoise(&h.r, h.gamma),
         )?;
@@ -411,7 +440,7 @@ impl<'m, T: MatReal, const D: usize> MlVamp<'m, T, D> {
                     &mut tail[0].input,
                     Pass::Forward,
                     self.scale[2 * k + 2],
-                    damping,
+                    how,
                     &mut report,
                     |i, h| layer.channel.denoise_pair(h, z.row(i)).output,
                 )?;
@@ -425,7 +454,7 @@ impl<'m, T: MatReal, const D: usize> MlVamp<'m, T, D> {
             &mut state[k_last].pre,
             Pass::Backward,
             self.scale[2 * k_last + 1],
-            damping,
+            how,
             &mut report,
             |i, z| output.denoise_output(&y[i * p..(i + 1) * p], z),
         )?;
@@ -455,7 +484,7 @@ impl<'m, T: MatReal, const D: usize> MlVamp<'m, T, D> {
                     &mut head[k - 1].pre,
                     Pass::Backward,
                     self.scale[2 * k - 1],
-                    damping,
+                    how,
                     &mut report,
                     |i, z| channel.denoise_pair(h.row(i), z).input,
                 )?;
@@ -503,27 +532,33 @@ impl<'m, T: MatReal, const D: usize> MlVamp<'m, T, D> {
         v: &mut VariableState<'_, T, D>,
         pass: Pass,
         scale: T,
-        damping: Damping<T>,
+        how: How<'_, T, impl RowRunner>,
         report: &mut VampReport<T>,
-        estimator: impl Fn(usize, RowMessage<'_, T, D>) -> RowEstimate<T, D>,
+        estimator: impl Fn(usize, RowMessage<'_, T, D>) -> RowEstimate<T, D> + Sync,
     ) -> Result<(), Error> {
         let n = v.rows();
         let (incoming, estimates) = v.pass_mut(pass);
-        let (mut change, mut jac) = (Change::new(), SMatrix::<T, D, D>::zeros());
-        for i in 0..n {
-            let est = estimator(i, incoming.row(i));
-            let out = &mut estimates[i * D..(i + 1) * D];
-            if pass == Pass::Forward {
-                change.add(est.mean, SVector::from_column_slice(out));
+        let forward = pass == Pass::Forward;
+        let chunk = |c: usize, out: &mut [T]| {
+            let mut sums = ChunkSums::zero();
+            for (j, o) in out.chunks_exact_mut(D).enumerate() {
+                let est = estimator(c * CHUNK + j, incoming.row(c * CHUNK + j));
+                sums.add(
+                    est.mean,
+                    SVector::from_column_slice(o),
+                    &est.jacobian,
+                    forward,
+                );
+                o.copy_from_slice(est.mean.as_slice());
             }
-            out.copy_from_slice(est.mean.as_slice());
-            jac += est.jacobian;
+            sums
+        };
+        let sums = how.runner.run(estimates, &chunk);
+        if forward {
+            report.change = Real::max(report.change, sums.change.relative());
         }
-        if pass == Pass::Forward {
-            report.change = Real::max(report.change, change.relative());
-        }
-        let jac = jac / <T as Real>::from_usize(n);
-        report.interventions += self.extrinsic(v, pass, &jac, scale, damping)?;
+        let jac = sums.jacobian / <T as Real>::from_usize(n);
+        report.interventions += self.extrinsic(v, pass, &jac, scale, how.damping)?;
         Ok(())
     }
 

@@ -6,6 +6,7 @@ pub mod amp;
 pub mod denoisers;
 pub(crate) mod monitor;
 pub mod options;
+pub mod parallel_rows;
 pub mod run;
 pub mod vamp;
 

@@ -5,6 +5,7 @@
 //! `d` is a const generic in the core; the driver dispatches the model's `d` (1 to
 //! [`MAX_D`]) to the matching instantiation.
 
+use super::parallel_rows::ParallelRows;
 use mlamp_core::estimator::Estimator;
 use mlamp_core::mat::{ChannelDenoiser, symmetric_eigen};
 use mlamp_core::ml_vamp::{LayerNoise, LayerState, LinearLayer, MlVamp, VampLayer};
@@ -300,7 +301,7 @@ fn iterate<const D: usize>(
     let (mut damping, mut reductions) = (opts.damping, 0);
     let (mut least, mut previous) = (f64::INFINITY, f64::INFINITY);
     for t in 1..=opts.max_iter {
-        let rep = vamp.step(state, damping)?;
+        let rep = vamp.step_with(state, damping, &ParallelRows)?;
         if opts.safeguard
             && rep.disagreement > SAFEGUARD_JUMP * least
             && rep.disagreement > SAFEGUARD_RISE * previous
