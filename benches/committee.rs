@@ -11,8 +11,6 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use mlamp::committee::adam::{AdamOptions, Committee};
-use mlamp::core::channel::RowChannelForm;
-use mlamp::core::estimator::Estimator;
 use mlamp::se::spectral_law::SpectralLaw;
 use mlamp::se::vamp::{VampSeOptions, vamp_state_evolution};
 use mlamp::{Instance, Model, VampOptions, run_ml_vamp};
@@ -64,20 +62,7 @@ fn benches(c: &mut Criterion) {
     g.bench_function("vamp_map_run_n2000_20_iterations", |b| {
         b.iter(|| black_box(run_ml_vamp(&m, &inst, &opts)))
     });
-    let Ok(RowChannelForm::Committee { phi, f2, noise_var }) =
-        m.layers[0].channel.row_form(Estimator::Map, 4)
-    else {
-        panic!("not a committee");
-    };
-    let problem = Committee {
-        x: &inst.weights[0],
-        y: inst.observation(),
-        n_in: N_IN,
-        f2,
-        activation: phi,
-        noise_var,
-        prior_var: 1.0,
-    };
+    let problem = Committee::of_instance(&m, &inst, 1.0).expect("a committee");
     g.bench_function("adam_n2000_100_epochs", |b| {
         b.iter(|| black_box(AdamOptions::default().fit(&problem, 1)))
     });

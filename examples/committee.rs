@@ -45,7 +45,6 @@ use std::time::Instant;
 use mlamp::algo::vamp::{VampOptions, run_ml_vamp};
 use mlamp::committee::adam::{AdamOptions, Committee};
 use mlamp::committee::test_error::{TestSet, eq17_covariance, predicted_test_error};
-use mlamp::core::channel::RowChannelForm;
 use mlamp::core::estimator::Estimator;
 use mlamp::se::spectral_law::SpectralLaw;
 use mlamp::se::vamp::{VampSeOptions, vamp_state_evolution};
@@ -199,12 +198,9 @@ impl Row {
 fn job(db: f64, n: usize, seed: u64, args: &Args) -> Result<Vec<Row>, String> {
     let f2_seed = F2_SEEDS + seed;
     let m = model(n, db, f2_seed, Estimator::Map)?;
-    let Ok(RowChannelForm::Committee { phi, f2, noise_var }) =
-        m.layers[0].channel.row_form(Estimator::Map, D)
-    else {
-        return Err("the model's output is not a committee".into());
-    };
     let inst = Instance::sample(&m, N_IN, seed).map_err(|e| format!("instance: {e}"))?;
+    let problem = Committee::of_instance(&m, &inst, 1.0).map_err(|e| format!("model: {e}"))?;
+    let (phi, f2, noise_var) = (problem.activation, problem.f2, problem.noise_var);
     let f1 = &inst.layers[0];
     let test = TestSet {
         samples: 1000,
@@ -243,15 +239,6 @@ fn job(db: f64, n: usize, seed: u64, args: &Args) -> Result<Vec<Row>, String> {
     let mut rows = Vec::new();
 
     let t = Instant::now();
-    let problem = Committee {
-        x: &inst.weights[0],
-        y: inst.observation(),
-        n_in: N_IN,
-        f2,
-        activation: phi,
-        noise_var,
-        prior_var: 1.0,
-    };
     let fit = AdamOptions::default()
         .fit(&problem, ADAM_SEEDS + seed)
         .map_err(|e| format!("ADAM: {e}"))?;

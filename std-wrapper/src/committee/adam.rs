@@ -30,7 +30,11 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 
 use super::{check_finite, check_len, check_positive, forward};
 use crate::error::Error;
+use crate::instance::Instance;
+use crate::model::Model;
 use crate::streams::{normal, stream};
+use mlamp_core::channel::RowChannelForm;
+use mlamp_core::estimator::Estimator;
 
 /// A training set of the committee model and the Bayesian model's two variances: what the
 /// MAP loss `L(F1) = Σ_n (y_n − F2ᵀσ(x_nᵀF1))²/(2Δ) + ‖F1‖²_F/(2ρ)` depends on.
@@ -60,6 +64,40 @@ struct Dims {
     n: usize,
     /// Hidden units `d`.
     d: usize,
+}
+
+impl<'a> Committee<'a> {
+    /// The training set of an instance of a one-layer committee model: `X` its weights, `y`
+    /// its observation, `σ`, `F2` and `Δ` its output's, `N_in` its signal's rows; `prior_var`
+    /// is `ρ`.
+    ///
+    /// Errors: [`Error::Invalid`] naming `layers` if the model is not one layer with a
+    /// committee output.
+    pub fn of_instance(
+        model: &'a Model,
+        inst: &'a Instance,
+        prior_var: f64,
+    ) -> Result<Self, Error> {
+        let form = match model.layers.as_slice() {
+            [layer] => layer.channel.row_form(Estimator::Map, model.d),
+            _ => return Err(Error::invalid("layers", "a committee model has one layer")),
+        };
+        let Ok(RowChannelForm::Committee { phi, f2, noise_var }) = form else {
+            return Err(Error::invalid(
+                "layers",
+                "the model's output is not a committee",
+            ));
+        };
+        Ok(Self {
+            x: &inst.weights[0],
+            y: inst.observation(),
+            n_in: inst.sizes[0],
+            f2,
+            activation: phi,
+            noise_var,
+            prior_var,
+        })
+    }
 }
 
 impl Committee<'_> {
