@@ -34,6 +34,12 @@ impl<T: Real> Damping<T> {
         }
     }
 
+    /// `β`.
+    #[inline]
+    pub(crate) fn beta(self) -> T {
+        self.beta
+    }
+
     /// `β x_new + (1 − β) x_old`, evaluated as written for every `β` (at `β = 1` a
     /// non-finite `x_old` still gives NaN, and `x_new = −0` gives `+0`).
     #[inline]

@@ -602,18 +602,25 @@ impl<'m, T: MatReal, const D: usize> MlVamp<'m, T, D> {
             damping
         };
         *fresh = false;
-        let (r_in, r_out) = (&*incoming.r, &mut *outgoing.r);
-        for i in 0..r_in.len() / D {
-            let z = row::<T, D>(estimate, i);
-            let new = z + b * (z - row::<T, D>(r_in, i));
-            for (o, nv) in r_out[i * D..(i + 1) * D].iter_mut().zip(new.iter()) {
-                *o = damping.mix(*o, *nv);
-            }
-        }
+        // The damped message is the geometric mix N(r_new, Γ_new)^β N(r_old, Γ_old)^(1−β):
+        // its natural parameters mix linearly, Γ = β Γ_new + (1 − β) Γ_old and
+        // Γ r = β Γ_new r_new + (1 − β) Γ_old r_old, so r = A r_new + (I − A) r_old with
+        // A = Γ⁻¹ β Γ_new. (Mixing r and Γ each linearly would pair an old, poor mean with
+        // a precision near the new one's: an overconfident message.)
         let damped = gamma_new
             .matrix()
             .zip_map(gamma_out_old.matrix(), |n, o| damping.mix(o, n));
         let damped = Precision::new(damped).unwrap_or(gamma_new);
+        let weight_new = damped.solve_matrix(&(gamma_new.matrix() * damping.beta()));
+        let weight_old = SMatrix::<T, D, D>::identity() - weight_new;
+        let (r_in, r_out) = (&*incoming.r, &mut *outgoing.r);
+        for i in 0..r_in.len() / D {
+            let z = row::<T, D>(estimate, i);
+            let new = z + b * (z - row::<T, D>(r_in, i));
+            let out = &mut r_out[i * D..(i + 1) * D];
+            let mixed = weight_new * new + weight_old * SVector::<T, D>::from_column_slice(out);
+            out.copy_from_slice(mixed.as_slice());
+        }
         outgoing.gamma = damped;
         Ok(interventions)
     }
