@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::phase::{PhaseCurve, PhasePoint, scan};
+use super::phase::{PhaseCurve, PhasePoint, Transition, scan};
 use super::plot::{Axes, Series, Style, svg};
 use crate::error::Error;
 use crate::model::Model;
@@ -39,6 +39,10 @@ pub struct PhaseReport {
     pub alpha_alg: Option<f64>,
     /// The information-theoretic threshold, if one is in range.
     pub alpha_it: Option<f64>,
+    /// Every threshold where the ranking of the fixed points changes, ascending.
+    pub transitions: Vec<Transition>,
+    /// Violated consistency checks along the scan; empty when all hold.
+    pub warnings: Vec<String>,
     /// The grid.
     pub curve: Vec<PhasePoint>,
     /// Where the table went.
@@ -101,6 +105,8 @@ pub fn phase_model_file(
         layer: opts.layer,
         alpha_alg: curve.thresholds.alpha_alg,
         alpha_it: curve.thresholds.alpha_it,
+        transitions: curve.transitions,
+        warnings: curve.warnings,
         curve: curve.points,
         csv: csv_path.display().to_string(),
         plot: svg_path.display().to_string(),
@@ -175,6 +181,21 @@ impl fmt::Display for PhaseReport {
         let show = |a: Option<f64>| a.map_or("none in range".to_string(), |a| format!("{a:.4}"));
         writeln!(f, "alpha_alg {}", show(self.alpha_alg))?;
         writeln!(f, "alpha_IT  {}", show(self.alpha_it))?;
+        for t in &self.transitions {
+            writeln!(
+                f,
+                "threshold {:.4}  {} ({}); ranking {} -> {}",
+                t.alpha,
+                t.kind.name(),
+                if t.variables.is_empty() {
+                    "no variable jumps".to_string()
+                } else {
+                    format!("{} jump", t.variables.join(", "))
+                },
+                t.ranking_below.join(" | "),
+                t.ranking_above.join(" | ")
+            )?;
+        }
         write!(f, "wrote {} and {}", self.csv, self.plot)
     }
 }
