@@ -174,6 +174,26 @@ pub struct PhaseCurve {
     pub warnings: Vec<String>,
 }
 
+/// Bisection on a predicate false at `lo` and true at `hi`, to [`THRESHOLD_TOL`]; the
+/// midpoint of the final bracket.
+fn bisect(
+    mut lo: f64,
+    mut hi: f64,
+    tick: &(dyn Fn() + Sync),
+    mut pred: impl FnMut(f64) -> Result<bool, Error>,
+) -> Result<f64, Error> {
+    while hi - lo > THRESHOLD_TOL {
+        let mid = 0.5 * (lo + hi);
+        tick();
+        if pred(mid)? {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    Ok(0.5 * (lo + hi))
+}
+
 /// The first threshold above `lo` up to `hi` (whose rankings differ): bisection on "the
 /// ranking differs from `lo`'s" to [`THRESHOLD_TOL`].
 fn bisect_ranking(
@@ -225,9 +245,9 @@ fn transitions_between(
 /// Scans the alpha of layer `layer` over `steps` points from `from` to `to` (in parallel; the
 /// result does not depend on the number of threads), then bisects every grid interval whose
 /// ends rank the fixed points differently, to every threshold inside ([`Transition`]). The
-/// signal's thresholds are among them:
-/// - algorithmic: the highest where the all-uninformative and all-informed starts go from
-///   different fixed points to the same one;
+/// signal's thresholds are among them, each bisected on its own predicate:
+/// - algorithmic: the highest grid interval where the all-uninformative and all-informed
+///   starts go from different fixed points to the same one;
 /// - information-theoretic: the lowest where "the all-informed start's fixed point is
 ///   optimal" turns true, that predicate being true at and above `alpha_alg` and false where
 ///   the two starts agree below it (only one, uninformative, fixed point).
@@ -236,7 +256,8 @@ fn transitions_between(
 /// [`checks::consistency`].
 ///
 /// `tick` is called once per grid point and once per bisection step (for a progress bar:
-/// `steps` plus about `⌈log2(grid interval / THRESHOLD_TOL)⌉` per threshold).
+/// `steps` plus about `⌈log2(grid interval / THRESHOLD_TOL)⌉` per threshold and per signal
+/// threshold).
 pub fn scan(
     se: &StateEvolution<'_>,
     layer: usize,
@@ -283,23 +304,33 @@ pub fn scan(
             transitions.extend(transitions_between(se, layer, &w[0], &w[1], tick)?);
         }
     }
-    let alpha_alg = transitions
-        .iter()
+    // The signal's thresholds, each bisected on its own predicate from the grid interval
+    // where it flips (as before the ranking of all starts: the same values where only the
+    // two uniform starts matter).
+    let at = |a: f64| -> Result<SeAnalysis, Error> { se.with_alpha(layer, a)?.analyse().checked() };
+    let alpha_alg = match (1..points.len())
         .rev()
-        .find(|t| t.above.branches_agree() && !t.below.branches_agree())
-        .map(|t| t.alpha);
+        .find(|&i| points[i].agree && !points[i - 1].agree)
+    {
+        Some(i) => Some(bisect(points[i - 1].alpha, points[i].alpha, tick, |a| {
+            Ok(at(a)?.branches_agree())
+        })?),
+        None => None,
+    };
     let alg = alpha_alg.unwrap_or(f64::INFINITY);
     let all_informed = StartCode::informed(se.depth());
     let informed_wins = |alpha: f64, a: &SeAnalysis| {
         alpha >= alg || (!a.branches_agree() && a.optimal_branch().reached_from(all_informed))
     };
-    let alpha_it = transitions
-        .iter()
-        .find(|t| {
-            informed_wins(t.alpha + 0.5 * THRESHOLD_TOL, &t.above)
-                && !informed_wins(t.alpha - 0.5 * THRESHOLD_TOL, &t.below)
-        })
-        .map(|t| t.alpha);
+    let alpha_it = match (1..points.len()).find(|&i| {
+        informed_wins(points[i].alpha, &points[i].analysis)
+            && !informed_wins(points[i - 1].alpha, &points[i - 1].analysis)
+    }) {
+        Some(i) => Some(bisect(points[i - 1].alpha, points[i].alpha, tick, |a| {
+            Ok(informed_wins(a, &at(a)?))
+        })?),
+        None => None,
+    };
     Ok(PhaseCurve {
         layer,
         points,
