@@ -21,15 +21,26 @@ fn render(svg: &Path, png: &Path) -> f64 {
     let db = opt.fontdb_mut();
     db.load_system_fonts();
     // plotters asks for the generic `sans-serif`, which fontdb maps to Arial by default.
-    if db.faces().any(|f| f.families.iter().any(|(n, _)| n == "DejaVu Sans")) {
+    if db
+        .faces()
+        .any(|f| f.families.iter().any(|(n, _)| n == "DejaVu Sans"))
+    {
         db.set_sans_serif_family("DejaVu Sans");
     }
     let tree = resvg::usvg::Tree::from_data(&data, &opt)
         .unwrap_or_else(|e| panic!("{} does not parse: {e}", svg.display()));
     let size = tree.size().to_int_size();
-    assert!(size.width() >= 100 && size.height() >= 100, "{}: {size:?}", svg.display());
+    assert!(
+        size.width() >= 100 && size.height() >= 100,
+        "{}: {size:?}",
+        svg.display()
+    );
     let mut pixmap = resvg::tiny_skia::Pixmap::new(size.width(), size.height()).unwrap();
-    resvg::render(&tree, resvg::tiny_skia::Transform::default(), &mut pixmap.as_mut());
+    resvg::render(
+        &tree,
+        resvg::tiny_skia::Transform::default(),
+        &mut pixmap.as_mut(),
+    );
     pixmap
         .save_png(png)
         .unwrap_or_else(|e| panic!("{}: {e}", png.display()));
@@ -63,10 +74,19 @@ fn shipped_figures_render() {
     assert!(found.len() >= 8, "{found:?}");
     let out = out_dir();
     for svg in &found {
-        let rel = svg.strip_prefix(&docs).unwrap().to_string_lossy().replace('/', "_");
+        let rel = svg
+            .strip_prefix(&docs)
+            .unwrap()
+            .to_string_lossy()
+            .replace('/', "_");
         let png = out.join(rel.replace(".svg", ".png"));
         let ink = render(svg, &png);
-        eprintln!("{} -> {} ({:.1}% inked)", svg.display(), png.display(), 100.0 * ink);
+        eprintln!(
+            "{} -> {} ({:.1}% inked)",
+            svg.display(),
+            png.display(),
+            100.0 * ink
+        );
         assert!(ink > 0.01, "{}: {ink}", svg.display());
     }
 }

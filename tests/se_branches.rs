@@ -81,9 +81,7 @@ fn decoder_below_the_perceptron_threshold_never_recovers_x() {
         for alpha1 in ALPHA1_GRID {
             let a = analyse(&model(&decoder(alpha2, alpha1)));
             let mmse = a.mmse_signal();
-            let informed_optimal = a
-                .optimal_branch()
-                .reached_from(StartCode::informed(2));
+            let informed_optimal = a.optimal_branch().reached_from(StartCode::informed(2));
             eprintln!(
                 "decoder alpha2 = {alpha2}, alpha1 = {alpha1}: MMSE {mmse:.5} (perceptron \
                  {bound:.5}), {} branches {:?}, optimal {:?}",
@@ -96,7 +94,12 @@ fn decoder_below_the_perceptron_threshold_never_recovers_x() {
             }
             curve.push((alpha1, mmse));
         }
-        failures.extend(checks::monotone(&curve, 1.0, Direction::NonIncreasing, "alpha1"));
+        failures.extend(checks::monotone(
+            &curve,
+            1.0,
+            Direction::NonIncreasing,
+            "alpha1",
+        ));
     }
     assert!(failures.is_empty(), "{failures:#?}");
 }
@@ -123,7 +126,11 @@ fn decoder_h1_only_branch_is_the_perceptron() {
     );
     assert_eq!(a.rank_of(ui), 0, "{:?}", a.ranking_labels());
     assert!(!b.reached_from(StartCode::UNINFORMATIVE) && !b.reached_from(StartCode::informed(2)));
-    assert!((b.point.mse[0] - p_mmse).abs() <= 1e-6, "{} vs {p_mmse}", b.point.mse[0]);
+    assert!(
+        (b.point.mse[0] - p_mmse).abs() <= 1e-6,
+        "{} vs {p_mmse}",
+        b.point.mse[0]
+    );
     assert!(b.point.mse[1] < 1e-9);
     assert!((gap - (p_i - p_u)).abs() <= 1e-5, "{gap} vs {}", p_i - p_u);
     assert!((gap - 0.106).abs() <= 0.001, "the issue's 0.106: {gap}");
@@ -138,7 +145,10 @@ fn data_processing_check_flags_the_two_start_answer() {
     let se = state_evolution(&m);
     let two = SeAnalysis::from_fixed_points(
         vec![
-            (StartCode::UNINFORMATIVE, se.fixed_point(Start::Uninformative)),
+            (
+                StartCode::UNINFORMATIVE,
+                se.fixed_point(Start::Uninformative),
+            ),
             (StartCode::informed(2), se.fixed_point(Start::Informed)),
         ],
         se.rho()[..2].to_vec(),
@@ -159,7 +169,11 @@ fn consistency_checks_can_fail() {
     let mut a = se.analyse();
     assert!(checks::amp_not_below_mmse(&a).is_empty());
     a.amp.mse = vec![1e-3, 1e-3];
-    assert_eq!(checks::amp_not_below_mmse(&a).len(), 1, "x only: h1's MMSE is 1e-12");
+    assert_eq!(
+        checks::amp_not_below_mmse(&a).len(),
+        1,
+        "x only: h1's MMSE is 1e-12"
+    );
     let rising = [(0.1, 0.5), (0.2, 0.4), (0.3, 0.45)];
     assert_eq!(
         checks::monotone(&rising, 1.0, Direction::NonIncreasing, "alpha").len(),
@@ -243,7 +257,11 @@ fn three_layer_model_has_three_ranked_branches() {
     assert!(all.reached_from(StartCode::informed(3)));
     assert!(best.reached_from(StartCode(0b110)), "x U, h1 I, h2 I");
     // What each branch is.
-    assert!((best.point.mse[0] - p_mmse).abs() <= 1e-6, "{} {p_mmse}", best.point.mse[0]);
+    assert!(
+        (best.point.mse[0] - p_mmse).abs() <= 1e-6,
+        "{} {p_mmse}",
+        best.point.mse[0]
+    );
     assert!(best.point.mse[1] < 1e-9 && best.point.mse[2] < 1e-9);
     assert!(all.point.mse.iter().all(|&e| e < 1e-9));
     assert!(none.point.mse.iter().all(|&e| e > 0.1));
@@ -278,7 +296,10 @@ fn models() -> Vec<(String, String)> {
         match StateEvolution::new(&model(&text), SeOptions::default()) {
             Ok(_) => out.push((name, text)),
             Err(Error::Invalid { field, .. }) => {
-                assert!(field == "d" || field.ends_with(".weights"), "{name}: {field}");
+                assert!(
+                    field == "d" || field.ends_with(".weights"),
+                    "{name}: {field}"
+                );
             }
             Err(e) => panic!("{name}: {e}"),
         }
@@ -363,7 +384,12 @@ fn mmse_is_monotone_in_the_noise() {
             .map(|&d| (d, analyse(&model(&with_noise(&text, d))).mmse_signal()))
             .collect();
         eprintln!("{name}: MMSE along the noise {curve:?}");
-        failures.extend(checks::monotone(&curve, 1.0, Direction::NonDecreasing, "noise"));
+        failures.extend(checks::monotone(
+            &curve,
+            1.0,
+            Direction::NonDecreasing,
+            "noise",
+        ));
     }
     assert!(failures.is_empty(), "{failures:#?}");
 }

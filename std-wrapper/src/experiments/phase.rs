@@ -128,7 +128,8 @@ impl Transition {
                 TransitionKind::Metastable,
                 StartCode::all(depth)
                     .flat_map(|c| {
-                        below.jumping_variables(&below.branch_of(c).point, &above.branch_of(c).point)
+                        below
+                            .jumping_variables(&below.branch_of(c).point, &above.branch_of(c).point)
                     })
                     .collect(),
             ),
@@ -204,7 +205,10 @@ fn bisect_ranking(
     tick: &(dyn Fn() + Sync),
 ) -> Result<Transition, Error> {
     let target = lo.analysis.ranking();
-    let (mut a, mut b) = ((lo.alpha, lo.analysis.clone()), (hi.alpha, hi.analysis.clone()));
+    let (mut a, mut b) = (
+        (lo.alpha, lo.analysis.clone()),
+        (hi.alpha, hi.analysis.clone()),
+    );
     while b.0 - a.0 > THRESHOLD_TOL {
         let mid = 0.5 * (a.0 + b.0);
         tick();

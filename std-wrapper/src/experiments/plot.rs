@@ -41,7 +41,12 @@ pub struct Series {
 
 impl Series {
     /// A series without error bars.
-    pub fn new(label: impl Into<String>, points: Vec<(f64, f64)>, style: Style, color: usize) -> Self {
+    pub fn new(
+        label: impl Into<String>,
+        points: Vec<(f64, f64)>,
+        style: Style,
+        color: usize,
+    ) -> Self {
         Self {
             label: label.into(),
             points,
@@ -137,7 +142,12 @@ fn data_range(series: &[Series]) -> Result<(f64, f64, f64, f64), Error> {
             if !(x.is_finite() && y.is_finite()) {
                 continue;
             }
-            let e = s.errors.get(i).copied().filter(|e| e.is_finite()).unwrap_or(0.0);
+            let e = s
+                .errors
+                .get(i)
+                .copied()
+                .filter(|e| e.is_finite())
+                .unwrap_or(0.0);
             x0 = x0.min(x);
             x1 = x1.max(x);
             y0 = y0.min(y - e);
@@ -151,7 +161,12 @@ fn data_range(series: &[Series]) -> Result<(f64, f64, f64, f64), Error> {
 }
 
 /// Draws the shaded `regions`, then `series`, on `axes` into the SVG file `path` (800×560).
-pub fn figure(path: &Path, axes: &Axes, series: &[Series], regions: &[Region]) -> Result<(), Error> {
+pub fn figure(
+    path: &Path,
+    axes: &Axes,
+    series: &[Series],
+    regions: &[Region],
+) -> Result<(), Error> {
     let (dx0, dx1, dy0, dy1) = data_range(series)?;
     let (x0, x1) = axes.x_range.unwrap_or_else(|| {
         let w = if dx1 > dx0 { dx1 - dx0 } else { 1.0 };
@@ -184,18 +199,16 @@ pub fn figure(path: &Path, axes: &Axes, series: &[Series], regions: &[Region]) -
                 .map_err(plot_err)?;
             for r in regions {
                 let c = palette(r.color);
-                let poly: Vec<(f64, f64)> =
-                    r.polygon.iter().map(|&(x, y)| (x, $map(y))).collect();
+                let poly: Vec<(f64, f64)> = r.polygon.iter().map(|&(x, y)| (x, $map(y))).collect();
                 chart
                     .draw_series(std::iter::once(Polygon::new(poly, c.mix(0.16).filled())))
                     .map_err(plot_err)?;
-                let style = ("sans-serif", 18)
-                    .into_font()
-                    .color(&c.mix(0.9))
-                    .pos(plotters::style::text_anchor::Pos::new(
+                let style = ("sans-serif", 18).into_font().color(&c.mix(0.9)).pos(
+                    plotters::style::text_anchor::Pos::new(
                         plotters::style::text_anchor::HPos::Center,
                         plotters::style::text_anchor::VPos::Center,
-                    ));
+                    ),
+                );
                 chart
                     .draw_series(std::iter::once(Text::new(
                         r.label.clone(),
@@ -219,9 +232,8 @@ pub fn figure(path: &Path, axes: &Axes, series: &[Series], regions: &[Region]) -
                     Style::Line => chart.draw_series(LineSeries::new(line, stroke)),
                     Style::Dashed => chart.draw_series(DashedLineSeries::new(line, 9, 6, stroke)),
                     Style::Dotted => chart.draw_series(DashedLineSeries::new(line, 2, 5, stroke)),
-                    Style::Points => chart.draw_series(
-                        line.into_iter().map(|p| Circle::new(p, 4, color.filled())),
-                    ),
+                    Style::Points => chart
+                        .draw_series(line.into_iter().map(|p| Circle::new(p, 4, color.filled()))),
                     Style::Squares => chart.draw_series(line.into_iter().map(|(x, y)| {
                         EmptyElement::at((x, y))
                             + Rectangle::new([(-4, -4), (4, 4)], color.stroke_width(2))
@@ -237,21 +249,31 @@ pub fn figure(path: &Path, axes: &Axes, series: &[Series], regions: &[Region]) -
                             TRANSPARENT.stroke_width(0)
                         }
                     };
-                    let seg = |(a, b): (i32, i32)| PathElement::new(vec![(a, 0), (b, 0)], on(a != b));
+                    let seg =
+                        |(a, b): (i32, i32)| PathElement::new(vec![(a, 0), (b, 0)], on(a != b));
                     EmptyElement::at((x, y))
                         + seg(segs[0])
                         + seg(segs[1])
                         + seg(segs[2])
                         + seg(segs[3])
-                        + Circle::new((12, 0), 4, if dot { color.filled() } else { TRANSPARENT.filled() })
+                        + Circle::new(
+                            (12, 0),
+                            4,
+                            if dot {
+                                color.filled()
+                            } else {
+                                TRANSPARENT.filled()
+                            },
+                        )
                         + Rectangle::new([(8, -4), (16, 4)], on(square))
                 });
                 if !s.errors.is_empty() {
                     let bars = pts.iter().filter(|p| p.2 > 0.0).flat_map(|&(x, y, e)| {
                         let (lo, hi) = ($map(y - e), $map(y + e));
-                        [
-                            PathElement::new(vec![(x, lo), (x, hi)], color.stroke_width(1)),
-                        ]
+                        [PathElement::new(
+                            vec![(x, lo), (x, hi)],
+                            color.stroke_width(1),
+                        )]
                     });
                     chart.draw_series(bars).map_err(plot_err)?;
                 }

@@ -148,7 +148,9 @@ impl SeAnalysis {
                 let ends: Vec<usize> = g
                     .iter()
                     .copied()
-                    .filter(|&i| reached[i].0 == StartCode::UNINFORMATIVE || reached[i].0 == all_informed)
+                    .filter(|&i| {
+                        reached[i].0 == StartCode::UNINFORMATIVE || reached[i].0 == all_informed
+                    })
                     .collect();
                 let pool = if ends.is_empty() { &g } else { &ends };
                 // Strictly lower φ wins; on a tie the earlier (lower-code) start.

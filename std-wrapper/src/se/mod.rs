@@ -278,10 +278,12 @@ impl<'m> StateEvolution<'m> {
     pub fn fixed_point_from(&self, start: &[Start]) -> FixedPoint {
         let depth = self.alphas.len();
         let mut m: Vec<f64> = (0..depth)
-            .map(|j| match start.get(j).copied().unwrap_or(Start::Uninformative) {
-                Start::Uninformative => self.mean[j] * self.mean[j] + 1e-6 * self.rho[j],
-                Start::Informed => (1.0 - 1e-6) * self.rho[j],
-            })
+            .map(
+                |j| match start.get(j).copied().unwrap_or(Start::Uninformative) {
+                    Start::Uninformative => self.mean[j] * self.mean[j] + 1e-6 * self.rho[j],
+                    Start::Informed => (1.0 - 1e-6) * self.rho[j],
+                },
+            )
             .collect();
         let mut iterations = 0;
         let mut converged = false;
