@@ -33,11 +33,14 @@ pub fn amp_not_below_mmse(a: &SeAnalysis) -> Vec<String> {
 }
 
 /// Violations of the data-processing bound `MMSE(h_j | y) ≥ MMSE(h_j | h_k)` for every
-/// truncation `k = 1, …, L − 1` and `j < k`; `a` is `se`'s analysis.
+/// truncation `k = 1, …, L − 1` and `j < k`; `a` is `se`'s analysis. A truncation whose
+/// last channel cannot produce an observation ([`StateEvolution::truncated`]: a noiseless
+/// ReLU, say) has no state evolution and is skipped.
 pub fn data_processing(se: &StateEvolution<'_>, a: &SeAnalysis) -> Result<Vec<String>, Error> {
     let mut warnings = Vec::new();
     for k in 1..se.depth() {
-        let t = se.truncated(k)?.analyse().checked()?;
+        let Ok(t) = se.truncated(k) else { continue };
+        let t = t.analyse().checked()?;
         for j in 0..k {
             let (full, part) = (a.optimal().mse[j], t.optimal().mse[j]);
             if mse_exceeds(part, full, a.rho[j]) {

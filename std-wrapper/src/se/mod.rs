@@ -175,7 +175,9 @@ impl<'m> StateEvolution<'m> {
 
     /// The state evolution of the first `k` layers alone (`1 ≤ k ≤ L`): the model whose
     /// observation is `h_k`, i.e. the later layers observed noiselessly (for the
-    /// data-processing bound of [`checks`]).
+    /// data-processing bound of [`checks`]). An error if layer `k − 1`'s channel cannot
+    /// produce an observation (a ReLU without noise has no density: the same refusal as a
+    /// model file with that last layer).
     pub fn truncated(&self, k: usize) -> Result<Self, Error> {
         if k == 0 || k > self.alphas.len() {
             return Err(Error::invalid(
@@ -183,6 +185,10 @@ impl<'m> StateEvolution<'m> {
                 format!("a truncation keeps 1..={} layers", self.alphas.len()),
             ));
         }
+        self.model.layers[k - 1]
+            .channel
+            .check_as_output()
+            .map_err(|e| Error::at(&format!("layers[{}].channel", k - 1), e))?;
         Ok(Self {
             model: self.model,
             alphas: self.alphas[..k].to_vec(),
