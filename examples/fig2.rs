@@ -6,6 +6,7 @@
 //! cargo run --release --example fig2 -- right   # two-layer decoder, eq. 20 (Δ1 = Δ2 = 1e-8)
 //! cargo run --release --example fig2 -- all     # the three, and the time they took
 //! cargo run --release --example fig2 -- success # the decoder's success probability, n = 1000…8000
+//! cargo run --release --example fig2 -- replot fig2 [PANEL]  # the SVGs again from the CSVs
 //! ```
 //! Each panel writes `fig2/<panel>_main.{svg,csv}` (the thresholds as functions of α2, the
 //! impossible / hard / easy regions shaded) and `fig2/<panel>_inset.{svg,csv}` (SE curves of
@@ -46,8 +47,8 @@ struct Panel {
     inset_alpha2: f64,
     /// α1 points of the inset's single instances.
     inset_runs: &'static [f64],
-    /// Horizontal reference lines (label, value), e.g. random-pattern thresholds.
-    references: &'static [(&'static str, f64)],
+    /// Horizontal reference lines (label, value, kind), e.g. random-pattern thresholds.
+    references: &'static [(&'static str, f64, TransitionKind)],
     /// α1 values at which α2 is scanned (the boundary's steep part), with the α2 range.
     vertical: (&'static [f64], f64, f64),
 }
@@ -75,8 +76,16 @@ const PANELS: [Panel; 3] = [
         inset_alpha2: 1.0,
         inset_runs: &[1.0, 1.5, 2.0, 2.5, 3.0, 3.5],
         references: &[
-            ("random patterns, alpha_alg", 1.493),
-            ("random patterns, alpha_IT", 1.245),
+            (
+                "random patterns, alpha_alg = 1.493",
+                1.493,
+                TransitionKind::Algorithmic,
+            ),
+            (
+                "random patterns, alpha_IT = 1.245",
+                1.245,
+                TransitionKind::InformationTheoretic,
+            ),
         ],
         vertical: (&[3.0, 4.5, 6.0], 0.2, 1.2),
     },
@@ -169,6 +178,19 @@ fn to_frame(boundary: &[Point], (x1, y1): Point) -> Vec<Point> {
     v
 }
 
+/// Where the impossible region's label goes: in the larger of its two arms (the strip left
+/// of the boundary's steep part or the one below its flat part), at the arm's middle.
+fn impossible_anchor(it: &[Point], (x0, x1, y0, y1): (f64, f64, f64, f64)) -> Point {
+    let (steep_x, flat_y) = (it[0].0, it[it.len() - 1].1);
+    let left = (steep_x - x0) / (x1 - x0);
+    let below = (flat_y - y0) / (y1 - y0);
+    if left > below {
+        (0.5 * (x0 + steep_x), 0.5 * (y0 + y1))
+    } else {
+        (x0 + 0.18 * (x1 - x0), 0.5 * (y0 + flat_y))
+    }
+}
+
 fn centroid(pts: &[Point]) -> Point {
     let n = pts.len().max(1) as f64;
     (
@@ -206,13 +228,43 @@ fn main_panel(p: &Panel, out: &Path) {
         v.extend(collect(pick, &ver));
         along(v)
     };
-    let alg = boundary(|t| t.0);
-    let it = boundary(|t| t.1);
-    let (x0, x1) = (p.alpha2.0, p.alpha2.1);
+    draw_main(p, out, &boundary(|t| t.0), &boundary(|t| t.1));
+}
+
+/// The boundary points of `<panel>_main.csv` (as [`main_panel`] writes it): the algorithmic
+/// and the information-theoretic one, each in order along it.
+fn read_main(p: &Panel, out: &Path) -> (Vec<Point>, Vec<Point>) {
+    let path = out.join(format!("{}_main.csv", p.name));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let (mut alg, mut it) = (Vec::new(), Vec::new());
+    for line in text.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        let pt = (num(f[2]), num(f[3]));
+        match f[0] {
+            "algorithmic" => alg.push(pt),
+            _ => it.push(pt),
+        }
+    }
+    (along(alg), along(it))
+}
+
+/// A number of a CSV field that this example wrote.
+fn num(field: &str) -> f64 {
+    field
+        .parse()
+        .unwrap_or_else(|e| panic!("`{field}` is not a number: {e}"))
+}
+
+/// The main panel from its two boundaries (each in order along it, [`along`]).
+fn draw_main(p: &Panel, out: &Path, alg: &[Point], it: &[Point]) {
+    // The frame holds every boundary point (the α2-scans reach below the α2 grid) with a
+    // margin, so that no boundary runs along an axis.
+    let x0 = alg.iter().chain(it).map(|q| q.0).fold(p.alpha2.0, f64::min);
+    let x1 = p.alpha2.1;
     let (y0, y1) = p.y_range;
     let (fx0, fx1) = (x0 - 0.03 * (x1 - x0), x1 + 0.03 * (x1 - x0));
     let (fy0, fy1) = (y0 - 0.04 * (y1 - y0), y1 + 0.04 * (y1 - y0));
-    let (alg_f, it_f) = (to_frame(&alg, (fx1, fy1)), to_frame(&it, (fx1, fy1)));
+    let (alg_f, it_f) = (to_frame(alg, (fx1, fy1)), to_frame(it, (fx1, fy1)));
     let mut regions = Vec::new();
     if !it_f.is_empty() {
         let mut imp = vec![(fx0, fy0), (fx0, fy1)];
@@ -222,7 +274,7 @@ fn main_panel(p: &Panel, out: &Path) {
             label: "impossible".into(),
             polygon: imp,
             color: REGION_COLORS[0],
-            anchor: (fx0 + 0.18 * (fx1 - fx0), fy0 + 0.1 * (fy1 - fy0)),
+            anchor: impossible_anchor(it, (fx0, fx1, fy0, fy1)),
         });
     }
     if !it_f.is_empty() && !alg_f.is_empty() {
@@ -240,29 +292,40 @@ fn main_panel(p: &Panel, out: &Path) {
     if !alg_f.is_empty() {
         let mut easy = alg_f.clone();
         easy.push((fx1, fy1));
+        // The label in the middle of the easy region's box (its corner is the boundary's
+        // steep end's α2 and flat end's y), below the legend in the upper right.
+        let (ex, ey) = (alg[0].0, alg[alg.len() - 1].1);
         regions.push(Region {
             label: "easy".into(),
             polygon: easy,
             color: REGION_COLORS[2],
-            anchor: (fx1 - 0.12 * (fx1 - fx0), fy1 - 0.08 * (fy1 - fy0)),
+            anchor: (0.5 * (ex + fx1), ey + 0.45 * (fy1 - ey)),
         });
     }
+    // The boundaries drawn as the regions are closed: continued to the frame's top and right
+    // edges, so that each L meets the frame.
     let mut series = vec![
         Series::new(
             "algorithmic threshold (ML-AMP)",
-            alg.clone(),
+            alg_f.clone(),
             Style::Dashed,
             threshold_color(TransitionKind::Algorithmic),
         ),
         Series::new(
             "information-theoretic threshold",
-            it.clone(),
+            it_f.clone(),
             Style::Line,
             threshold_color(TransitionKind::InformationTheoretic),
         ),
     ];
-    for &(label, v) in p.references {
-        series.push(Series::new(label, vec![(x0, v), (x1, v)], Style::Dotted, 3));
+    // Random-pattern references dotted, in the colour of their kind of threshold.
+    for &(label, v, kind) in p.references {
+        series.push(Series::new(
+            label,
+            vec![(fx0, v), (fx1, v)],
+            Style::Dotted,
+            threshold_color(kind),
+        ));
     }
     let y = if p.y_is_product {
         "alpha = alpha1 alpha2"
@@ -286,6 +349,10 @@ fn main_panel(p: &Panel, out: &Path) {
     )
     .expect("plot");
 }
+
+/// The smallest MSE an inset resolves: the SE's recovered fixed points sit at 1e-12 (its
+/// relative floor), and a finite instance's MSE below a tenth of that is round-off.
+const RESOLVED_MSE: f64 = 1e-13;
 
 /// Seeds of every finite-size point.
 const SEEDS: [u64; 5] = [1, 2, 3, 4, 5];
@@ -409,38 +476,116 @@ fn inset(p: &Panel, out: &Path) {
         rows.push((a, m, s, plain));
     }
     write(&out.join(format!("{}_inset.csv", p.name)), csv);
+    let curve: Vec<(f64, f64, f64)> = curve.iter().map(|c| (c.0 * f, c.1, c.2)).collect();
+    draw_inset(p, out, &curve, &rows);
+}
+
+/// One finite-size point of an inset: α (the inset's x), ML-AMP's mean MSE and its standard
+/// error, and plain AMP's (mean, standard error, success fraction) if run.
+type Row = (f64, f64, f64, Option<(f64, f64, f64)>);
+
+/// The SE curve `(x, ML-AMP MSE, MMSE)` and the rows of `<panel>_inset.csv` (as [`inset`]
+/// writes it).
+fn read_inset(p: &Panel, out: &Path) -> (Vec<(f64, f64, f64)>, Vec<Row>) {
+    let path = out.join(format!("{}_inset.csv", p.name));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let (se_part, runs) = text.split_once("\n\n").expect("two tables");
+    let curve = se_part
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (num(f[0]), num(f[1]), num(f[2]))
+        })
+        .collect();
+    let rows = runs
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            let plain = (!f[6].is_empty()).then(|| (num(f[6]), num(f[7]), num(f[8])));
+            (num(f[0]), num(f[3]), num(f[4]), plain)
+        })
+        .collect();
+    (curve, rows)
+}
+
+/// An inset from its SE curve (x in the inset's units) and finite-size rows.
+fn draw_inset(p: &Panel, out: &Path, curve: &[(f64, f64, f64)], rows: &[Row]) {
+    let a2 = p.inset_alpha2;
+    // A mean of 0 (a binary x recovered on every seed) has no place on a log axis, and one
+    // of 1e-20 (round-off) would stretch it: means below `floor` (a decade below the SE's
+    // curves, at most [`RESOLVED_MSE`]) are drawn at `floor`, and say so.
+    let positive = || {
+        curve
+            .iter()
+            .flat_map(|c| [c.1, c.2])
+            .chain(rows.iter().map(|r| r.1))
+            .chain(rows.iter().filter_map(|r| r.3.map(|q| q.0)))
+            .filter(|&v| v > 0.0)
+    };
+    let se_low = curve
+        .iter()
+        .flat_map(|c| [c.1, c.2])
+        .filter(|&v| v > 0.0)
+        .fold(f64::INFINITY, f64::min);
+    let floor =
+        (0.1 * positive().fold(f64::INFINITY, f64::min)).max((0.1 * se_low).min(RESOLVED_MSE));
+    let top = 2.0 * positive().fold(0.0, f64::max);
+    let pl: Vec<(f64, (f64, f64, f64))> =
+        rows.iter().filter_map(|r| r.3.map(|q| (r.0, q))).collect();
     let mut series = vec![
         Series::new(
             "ML-AMP (SE)",
-            curve.iter().map(|c| (c.0 * f, c.1)).collect(),
+            curve.iter().map(|c| (c.0, c.1)).collect(),
             Style::Line,
             6,
         ),
         Series::new(
             "MMSE (SE)",
-            curve.iter().map(|c| (c.0 * f, c.2)).collect(),
+            curve.iter().map(|c| (c.0, c.2)).collect(),
             Style::Dashed,
             0,
         ),
-        Series::new(
+    ];
+    let runs = [
+        (
             format!("ML-AMP, n = 2000 (mean ± s.e., {} seeds)", SEEDS.len()),
-            rows.iter().map(|r| (r.0, r.1)).collect(),
+            rows.iter().map(|r| (r.0, r.1, r.2)).collect::<Vec<_>>(),
             Style::Points,
             6,
-        )
-        .with_errors(rows.iter().map(|r| r.2).collect()),
+        ),
+        (
+            "plain AMP on layer 1 (MSE of h1), n = 2000".to_string(),
+            pl.iter().map(|(a, q)| (*a, q.0, q.1)).collect(),
+            Style::Squares,
+            4,
+        ),
     ];
-    if p.name == "right" {
-        let pl: Vec<_> = rows.iter().filter_map(|r| r.3.map(|q| (r.0, q))).collect();
-        series.push(
-            Series::new(
-                "plain AMP on layer 1 (MSE of h1), n = 2000",
-                pl.iter().map(|(a, q)| (*a, q.0)).collect(),
-                Style::Squares,
-                4,
-            )
-            .with_errors(pl.iter().map(|(_, q)| q.1).collect()),
-        );
+    for (label, pts, style, color) in runs {
+        let (nonzero, zero): (Vec<_>, Vec<_>) = pts.into_iter().partition(|q| q.1 >= floor);
+        if !nonzero.is_empty() {
+            series.push(
+                Series::new(
+                    label.clone(),
+                    nonzero.iter().map(|q| (q.0, q.1)).collect(),
+                    style,
+                    color,
+                )
+                .with_errors(nonzero.iter().map(|q| q.2).collect()),
+            );
+        }
+        if !zero.is_empty() {
+            series.push(Series::new(
+                format!(
+                    "{}: mean MSE below {floor:.0e} (drawn there)",
+                    label.split(" (").next().unwrap_or(&label)
+                ),
+                zero.iter().map(|q| (q.0, floor)).collect(),
+                style,
+                color,
+            ));
+        }
     }
     let x = if p.y_is_product {
         "alpha = alpha1 alpha2"
@@ -450,9 +595,17 @@ fn inset(p: &Panel, out: &Path) {
     let axes = Axes {
         title: format!("{} at alpha2 = {a2}", p.title),
         x_label: x.into(),
-        y_label: "MSE of x (plain AMP: of h1)".into(),
+        y_label: if p.name == "right" {
+            "MSE of x (plain AMP: of h1)"
+        } else {
+            "MSE of x"
+        }
+        .into(),
         log_y: true,
-        legend: Legend::LowerLeft,
+        y_range: Some((floor / 3.0, top)),
+        // The curves fall from the upper left to the lower right: the legend goes where
+        // they are not, halfway up on the right.
+        legend: Legend::MiddleRight,
         ..Axes::default()
     };
     svg(&out.join(format!("{}_inset.svg", p.name)), &axes, &series).expect("plot");
@@ -564,7 +717,7 @@ fn panels(which: &str) -> Result<Vec<&'static Panel>, String> {
         .collect();
     if chosen.is_empty() {
         return Err(format!(
-            "unknown panel `{which}`: left, center (or centre), right, all or success"
+            "unknown panel `{which}`: left, center (or centre), right, all, success or replot"
         ));
     }
     Ok(chosen)
@@ -597,13 +750,31 @@ fn main() -> std::process::ExitCode {
         println!("success: {:.1} s", t.elapsed().as_secs_f64());
         return std::process::ExitCode::SUCCESS;
     }
-    let chosen = match panels(&which).and_then(|p| writable(&out).map(|_| p)) {
+    let replot = which == "replot";
+    // `replot DIR [PANEL]`: the panels of DIR (all by default).
+    let which = if replot {
+        std::env::args().nth(3).unwrap_or_else(|| "all".into())
+    } else {
+        which
+    };
+    let which = which.as_str();
+    let chosen = match panels(which).and_then(|p| writable(&out).map(|_| p)) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("error: {e}");
             return std::process::ExitCode::FAILURE;
         }
     };
+    if replot {
+        // The pictures again from the CSV files of an earlier run, without recomputing.
+        for p in chosen {
+            let (alg, it) = read_main(p, &out);
+            draw_main(p, &out, &alg, &it);
+            let (curve, rows) = read_inset(p, &out);
+            draw_inset(p, &out, &curve, &rows);
+        }
+        return std::process::ExitCode::SUCCESS;
+    }
     let start = Instant::now();
     for p in chosen {
         let t = Instant::now();

@@ -107,6 +107,8 @@ pub enum Legend {
     LowerLeft,
     /// Lower right.
     LowerRight,
+    /// Right, halfway up.
+    MiddleRight,
 }
 
 /// The palette: red, blue, green, grey, orange, purple, black.
@@ -285,6 +287,7 @@ pub fn figure(
                     Legend::UpperLeft => SeriesLabelPosition::UpperLeft,
                     Legend::LowerLeft => SeriesLabelPosition::LowerLeft,
                     Legend::LowerRight => SeriesLabelPosition::LowerRight,
+                    Legend::MiddleRight => SeriesLabelPosition::MiddleRight,
                 })
                 .background_style(WHITE.mix(0.85))
                 .border_style(BLACK)
