@@ -165,7 +165,9 @@ fn run(cli: Cli) -> Result<(), Error> {
             let bar = spinner(json, format!("state evolution of {}", model.display()));
             let report = se_model_file(&model);
             bar.finish_and_clear();
-            print(&report?, json)
+            let report = report?;
+            warn(&report.warnings);
+            print(&report, json)
         }
         Command::VampSe {
             model,
@@ -212,9 +214,17 @@ fn run(cli: Cli) -> Result<(), Error> {
                 out,
                 se: mlamp::se::SeOptions::default(),
             };
-            let report = phase_model_file(&model, &opts, &|| bar.inc(1));
+            // More thresholds than two: the bar grows by one bisection when it is full.
+            let report = phase_model_file(&model, &opts, &|| {
+                if bar.position() + 1 >= bar.length().unwrap_or(0) {
+                    bar.inc_length(bisections.max(1));
+                }
+                bar.inc(1)
+            });
             bar.finish_and_clear();
-            print(&report?, json)
+            let report = report?;
+            warn(&report.warnings);
+            print(&report, json)
         }
     }
 }
@@ -251,6 +261,13 @@ fn progress(json: bool, len: u64) -> indicatif::ProgressBar {
         bar.set_style(style);
     }
     bar
+}
+
+/// The consistency checks' violations, one `warning:` line each on stderr.
+fn warn(warnings: &[String]) {
+    for w in warnings {
+        eprintln!("warning: {w}");
+    }
 }
 
 /// Prints a report: one JSON object (keys sorted) with `json`, else its summary.

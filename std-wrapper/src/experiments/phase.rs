@@ -1,13 +1,21 @@
-//! Scans along the alpha of one layer: the state evolution's curves, and the algorithmic and
-//! information-theoretic thresholds by bracketing and bisection.
+//! Scans along the alpha of one layer: the state evolution's curves, every threshold where
+//! the ranking of its fixed points changes (bisected, naming the variables that switch), the
+//! algorithmic and information-theoretic thresholds of the signal among them, and the
+//! consistency checks along the scan.
 
 use rayon::prelude::*;
+use serde::Serialize;
 
 use crate::error::Error;
+use crate::se::branches::{StartCode, variable_name};
+use crate::se::checks::{self, Direction};
 use crate::se::{SeAnalysis, StateEvolution};
 
 /// Bisection stops when the bracket is this narrow (in alpha).
 pub const THRESHOLD_TOL: f64 = 1e-4;
+
+/// The most thresholds bisected inside one grid interval.
+pub const MAX_TRANSITIONS_PER_INTERVAL: usize = 8;
 
 /// The state evolution at one alpha (a row of `phase.csv`, an entry of the JSON's `curve`).
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -24,12 +32,21 @@ pub struct PhasePoint {
     pub free_energy_amp: f64,
     /// φ_RS at the informed fixed point.
     pub free_energy_informed: f64,
-    /// Whether both starts reach the same fixed point.
+    /// Whether the all-uninformative and all-informed starts reach the same fixed point.
     pub agree: bool,
+    /// Distinct fixed points.
+    pub branches: usize,
+    /// The starts that reach the Bayes-optimal fixed point (see
+    /// [`StartCode::label`]), space-separated.
+    pub optimal: String,
+    /// Every fixed point (not in the table).
+    #[serde(skip)]
+    pub analysis: SeAnalysis,
 }
 
 impl PhasePoint {
-    fn new(alpha: f64, a: &SeAnalysis) -> Self {
+    /// The point at `alpha` from its analysis.
+    pub fn new(alpha: f64, a: SeAnalysis) -> Self {
         Self {
             alpha,
             mse_amp: a.amp.mse_signal(),
@@ -38,30 +55,124 @@ impl PhasePoint {
             free_energy_amp: a.amp.free_energy,
             free_energy_informed: a.informed.free_energy,
             agree: a.branches_agree(),
+            branches: a.branches.len(),
+            optimal: a.ranking_labels()[0].clone(),
+            analysis: a,
         }
     }
 }
 
-/// The two thresholds along a scanned alpha (`None` where there is no transition in range).
+/// What changes at a threshold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransitionKind {
+    /// ML-AMP's fixed point (the all-uninformative start's) jumps.
+    Algorithmic,
+    /// The Bayes-optimal fixed point jumps.
+    InformationTheoretic,
+    /// Both at once (e.g. ML-AMP's fixed point, optimal until then, disappears).
+    AlgorithmicAndInformationTheoretic,
+    /// Only metastable fixed points appear, disappear or swap places in the ranking.
+    Metastable,
+}
+
+impl TransitionKind {
+    /// The name in the JSON (`"algorithmic"`, `"information_theoretic"`, …).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Algorithmic => "algorithmic",
+            Self::InformationTheoretic => "information_theoretic",
+            Self::AlgorithmicAndInformationTheoretic => "algorithmic_and_information_theoretic",
+            Self::Metastable => "metastable",
+        }
+    }
+}
+
+/// A threshold: where the ranking of the fixed points changes (an entry of the JSON's
+/// `transitions`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Transition {
+    /// The midpoint of the final bracket, [`THRESHOLD_TOL`] wide.
+    pub alpha: f64,
+    /// What changes.
+    pub kind: TransitionKind,
+    /// The variables whose MSE jumps (`x`, `h1`, …): ML-AMP's for an algorithmic threshold,
+    /// the optimal fixed point's for an information-theoretic one (both if both), any
+    /// start's for a metastable one.
+    pub variables: Vec<String>,
+    /// The ranking just below: per fixed point, lowest free energy first, its starts.
+    pub ranking_below: Vec<String>,
+    /// The ranking just above.
+    pub ranking_above: Vec<String>,
+    /// The analyses at the bracket's ends.
+    #[serde(skip)]
+    pub below: SeAnalysis,
+    /// See `below`.
+    #[serde(skip)]
+    pub above: SeAnalysis,
+}
+
+impl Transition {
+    fn new(alpha: f64, below: SeAnalysis, above: SeAnalysis) -> Self {
+        let depth = below.depth();
+        let amp = below.jumping_variables(&below.amp, &above.amp);
+        let opt = below.jumping_variables(below.optimal(), above.optimal());
+        let (kind, mut vars) = match (amp.is_empty(), opt.is_empty()) {
+            (false, true) => (TransitionKind::Algorithmic, amp),
+            (true, false) => (TransitionKind::InformationTheoretic, opt),
+            (false, false) => (
+                TransitionKind::AlgorithmicAndInformationTheoretic,
+                amp.into_iter().chain(opt).collect(),
+            ),
+            (true, true) => (
+                TransitionKind::Metastable,
+                StartCode::all(depth)
+                    .flat_map(|c| {
+                        below
+                            .jumping_variables(&below.branch_of(c).point, &above.branch_of(c).point)
+                    })
+                    .collect(),
+            ),
+        };
+        vars.sort_unstable();
+        vars.dedup();
+        Self {
+            alpha,
+            kind,
+            variables: vars.into_iter().map(variable_name).collect(),
+            ranking_below: below.ranking_labels(),
+            ranking_above: above.ranking_labels(),
+            below,
+            above,
+        }
+    }
+}
+
+/// The signal's two thresholds along a scanned alpha (`None` where there is none in range).
 #[derive(Clone, Copy, Debug, PartialEq, Default)]
 pub struct Thresholds {
-    /// Smallest alpha from which the uninformative fixed point is the informed one: ML-AMP's
-    /// (algorithmic) threshold.
+    /// Smallest alpha from which the all-uninformative start reaches the all-informed start's
+    /// fixed point: ML-AMP's (algorithmic) threshold.
     pub alpha_alg: Option<f64>,
-    /// Where the informed fixed point starts to have the lower free energy: the
-    /// information-theoretic threshold.
+    /// Where the all-informed start's fixed point becomes the lowest in free energy: the
+    /// information-theoretic threshold (none where only some hidden variables become
+    /// recoverable: those are in [`PhaseCurve::transitions`]).
     pub alpha_it: Option<f64>,
 }
 
-/// A scan: the grid's points and the thresholds.
+/// A scan: the grid's points, every threshold, the signal's two, and the warnings.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PhaseCurve {
     /// The scanned layer (0-based, from the signal).
     pub layer: usize,
     /// The grid, ascending in alpha.
     pub points: Vec<PhasePoint>,
-    /// The thresholds.
+    /// The signal's thresholds.
     pub thresholds: Thresholds,
+    /// Every threshold, ascending.
+    pub transitions: Vec<Transition>,
+    /// Violated consistency checks along the scan ([`crate::se::checks`]).
+    pub warnings: Vec<String>,
 }
 
 /// Bisection on a predicate false at `lo` and true at `hi`, to [`THRESHOLD_TOL`]; the
@@ -84,16 +195,73 @@ fn bisect(
     Ok(0.5 * (lo + hi))
 }
 
+/// The first threshold above `lo` up to `hi` (whose rankings differ): bisection on "the
+/// ranking differs from `lo`'s" to [`THRESHOLD_TOL`].
+fn bisect_ranking(
+    se: &StateEvolution<'_>,
+    layer: usize,
+    lo: &PhasePoint,
+    hi: &PhasePoint,
+    tick: &(dyn Fn() + Sync),
+) -> Result<Transition, Error> {
+    let target = lo.analysis.ranking();
+    let (mut a, mut b) = (
+        (lo.alpha, lo.analysis.clone()),
+        (hi.alpha, hi.analysis.clone()),
+    );
+    while b.0 - a.0 > THRESHOLD_TOL {
+        let mid = 0.5 * (a.0 + b.0);
+        tick();
+        let an = se.with_alpha(layer, mid)?.analyse().checked()?;
+        if an.ranking() == target {
+            a = (mid, an);
+        } else {
+            b = (mid, an);
+        }
+    }
+    Ok(Transition::new(0.5 * (a.0 + b.0), a.1, b.1))
+}
+
+/// Every threshold between two grid points: from `lo`, the first change of the ranking, then
+/// the next from just above it, until the ranking is `hi`'s (at most
+/// [`MAX_TRANSITIONS_PER_INTERVAL`]).
+fn transitions_between(
+    se: &StateEvolution<'_>,
+    layer: usize,
+    lo: &PhasePoint,
+    hi: &PhasePoint,
+    tick: &(dyn Fn() + Sync),
+) -> Result<Vec<Transition>, Error> {
+    let mut found: Vec<Transition> = Vec::new();
+    let mut from = lo.clone();
+    while from.analysis.ranking() != hi.analysis.ranking()
+        && found.len() < MAX_TRANSITIONS_PER_INTERVAL
+        && hi.alpha - from.alpha > THRESHOLD_TOL
+    {
+        let t = bisect_ranking(se, layer, &from, hi, tick)?;
+        let upper = t.alpha + 0.5 * THRESHOLD_TOL;
+        from = PhasePoint::new(upper.min(hi.alpha), t.above.clone());
+        found.push(t);
+    }
+    Ok(found)
+}
+
 /// Scans the alpha of layer `layer` over `steps` points from `from` to `to` (in parallel; the
-/// result does not depend on the number of threads), then bisects the thresholds:
-/// - algorithmic: the highest grid interval where the branches go from disagreeing to
-///   agreeing, bisected on "both starts reach the same fixed point";
-/// - information-theoretic: the interval where "the informed branch is optimal" turns true,
-///   with that predicate true at and above `alpha_alg`, false where the branches agree below
-///   it (only one, uninformative, fixed point), and `φ_informed < φ_amp` where they differ.
+/// result does not depend on the number of threads), then bisects every grid interval whose
+/// ends rank the fixed points differently, to every threshold inside ([`Transition`]). The
+/// signal's thresholds are among them, each bisected on its own predicate:
+/// - algorithmic: the highest grid interval where the all-uninformative and all-informed
+///   starts go from different fixed points to the same one;
+/// - information-theoretic: the lowest where "the all-informed start's fixed point is
+///   optimal" turns true, that predicate being true at and above `alpha_alg` and false where
+///   the two starts agree below it (only one, uninformative, fixed point).
 ///
-/// `tick` is called once per grid point and once per bisection step (for a progress bar: at
-/// most `steps + 2 ⌈log2(grid interval / THRESHOLD_TOL)⌉` calls).
+/// The warnings: the MMSE of the signal rising with alpha on the grid, and each grid point's
+/// [`checks::consistency`].
+///
+/// `tick` is called once per grid point and once per bisection step (for a progress bar:
+/// `steps` plus about `⌈log2(grid interval / THRESHOLD_TOL)⌉` per threshold and per signal
+/// threshold).
 pub fn scan(
     se: &StateEvolution<'_>,
     layer: usize,
@@ -111,16 +279,39 @@ pub fn scan(
     let alphas: Vec<f64> = (0..steps)
         .map(|i| from + (to - from) * i as f64 / (steps - 1) as f64)
         .collect();
-    let points = alphas
+    let graded = alphas
         .par_iter()
         .map(|&a| {
-            let p = PhasePoint::new(a, &se.with_alpha(layer, a)?.analyse().checked()?);
+            let se_a = se.with_alpha(layer, a)?;
+            let an = se_a.analyse().checked()?;
+            let w = checks::consistency(&se_a, &an)?;
             tick();
-            Ok(p)
+            Ok((PhasePoint::new(a, an), w))
         })
         .collect::<Result<Vec<_>, Error>>()?;
+    let mut warnings = Vec::new();
+    let mut points = Vec::with_capacity(graded.len());
+    for (p, w) in graded {
+        warnings.extend(w.into_iter().map(|w| format!("alpha = {}: {w}", p.alpha)));
+        points.push(p);
+    }
+    let mmse: Vec<(f64, f64)> = points.iter().map(|p| (p.alpha, p.mmse)).collect();
+    warnings.extend(checks::monotone(
+        &mmse,
+        se.rho()[0],
+        Direction::NonIncreasing,
+        &format!("the alpha of layer {}", layer + 1),
+    ));
+    let mut transitions = Vec::new();
+    for w in points.windows(2) {
+        if w[0].analysis.ranking() != w[1].analysis.ranking() {
+            transitions.extend(transitions_between(se, layer, &w[0], &w[1], tick)?);
+        }
+    }
+    // The signal's thresholds, each bisected on its own predicate from the grid interval
+    // where it flips (as before the ranking of all starts: the same values where only the
+    // two uniform starts matter).
     let at = |a: f64| -> Result<SeAnalysis, Error> { se.with_alpha(layer, a)?.analyse().checked() };
-
     let alpha_alg = match (1..points.len())
         .rev()
         .find(|&i| points[i].agree && !points[i - 1].agree)
@@ -131,13 +322,16 @@ pub fn scan(
         None => None,
     };
     let alg = alpha_alg.unwrap_or(f64::INFINITY);
-    let informed_wins =
-        |p: &PhasePoint| p.alpha >= alg || (!p.agree && p.free_energy_informed < p.free_energy_amp);
-    let alpha_it = match (1..points.len())
-        .find(|&i| informed_wins(&points[i]) && !informed_wins(&points[i - 1]))
-    {
+    let all_informed = StartCode::informed(se.depth());
+    let informed_wins = |alpha: f64, a: &SeAnalysis| {
+        alpha >= alg || (!a.branches_agree() && a.optimal_branch().reached_from(all_informed))
+    };
+    let alpha_it = match (1..points.len()).find(|&i| {
+        informed_wins(points[i].alpha, &points[i].analysis)
+            && !informed_wins(points[i - 1].alpha, &points[i - 1].analysis)
+    }) {
         Some(i) => Some(bisect(points[i - 1].alpha, points[i].alpha, tick, |a| {
-            Ok(informed_wins(&PhasePoint::new(a, &at(a)?)))
+            Ok(informed_wins(a, &at(a)?))
         })?),
         None => None,
     };
@@ -148,5 +342,7 @@ pub fn scan(
             alpha_alg,
             alpha_it,
         },
+        transitions,
+        warnings,
     })
 }

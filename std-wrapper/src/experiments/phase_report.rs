@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::phase::{PhaseCurve, PhasePoint, scan};
-use super::plot::{Axes, Series, Style, svg};
+use super::phase::{PhaseCurve, PhasePoint, Transition, TransitionKind, scan};
+use super::plot::{Axes, Legend, Region, Series, Style, figure};
 use crate::error::Error;
 use crate::model::Model;
 use crate::se::{SeOptions, StateEvolution};
@@ -39,6 +39,10 @@ pub struct PhaseReport {
     pub alpha_alg: Option<f64>,
     /// The information-theoretic threshold, if one is in range.
     pub alpha_it: Option<f64>,
+    /// Every threshold where the ranking of the fixed points changes, ascending.
+    pub transitions: Vec<Transition>,
+    /// Violated consistency checks along the scan; empty when all hold.
+    pub warnings: Vec<String>,
     /// The grid.
     pub curve: Vec<PhasePoint>,
     /// Where the table went.
@@ -101,6 +105,8 @@ pub fn phase_model_file(
         layer: opts.layer,
         alpha_alg: curve.thresholds.alpha_alg,
         alpha_it: curve.thresholds.alpha_it,
+        transitions: curve.transitions,
+        warnings: curve.warnings,
         curve: curve.points,
         csv: csv_path.display().to_string(),
         plot: svg_path.display().to_string(),
@@ -117,55 +123,104 @@ fn write_csv(path: &Path, points: &[PhasePoint]) -> Result<(), Error> {
     w.flush().map_err(io(path))
 }
 
-/// The signal's MSE along alpha (ML-AMP's SE and the MMSE) and the thresholds as vertical
-/// lines, on a log scale.
+/// Colour of a threshold kind in the plots (the same in `mlamp phase` and Fig. 2):
+/// algorithmic orange, information-theoretic blue, both purple, metastable grey.
+pub fn threshold_color(kind: TransitionKind) -> usize {
+    match kind {
+        TransitionKind::Algorithmic => 4,
+        TransitionKind::InformationTheoretic => 1,
+        TransitionKind::AlgorithmicAndInformationTheoretic => 5,
+        TransitionKind::Metastable => 3,
+    }
+}
+
+/// Region colours (drawn pale): impossible red, hard orange, easy green.
+pub const REGION_COLORS: [usize; 3] = [0, 4, 2];
+
+/// The signal's MSE along alpha (ML-AMP's SE, solid black, and the MMSE, dashed red) on a log
+/// scale; every threshold as a vertical line coloured by kind (dashed: algorithmic, solid:
+/// information-theoretic, dotted: metastable); where the signal's thresholds are in range,
+/// the phases shaded and labelled (impossible below α_IT, hard up to α_alg, easy above).
 fn plot(path: &Path, curve: &PhaseCurve, title: &str) -> Result<(), Error> {
-    let pts = |f: fn(&PhasePoint) -> f64| {
-        curve
-            .points
-            .iter()
-            .map(|q| (q.alpha, f(q)))
-            .collect::<Vec<_>>()
-    };
-    let mut series = vec![
-        Series {
-            label: "ML-AMP (SE)".into(),
-            points: pts(|q| q.mse_amp),
-            style: Style::Line,
-            color: 0,
-        },
-        Series {
-            label: "MMSE".into(),
-            points: pts(|q| q.mmse),
-            style: Style::Dashed,
-            color: 1,
-        },
-    ];
-    let t = curve.thresholds;
-    let (lo, hi) = curve.points.iter().fold((f64::MAX, f64::MIN), |(a, b), q| {
-        (a.min(q.mse_amp), b.max(q.mse_amp))
-    });
-    for (name, a, c) in [("alpha_alg", t.alpha_alg, 3), ("alpha_IT", t.alpha_it, 2)] {
-        if let Some(a) = a {
-            let lo = lo.max(hi * 1e-12).max(f64::MIN_POSITIVE);
-            series.push(Series {
-                label: format!("{name} = {a:.4}"),
-                points: vec![(a, lo), (a, hi)],
-                style: Style::Dashed,
-                color: c,
-            });
+    // The grid and both ends of every threshold's bracket: the jumps drawn as jumps.
+    let mut at: Vec<(f64, f64, f64)> = curve
+        .points
+        .iter()
+        .map(|q| (q.alpha, q.mse_amp, q.mmse))
+        .collect();
+    for t in &curve.transitions {
+        let h = 0.5 * super::phase::THRESHOLD_TOL;
+        for (a, an) in [(t.alpha - h, &t.below), (t.alpha + h, &t.above)] {
+            at.push((a, an.amp.mse_signal(), an.mmse_signal()));
         }
     }
+    at.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let pts = |f: fn(&(f64, f64, f64)) -> f64| at.iter().map(|q| (q.0, f(q))).collect::<Vec<_>>();
+    let mut series = vec![
+        Series::new("ML-AMP (SE)", pts(|q| q.1), Style::Line, 6),
+        Series::new("MMSE", pts(|q| q.2), Style::Dashed, 0),
+    ];
+    let (lo, hi) = curve.points.iter().fold((f64::MAX, f64::MIN), |(a, b), q| {
+        (a.min(q.mse_amp).min(q.mmse), b.max(q.mse_amp).max(q.mmse))
+    });
+    let hi = hi.max(f64::MIN_POSITIVE);
+    let lo = lo.max(hi * 1e-12);
+    let (y0, y1) = (lo / 2.0, hi * 2.0);
+    for t in &curve.transitions {
+        let style = match t.kind {
+            TransitionKind::Algorithmic => Style::Dashed,
+            TransitionKind::Metastable => Style::Dotted,
+            _ => Style::Line,
+        };
+        let vars = if t.variables.is_empty() {
+            String::new()
+        } else {
+            format!(" ({} jump)", t.variables.join(", "))
+        };
+        series.push(Series::new(
+            format!("{} = {:.4}{vars}", t.kind.name(), t.alpha),
+            vec![(t.alpha, y0), (t.alpha, y1)],
+            style,
+            threshold_color(t.kind),
+        ));
+    }
+    let (a0, a1) = (
+        curve.points[0].alpha,
+        curve.points[curve.points.len() - 1].alpha,
+    );
+    let th = curve.thresholds;
+    let mut regions = Vec::new();
+    let mut band = |label: &str, from: f64, to: f64, color: usize| {
+        if to > from {
+            regions.push(Region {
+                label: label.into(),
+                polygon: vec![(from, y0), (to, y0), (to, y1), (from, y1)],
+                color,
+                anchor: (0.5 * (from + to), (y0 * y1).sqrt()),
+            });
+        }
+    };
+    if th.alpha_it.is_some() || th.alpha_alg.is_some() {
+        let it = th.alpha_it.unwrap_or(a0).max(a0);
+        let alg = th.alpha_alg.unwrap_or(a1).min(a1);
+        band("impossible", a0, it, REGION_COLORS[0]);
+        band("hard", it, alg, REGION_COLORS[1]);
+        band("easy", alg, a1, REGION_COLORS[2]);
+    }
     let layer = curve.layer + 1;
-    svg(
+    figure(
         path,
         &Axes {
             title: title.into(),
             x_label: format!("alpha of layer {layer}"),
             y_label: "signal MSE".into(),
             log_y: true,
+            y_range: Some((y0, y1)),
+            legend: Legend::LowerLeft,
+            ..Axes::default()
         },
         &series,
+        &regions,
     )
 }
 
@@ -175,6 +230,21 @@ impl fmt::Display for PhaseReport {
         let show = |a: Option<f64>| a.map_or("none in range".to_string(), |a| format!("{a:.4}"));
         writeln!(f, "alpha_alg {}", show(self.alpha_alg))?;
         writeln!(f, "alpha_IT  {}", show(self.alpha_it))?;
+        for t in &self.transitions {
+            writeln!(
+                f,
+                "threshold {:.4}  {} ({}); ranking {} -> {}",
+                t.alpha,
+                t.kind.name(),
+                if t.variables.is_empty() {
+                    "no variable jumps".to_string()
+                } else {
+                    format!("{} jump", t.variables.join(", "))
+                },
+                t.ranking_below.join(" | "),
+                t.ranking_above.join(" | ")
+            )?;
+        }
         write!(f, "wrote {} and {}", self.csv, self.plot)
     }
 }

@@ -22,12 +22,22 @@
 //! each `I` the average of a `log Z` (see `mlamp_core::se`). It equals
 //! `−(1/n_0) E log P(y)` at the fixed point of lowest φ (eq. 16), whose signal MSE is the
 //! MMSE (eq. 17).
+//!
+//! # Every fixed point ([`branches`])
+//! A multi-layer model can have fixed points where some variables are recovered and others
+//! not (the decoder of eq. 20 below the perceptron's α_IT: `h_1` known, `x` not), which
+//! neither the all-uninformative nor the all-informed start reaches. [`StateEvolution::analyse`]
+//! starts from all `2^L` combinations of the two per variable, merges the fixed points they
+//! reach and ranks them by φ; [`checks`] holds the consistency checks the ranking must pass.
 
+pub mod branches;
+pub mod checks;
 mod report;
 pub mod spectral_law;
 pub mod vamp;
 
-pub use report::{SeReport, se_model_file, se_model_file_with};
+pub use branches::{Branch, SeAnalysis, StartCode};
+pub use report::{BranchReport, SeReport, se_model_file, se_model_file_with};
 
 use mlamp_core::channel::Channel;
 use mlamp_core::quadrature::GaussHermite;
@@ -45,7 +55,7 @@ pub const MIN_RELATIVE_MSE: f64 = 1e-12;
 /// Gauss–Hermite points of the state evolution's rule.
 pub const SE_HERMITE_POINTS: usize = 32;
 
-/// Where the iteration starts.
+/// Where the iteration starts, per variable.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Start {
     /// `m_j = (E h_j)² + 1e-6 ρ_j`: what an algorithm initialised from the prior knows.
@@ -102,58 +112,6 @@ impl FixedPoint {
     }
 }
 
-/// Both fixed points and which is Bayes-optimal.
-#[derive(Clone, Debug, PartialEq)]
-pub struct SeAnalysis {
-    /// From the uninformative start: what ML-AMP reaches.
-    pub amp: FixedPoint,
-    /// From the informed start.
-    pub informed: FixedPoint,
-}
-
-impl SeAnalysis {
-    /// `Ok(self)` if both fixed points are finite, else [`Error::NonFinite`] naming the
-    /// branch: a comparison of free energies that are NaN would pick a branch at random.
-    pub fn checked(self) -> Result<Self, Error> {
-        for (name, p) in [("uninformative", &self.amp), ("informed", &self.informed)] {
-            if p.diverged {
-                return Err(Error::NonFinite {
-                    what: format!(
-                        "the state evolution from the {name} start (after {} iterations)",
-                        p.iterations
-                    ),
-                    hint: "the model's scales (variances, noises, alphas) are beyond what its \
-                           averages can represent; rescale them"
-                        .into(),
-                });
-            }
-        }
-        Ok(self)
-    }
-
-    /// The fixed point of lowest free energy (eq. 16): the Bayes-optimal one.
-    pub fn optimal(&self) -> &FixedPoint {
-        if self.informed.free_energy < self.amp.free_energy {
-            &self.informed
-        } else {
-            &self.amp
-        }
-    }
-
-    /// MMSE of the signal (eq. 17).
-    pub fn mmse_signal(&self) -> f64 {
-        self.optimal().mse_signal()
-    }
-
-    /// Whether the two starts reach the same fixed point (ML-AMP is then Bayes-optimal).
-    /// Two signal MSEs agree when they differ by at most `1e-6 ρ_0 + 1e-3 min`.
-    pub fn branches_agree(&self) -> bool {
-        let (a, b) = (self.amp.mse_signal(), self.informed.mse_signal());
-        let rho0 = self.amp.m[0] + self.amp.mse[0];
-        (a - b).abs() <= 1e-6 * rho0 + 1e-3 * a.min(b)
-    }
-}
-
 /// The state evolution of one model.
 pub struct StateEvolution<'m> {
     model: &'m Model,
@@ -173,6 +131,17 @@ impl<'m> StateEvolution<'m> {
             return Err(Error::invalid(
                 "se options",
                 "max_iter >= 1 and tol >= 0 are needed",
+            ));
+        }
+        if model.depth() > branches::MAX_DEPTH {
+            return Err(Error::invalid(
+                "layers",
+                format!(
+                    "the state evolution starts from all 2^L informed/uninformative \
+                     combinations: at most {} layers (the model has {})",
+                    branches::MAX_DEPTH,
+                    model.depth()
+                ),
             ));
         }
         let moments = model.moments()?;
@@ -202,6 +171,37 @@ impl<'m> StateEvolution<'m> {
             gh: self.gh.clone(),
             opts: self.opts,
         })
+    }
+
+    /// The state evolution of the first `k` layers alone (`1 ≤ k ≤ L`): the model whose
+    /// observation is `h_k`, i.e. the later layers observed noiselessly (for the
+    /// data-processing bound of [`checks`]). An error if layer `k − 1`'s channel cannot
+    /// produce an observation (a ReLU without noise has no density: the same refusal as a
+    /// model file with that last layer).
+    pub fn truncated(&self, k: usize) -> Result<Self, Error> {
+        if k == 0 || k > self.alphas.len() {
+            return Err(Error::invalid(
+                "layers",
+                format!("a truncation keeps 1..={} layers", self.alphas.len()),
+            ));
+        }
+        self.model.layers[k - 1]
+            .channel
+            .check_as_output()
+            .map_err(|e| Error::at(&format!("layers[{}].channel", k - 1), e))?;
+        Ok(Self {
+            model: self.model,
+            alphas: self.alphas[..k].to_vec(),
+            rho: self.rho[..=k].to_vec(),
+            mean: self.mean[..=k].to_vec(),
+            gh: self.gh.clone(),
+            opts: self.opts,
+        })
+    }
+
+    /// Layers `L` (the number of estimated variables `h_0, …, h_{L−1}`).
+    pub fn depth(&self) -> usize {
+        self.alphas.len()
     }
 
     /// The layers' alphas.
@@ -274,14 +274,22 @@ impl<'m> StateEvolution<'m> {
         next
     }
 
-    /// Iterates from `start` to a fixed point.
+    /// Iterates from `start` (the same for every variable) to a fixed point.
     pub fn fixed_point(&self, start: Start) -> FixedPoint {
+        self.fixed_point_from(&vec![start; self.alphas.len()])
+    }
+
+    /// Iterates from `start` (one entry per variable `h_0, …, h_{L−1}`; missing entries are
+    /// uninformative) to a fixed point.
+    pub fn fixed_point_from(&self, start: &[Start]) -> FixedPoint {
         let depth = self.alphas.len();
         let mut m: Vec<f64> = (0..depth)
-            .map(|j| match start {
-                Start::Uninformative => self.mean[j] * self.mean[j] + 1e-6 * self.rho[j],
-                Start::Informed => (1.0 - 1e-6) * self.rho[j],
-            })
+            .map(
+                |j| match start.get(j).copied().unwrap_or(Start::Uninformative) {
+                    Start::Uninformative => self.mean[j] * self.mean[j] + 1e-6 * self.rho[j],
+                    Start::Informed => (1.0 - 1e-6) * self.rho[j],
+                },
+            )
             .collect();
         let mut iterations = 0;
         let mut converged = false;
@@ -332,14 +340,6 @@ impl<'m> StateEvolution<'m> {
             iterations,
             converged: converged && !diverged,
             diverged,
-        }
-    }
-
-    /// The fixed points from both starts.
-    pub fn analyse(&self) -> SeAnalysis {
-        SeAnalysis {
-            amp: self.fixed_point(Start::Uninformative),
-            informed: self.fixed_point(Start::Informed),
         }
     }
 }

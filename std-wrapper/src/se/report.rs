@@ -1,12 +1,14 @@
-//! What `mlamp se` reports: both fixed points of a model file's state evolution, the MMSE
-//! and the free energies, as a serialisable [`SeReport`].
+//! What `mlamp se` reports: every distinct fixed point of a model file's state evolution
+//! (from all `2^L` starts, ranked by free energy), the MMSE, the algorithmic MSE and the
+//! consistency checks' warnings, as a serialisable [`SeReport`].
 
 use std::fmt;
 use std::path::Path;
 
 use serde::Serialize;
 
-use super::{SeOptions, StateEvolution};
+use super::branches::{SeAnalysis, StartCode};
+use super::{SeOptions, StateEvolution, checks};
 use crate::error::Error;
 use crate::model::Model;
 
@@ -37,16 +39,73 @@ pub struct SeReport {
     pub iterations: usize,
     /// Iterations from the informed start.
     pub iterations_informed: usize,
-    /// Both iterations reached the tolerance.
+    /// Every branch's representative start reached the tolerance.
     pub converged: bool,
-    /// Which fixed point is Bayes-optimal: `"informed"` or `"amp"`.
-    pub bayes_optimal: &'static str,
+    /// Which fixed point is Bayes-optimal: `"amp"` if the all-uninformative start reaches
+    /// it, else `"informed"` if the all-informed one does, else the label of the first start
+    /// that does (e.g. `"UI"`, see [`StartCode::label`]).
+    pub bayes_optimal: String,
+    /// The MMSE of every variable (the optimal branch's MSEs), signal first.
+    pub mmse_layers: Vec<f64>,
+    /// Every distinct fixed point, lowest free energy first.
+    pub branches: Vec<BranchReport>,
+    /// Violated consistency checks ([`checks::consistency`]); empty when all hold.
+    pub warnings: Vec<String>,
     /// Layers of the model (for the summary).
     #[serde(skip)]
     pub depth: usize,
     /// Signal MSE of the informed fixed point (for the summary).
     #[serde(skip)]
     pub mse_signal_informed: f64,
+}
+
+/// One distinct fixed point (an entry of the JSON's `branches`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct BranchReport {
+    /// Rank by free energy, 1 for the Bayes-optimal one.
+    pub rank: usize,
+    /// φ_RS (eq. 15).
+    pub free_energy: f64,
+    /// Every variable's MSE, signal first.
+    pub mse_layers: Vec<f64>,
+    /// The starts that reach it: one letter per variable, signal first, `U` uninformative,
+    /// `I` informed.
+    pub starts: Vec<String>,
+    /// Iterations of its representative start.
+    pub iterations: usize,
+    /// Its representative start reached the tolerance.
+    pub converged: bool,
+}
+
+impl BranchReport {
+    /// The report of every branch of `a`, in rank order.
+    pub fn all(a: &SeAnalysis) -> Vec<Self> {
+        let depth = a.depth();
+        a.branches
+            .iter()
+            .enumerate()
+            .map(|(i, b)| Self {
+                rank: i + 1,
+                free_energy: b.point.free_energy,
+                mse_layers: b.point.mse.clone(),
+                starts: b.starts.iter().map(|s| s.label(depth)).collect(),
+                iterations: b.point.iterations,
+                converged: b.point.converged,
+            })
+            .collect()
+    }
+}
+
+/// Which branch is Bayes-optimal, as [`SeReport::bayes_optimal`] says.
+pub fn bayes_optimal_name(a: &SeAnalysis) -> String {
+    let opt = a.optimal_branch();
+    if opt.reached_from(StartCode::UNINFORMATIVE) {
+        "amp".into()
+    } else if opt.reached_from(StartCode::informed(a.depth())) {
+        "informed".into()
+    } else {
+        opt.starts[0].label(a.depth())
+    }
 }
 
 /// The state evolution of the model file `path` with the default options.
@@ -59,6 +118,7 @@ pub fn se_model_file_with(path: &Path, opts: &SeOptions) -> Result<SeReport, Err
     let m = Model::from_file(path)?;
     let se = StateEvolution::new(&m, *opts)?;
     let a = se.analyse().checked()?;
+    let warnings = checks::consistency(&se, &a)?;
     Ok(SeReport {
         model: path.display().to_string(),
         mse_signal_amp: a.amp.mse_signal(),
@@ -72,12 +132,11 @@ pub fn se_model_file_with(path: &Path, opts: &SeOptions) -> Result<SeReport, Err
         rho: se.rho()[..m.depth()].to_vec(),
         iterations: a.amp.iterations,
         iterations_informed: a.informed.iterations,
-        converged: a.amp.converged && a.informed.converged,
-        bayes_optimal: if std::ptr::eq(a.optimal(), &a.informed) {
-            "informed"
-        } else {
-            "amp"
-        },
+        converged: a.branches.iter().all(|b| b.point.converged),
+        bayes_optimal: bayes_optimal_name(&a),
+        mmse_layers: a.optimal().mse.clone(),
+        branches: BranchReport::all(&a),
+        warnings,
         depth: m.depth(),
         mse_signal_informed: a.informed.mse_signal(),
     })
@@ -105,6 +164,31 @@ impl fmt::Display for SeReport {
         )?;
         for (k, e) in self.mse_layers_amp.iter().enumerate().skip(1) {
             write!(f, "\nMSE h_{k} (SE)  {e:.4e}")?;
+        }
+        if self.depth > 1 {
+            write!(
+                f,
+                "\nbranches       {} distinct fixed points from {} starts, lowest free energy \
+                 first (starts: U/I per variable, x first)",
+                self.branches.len(),
+                1usize << self.depth
+            )?;
+            for b in &self.branches {
+                let mses: Vec<String> = b
+                    .mse_layers
+                    .iter()
+                    .enumerate()
+                    .map(|(j, e)| format!("{} {e:.4e}", super::branches::variable_name(j)))
+                    .collect();
+                write!(
+                    f,
+                    "\n  {}. free energy {:.10}  MSE {}  from {}",
+                    b.rank,
+                    b.free_energy,
+                    mses.join(", "),
+                    b.starts.join(" ")
+                )?;
+            }
         }
         Ok(())
     }

@@ -1,0 +1,285 @@
+//! Every fixed point of the ML-AMP state evolution: the iteration started from all `2^L`
+//! combinations of an uninformative and an informed start per variable, the fixed points
+//! reached merged when they coincide, and ranked by the replica free energy φ_RS (eq. 15 of
+//! the ML-AMP paper (Manoel, Krzakala, Mézard, Zdeborová, *Multi-layer generalized linear
+//! estimation*)). The Bayes-optimal branch is the one of lowest φ (eq. 16), its MSEs the
+//! MMSEs (eq. 17); the all-uninformative start's is what ML-AMP reaches.
+//!
+//! Two starts are not enough for `L ≥ 2`: for the decoder of eq. 20 below the binary
+//! perceptron's α_IT, the fixed point where `h_1` is recovered and `x` is not (x's MSE that of
+//! the perceptron) is reached only from "x uninformative, h_1 informed", and it has a lower φ
+//! than the all-recovered one.
+
+use rayon::prelude::*;
+
+use super::{FixedPoint, Start, StateEvolution};
+use crate::error::Error;
+
+/// The most layers whose `2^L` starts are iterated (1024 fixed points).
+pub const MAX_DEPTH: usize = 10;
+
+/// One start: bit `j` set means variable `h_j` (`h_0 = x`) starts informed, else
+/// uninformative. Code 0 is the all-uninformative start, `2^L − 1` the all-informed one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct StartCode(pub u32);
+
+impl StartCode {
+    /// The all-uninformative start (what ML-AMP is initialised with).
+    pub const UNINFORMATIVE: Self = Self(0);
+
+    /// The all-informed start of a model with `depth` layers.
+    pub fn informed(depth: usize) -> Self {
+        Self((1u32 << depth) - 1)
+    }
+
+    /// Every start of a model with `depth` layers, in code order.
+    pub fn all(depth: usize) -> impl Iterator<Item = Self> {
+        (0..1u32 << depth).map(Self)
+    }
+
+    /// The start of each variable, signal first.
+    pub fn starts(self, depth: usize) -> Vec<Start> {
+        (0..depth)
+            .map(|j| {
+                if self.0 >> j & 1 == 1 {
+                    Start::Informed
+                } else {
+                    Start::Uninformative
+                }
+            })
+            .collect()
+    }
+
+    /// One letter per variable, signal first: `U` uninformative, `I` informed (`"UI"`: x
+    /// uninformative, h_1 informed).
+    pub fn label(self, depth: usize) -> String {
+        (0..depth)
+            .map(|j| if self.0 >> j & 1 == 1 { 'I' } else { 'U' })
+            .collect()
+    }
+}
+
+/// The name of variable `j`: `x` for the signal, `h{j}` for the output of layer `j`
+/// (numbered from 1 at the signal, as in the model files).
+pub fn variable_name(j: usize) -> String {
+    if j == 0 { "x".into() } else { format!("h{j}") }
+}
+
+/// Whether two MSEs of a variable of second moment `rho` are the same fixed point's: they
+/// differ by at most `1e-6 ρ + 1e-3 min` (the iteration stops at a relative change of
+/// 1e-8 of the MSE, far inside this).
+pub fn mse_coincide(a: f64, b: f64, rho: f64) -> bool {
+    (a - b).abs() <= 1e-6 * rho + 1e-3 * a.min(b)
+}
+
+/// Whether `a` is above `b` by more than the SE's accuracy: `a − b > 1e-6 ρ + 1e-3 max(a, b)`
+/// (for the consistency checks: an MSE that should be at least another's).
+pub fn mse_exceeds(a: f64, b: f64, rho: f64) -> bool {
+    a - b > 1e-6 * rho + 1e-3 * a.max(b)
+}
+
+/// Whether a variable's MSE jumps between two fixed points (a phase transition of that
+/// variable, as opposed to its continuous change over a bracket of width 1e-4 in alpha):
+/// `|a − b| > 1e-3 ρ + 0.05 max(a, b)`.
+pub fn mse_jumps(a: f64, b: f64, rho: f64) -> bool {
+    (a - b).abs() > 1e-3 * rho + 0.05 * a.max(b)
+}
+
+/// A distinct fixed point and the starts that reach it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Branch {
+    /// The fixed point: the all-uninformative or all-informed start's if either reaches it
+    /// (the one of lower φ if both), else the lowest-φ start's among those that do.
+    pub point: FixedPoint,
+    /// The starts that reach it (ascending codes): which basins it has.
+    pub starts: Vec<StartCode>,
+}
+
+impl Branch {
+    /// Whether `start` reaches this branch.
+    pub fn reached_from(&self, start: StartCode) -> bool {
+        self.starts.contains(&start)
+    }
+}
+
+/// The fixed points of a model's state evolution from all `2^L` starts.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SeAnalysis {
+    /// From the all-uninformative start: what ML-AMP reaches.
+    pub amp: FixedPoint,
+    /// From the all-informed start.
+    pub informed: FixedPoint,
+    /// The distinct fixed points, lowest free energy first (ties: the lower first start).
+    pub branches: Vec<Branch>,
+    /// Second moments ρ_j of the estimated variables.
+    pub rho: Vec<f64>,
+}
+
+impl SeAnalysis {
+    /// Merges the fixed points `reached` (one per start, any order) into branches: a point
+    /// joins the first branch whose every variable's MSE coincides with its own
+    /// ([`mse_coincide`]), and the branches are sorted by φ.
+    pub fn from_fixed_points(mut reached: Vec<(StartCode, FixedPoint)>, rho: Vec<f64>) -> Self {
+        reached.sort_by_key(|r| r.0);
+        let depth = rho.len();
+        let all_informed = StartCode::informed(depth);
+        let find = |code: StartCode| {
+            reached
+                .iter()
+                .find(|r| r.0 == code)
+                .map(|r| r.1.clone())
+                .expect("every start was iterated")
+        };
+        let (amp, informed) = (find(StartCode::UNINFORMATIVE), find(all_informed));
+        let mut groups: Vec<Vec<usize>> = Vec::new();
+        for (i, (_, p)) in reached.iter().enumerate() {
+            let same = |g: &Vec<usize>| {
+                let q = &reached[g[0]].1;
+                (0..depth).all(|j| mse_coincide(p.mse[j], q.mse[j], rho[j]))
+            };
+            match groups.iter_mut().find(|g| same(g)) {
+                Some(g) => g.push(i),
+                None => groups.push(vec![i]),
+            }
+        }
+        let mut branches: Vec<Branch> = groups
+            .into_iter()
+            .map(|g| {
+                let ends: Vec<usize> = g
+                    .iter()
+                    .copied()
+                    .filter(|&i| {
+                        reached[i].0 == StartCode::UNINFORMATIVE || reached[i].0 == all_informed
+                    })
+                    .collect();
+                let pool = if ends.is_empty() { &g } else { &ends };
+                // Strictly lower φ wins; on a tie the earlier (lower-code) start.
+                let best = pool
+                    .iter()
+                    .copied()
+                    .reduce(|a, b| {
+                        if reached[b].1.free_energy < reached[a].1.free_energy {
+                            b
+                        } else {
+                            a
+                        }
+                    })
+                    .expect("a group is never empty");
+                Branch {
+                    point: reached[best].1.clone(),
+                    starts: g.iter().map(|&i| reached[i].0).collect(),
+                }
+            })
+            .collect();
+        branches.sort_by(|a, b| a.point.free_energy.total_cmp(&b.point.free_energy));
+        Self {
+            amp,
+            informed,
+            branches,
+            rho,
+        }
+    }
+
+    /// `Ok(self)` if every fixed point is finite, else [`Error::NonFinite`] naming the
+    /// start: a comparison of free energies that are NaN would pick a branch at random.
+    pub fn checked(self) -> Result<Self, Error> {
+        let depth = self.rho.len();
+        for b in &self.branches {
+            if b.point.diverged {
+                return Err(Error::NonFinite {
+                    what: format!(
+                        "the state evolution from the start {} (U uninformative, I informed, \
+                         signal first; after {} iterations)",
+                        b.starts[0].label(depth),
+                        b.point.iterations
+                    ),
+                    hint: "the model's scales (variances, noises, alphas) are beyond what its \
+                           averages can represent; rescale them"
+                        .into(),
+                });
+            }
+        }
+        Ok(self)
+    }
+
+    /// Layers of the model.
+    pub fn depth(&self) -> usize {
+        self.rho.len()
+    }
+
+    /// The branch of lowest free energy (eq. 16): the Bayes-optimal one.
+    pub fn optimal_branch(&self) -> &Branch {
+        &self.branches[0]
+    }
+
+    /// The Bayes-optimal fixed point.
+    pub fn optimal(&self) -> &FixedPoint {
+        &self.optimal_branch().point
+    }
+
+    /// MMSE of the signal (eq. 17).
+    pub fn mmse_signal(&self) -> f64 {
+        self.optimal().mse_signal()
+    }
+
+    /// Rank (0 = optimal) of the branch `start` reaches.
+    pub fn rank_of(&self, start: StartCode) -> usize {
+        self.branches
+            .iter()
+            .position(|b| b.reached_from(start))
+            .expect("every start reaches a branch")
+    }
+
+    /// The branch `start` reaches.
+    pub fn branch_of(&self, start: StartCode) -> &Branch {
+        &self.branches[self.rank_of(start)]
+    }
+
+    /// Whether the all-uninformative and the all-informed starts reach the same branch
+    /// (ML-AMP is then Bayes-optimal and recovers what the ground truth's neighbourhood does).
+    pub fn branches_agree(&self) -> bool {
+        self.rank_of(StartCode::UNINFORMATIVE) == self.rank_of(StartCode::informed(self.depth()))
+    }
+
+    /// The ranking as the starts of each branch, lowest φ first: what a phase transition
+    /// changes (a branch appears, disappears or two swap).
+    pub fn ranking(&self) -> Vec<Vec<StartCode>> {
+        self.branches.iter().map(|b| b.starts.clone()).collect()
+    }
+
+    /// The ranking as text, one entry per branch: its starts' labels joined by spaces.
+    pub fn ranking_labels(&self) -> Vec<String> {
+        let depth = self.depth();
+        self.branches
+            .iter()
+            .map(|b| {
+                b.starts
+                    .iter()
+                    .map(|s| s.label(depth))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect()
+    }
+
+    /// The variables whose MSE jumps ([`mse_jumps`]) between fixed points `a` and `b`.
+    pub fn jumping_variables(&self, a: &FixedPoint, b: &FixedPoint) -> Vec<usize> {
+        (0..self.depth())
+            .filter(|&j| mse_jumps(a.mse[j], b.mse[j], self.rho[j]))
+            .collect()
+    }
+}
+
+impl StateEvolution<'_> {
+    /// The fixed points from all `2^L` starts (in parallel; the result does not depend on
+    /// the number of threads), merged and ranked ([`SeAnalysis::from_fixed_points`]).
+    pub fn analyse(&self) -> SeAnalysis {
+        let depth = self.depth();
+        let reached: Vec<(StartCode, FixedPoint)> = StartCode::all(depth)
+            .collect::<Vec<_>>()
+            .into_par_iter()
+            .map(|c| (c, self.fixed_point_from(&c.starts(depth))))
+            .collect();
+        SeAnalysis::from_fixed_points(reached, self.rho()[..depth].to_vec())
+    }
+}
