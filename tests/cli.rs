@@ -184,7 +184,10 @@ fn phase_scan_is_the_same_on_one_thread_and_two() {
     );
     assert_eq!(v["curve"].as_array().unwrap().len(), 6);
     let svg = std::fs::read_to_string(dir.join("phase.svg")).unwrap();
-    assert!(svg.contains("<svg") && svg.contains("alpha_alg"));
+    // The legend names each threshold with its value.
+    assert!(svg.contains("<svg"), "{svg}");
+    assert!(svg.contains("algorithmic = 1.49"), "{svg}");
+    assert!(svg.contains("information-theoretic = 1.24"), "{svg}");
     assert_one_line_error(
         &mlamp(&[
             "phase",

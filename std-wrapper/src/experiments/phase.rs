@@ -86,6 +86,16 @@ impl TransitionKind {
             Self::Metastable => "metastable",
         }
     }
+
+    /// The name in a plot's legend or a sentence (`"information-theoretic"`, …).
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Algorithmic => "algorithmic",
+            Self::InformationTheoretic => "information-theoretic",
+            Self::AlgorithmicAndInformationTheoretic => "algorithmic and information-theoretic",
+            Self::Metastable => "metastable",
+        }
+    }
 }
 
 /// A threshold: where the ranking of the fixed points changes (an entry of the JSON's

@@ -178,7 +178,7 @@ fn plot(path: &Path, curve: &PhaseCurve, title: &str) -> Result<(), Error> {
             format!(" ({} jump)", t.variables.join(", "))
         };
         series.push(Series::new(
-            format!("{} = {:.4}{vars}", t.kind.name(), t.alpha),
+            format!("{} = {:.4}{vars}", t.kind.label(), t.alpha),
             vec![(t.alpha, y0), (t.alpha, y1)],
             style,
             threshold_color(t.kind),
