@@ -39,7 +39,7 @@ fn benches(c: &mut Criterion) {
                 samples: 100_000,
                 iterations,
                 seed: 1,
-                estimator: None,
+                ..VampSeOptions::default()
             };
             g.bench_function(
                 format!("se_{estimator}_1e5_samples_{iterations}_iterations"),

@@ -273,6 +273,7 @@ fn job(db: f64, n: usize, seed: u64, args: &Args) -> Result<Vec<Row>, String> {
             iterations: ITERATIONS,
             seed: SE_SEEDS + seed,
             estimator: Some(estimator),
+            ..VampSeOptions::default()
         };
         let se = vamp_state_evolution(&m, &[law], &se_opts).map_err(|e| format!("SE: {e}"))?;
         let last = &se.iterations[ITERATIONS - 1];
@@ -426,10 +427,16 @@ fn run(args: &Args) -> Result<(), String> {
         })
         .collect();
     jobs.sort_by_key(|&(_, n, _)| std::cmp::Reverse(n));
+    let bar = mlamp::progress::progress(false, jobs.len() as u64, "(dB, N, seed) jobs");
     let results: Result<Vec<Vec<Row>>, String> = jobs
         .par_iter()
-        .map(|&(db, n, s)| job(db, n, s, args))
+        .map(|&(db, n, s)| {
+            let rows = job(db, n, s, args);
+            bar.inc(1);
+            rows
+        })
         .collect();
+    bar.finish_and_clear();
     let mut rows: Vec<Row> = results?.into_iter().flatten().collect();
     rows.sort_by(|a, b| {
         (a.db, a.n, a.seed)

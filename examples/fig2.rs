@@ -27,6 +27,7 @@ use mlamp::experiments::phase::TransitionKind;
 use mlamp::experiments::phase::{Thresholds, scan};
 use mlamp::experiments::phase_report::{REGION_COLORS, threshold_color};
 use mlamp::experiments::plot::{Axes, Legend, Region, Series, Style, figure, svg};
+use mlamp::progress::progress;
 use mlamp::se::{SeOptions, StateEvolution};
 use mlamp::{AmpOptions, Instance, Model, run_ml_amp};
 use rayon::prelude::*;
@@ -201,8 +202,19 @@ fn centroid(pts: &[Point]) -> Point {
 
 fn main_panel(p: &Panel, out: &Path) {
     let a2 = grid(p.alpha2);
-    let hor: Vec<_> = a2.par_iter().map(|&a| horizontal(p, a)).collect();
-    let ver: Vec<_> = p.vertical.0.par_iter().map(|&a| vertical(p, a)).collect();
+    let bar = progress(false, (a2.len() + p.vertical.0.len()) as u64, "scans");
+    let counted = |r| {
+        bar.inc(1);
+        r
+    };
+    let hor: Vec<_> = a2.par_iter().map(|&a| counted(horizontal(p, a))).collect();
+    let ver: Vec<_> = p
+        .vertical
+        .0
+        .par_iter()
+        .map(|&a| counted(vertical(p, a)))
+        .collect();
+    bar.finish_and_clear();
     // The α-scans give each boundary's flat part, the α2-scans its steep part and, the rays
     // through the corner, the corner: one line per boundary.
     let collect = |pick: fn(&Crossings) -> Option<Point>, scans: &[Crossings]| {
@@ -417,10 +429,16 @@ fn inset(p: &Panel, out: &Path) {
         p.inset_runs[p.inset_runs.len() - 1] * 1.1 / f,
     );
     let alphas = grid((lo, hi, 31));
+    let bar = progress(
+        false,
+        (alphas.len() + p.inset_runs.len() * SEEDS.len()) as u64,
+        "state evolutions and runs",
+    );
     let curve: Vec<(f64, f64, f64)> = alphas
         .par_iter()
         .map(|&a| {
             let an = se.with_alpha(1, a).expect("alpha").analyse();
+            bar.inc(1);
             (a, an.amp.mse_signal(), an.mmse_signal())
         })
         .collect();
@@ -433,9 +451,11 @@ fn inset(p: &Panel, out: &Path) {
         .par_iter()
         .map(|&(a, seed)| {
             let (e, pl) = run_one(p, a2, a, (2000, seed), 300, true);
+            bar.inc(1);
             (a, e, pl)
         })
         .collect();
+    bar.finish_and_clear();
     let mut csv = String::from("alpha,se_mse_amp,se_mmse\n");
     for &(a, amp, mmse) in &curve {
         csv += &format!("{},{amp},{mmse}\n", a * f);
@@ -636,6 +656,12 @@ fn success(out: &Path) {
             .flat_map(|&a| SEEDS.iter().map(move |&s| (a, s)))
             .collect();
         // The largest instances one at a time (W¹ and W² with their squares: ~3 GB at 8000).
+        let bar = progress(false, jobs.len() as u64, &format!("runs at n = {n}"));
+        let decoder_run = |a, n, s| {
+            let mse = decoder_run(a, n, s);
+            bar.inc(1);
+            mse
+        };
         let runs: Vec<(f64, f64)> = if n >= 8000 {
             jobs.iter()
                 .map(|&(a, s)| (a, decoder_run(a, n, s)))
@@ -645,6 +671,7 @@ fn success(out: &Path) {
                 .map(|&(a, s)| (a, decoder_run(a, n, s)))
                 .collect()
         };
+        bar.finish_and_clear();
         let mut pts = Vec::new();
         let mut errs = Vec::new();
         for &a in &SUCCESS_ALPHA1 {

@@ -20,3 +20,5 @@
 
 pub use mlamp_core as core;
 pub use mlamp_std::*;
+
+pub mod progress;

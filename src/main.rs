@@ -6,11 +6,13 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use mlamp::Error;
-use mlamp::algo::{Algorithm, RunOptions, run_model_file};
+use mlamp::algo::{Algorithm, Progress, RunOptions, run_model_file};
 use mlamp::core::estimator::Estimator;
 use mlamp::experiments::phase::THRESHOLD_TOL;
 use mlamp::experiments::phase_report::{PhaseOptions, phase_model_file};
-use mlamp::se::se_model_file;
+use mlamp::progress::{counting, progress, spinner};
+use mlamp::se::SeOptions;
+use mlamp::se::se_model_file_reporting;
 use mlamp::se::vamp::report::{VampSeCliOptions, vamp_se_model_file};
 use serde::Serialize;
 
@@ -42,7 +44,7 @@ enum Command {
         /// Seed of the instance.
         #[arg(long, default_value_t = 0)]
         seed: u64,
-        /// Most iterations (default: 500 for ML-AMP, 200 for ML-Mat-VAMP).
+        /// Most iterations (default: 500).
         #[arg(long)]
         iters: Option<usize>,
         /// A fixed damping factor in (0, 1] (1 = none). Default: ML-AMP adapts it (a step
@@ -144,6 +146,8 @@ fn run(cli: Cli) -> Result<(), Error> {
             no_safeguard,
             json,
         } => {
+            let bar = spinner(json, format!("{} on {}", algorithm.name(), model.display()));
+            let tick = counting(&bar, "iterations");
             let opts = RunOptions {
                 algorithm,
                 estimator,
@@ -155,15 +159,17 @@ fn run(cli: Cli) -> Result<(), Error> {
                 test_samples,
                 max_memory,
                 safeguard: !no_safeguard,
+                progress: Progress::to(&tick),
             };
-            let bar = spinner(json, format!("{} on {}", algorithm.name(), model.display()));
             let report = run_model_file(&model, &opts);
             bar.finish_and_clear();
             print(&report?, json)
         }
         Command::Se { model, json } => {
             let bar = spinner(json, format!("state evolution of {}", model.display()));
-            let report = se_model_file(&model);
+            let tick = counting(&bar, "starts at their fixed points");
+            let report =
+                se_model_file_reporting(&model, &SeOptions::default(), Progress::to(&tick));
             bar.finish_and_clear();
             let report = report?;
             warn(&report.warnings);
@@ -178,17 +184,19 @@ fn run(cli: Cli) -> Result<(), Error> {
             estimator,
             json,
         } => {
+            let bar = spinner(
+                json,
+                format!("ML-Mat-VAMP state evolution of {}", model.display()),
+            );
+            let tick = counting(&bar, "iterations");
             let opts = VampSeCliOptions {
                 samples,
                 iterations: iters,
                 seed,
                 n,
                 estimator,
+                progress: Progress::to(&tick),
             };
-            let bar = spinner(
-                json,
-                format!("ML-Mat-VAMP state evolution of {}", model.display()),
-            );
             let report = vamp_se_model_file(&model, &opts);
             bar.finish_and_clear();
             print(&report?, json)
@@ -205,7 +213,7 @@ fn run(cli: Cli) -> Result<(), Error> {
             // The grid, then up to two bisections to THRESHOLD_TOL from one grid interval.
             let width = (to - from) / (steps.max(2) - 1) as f64;
             let bisections = (width / THRESHOLD_TOL).log2().ceil().clamp(0.0, 64.0) as u64;
-            let bar = progress(json, steps as u64 + 2 * bisections);
+            let bar = progress(json, steps as u64 + 2 * bisections, "state evolutions");
             let opts = PhaseOptions {
                 layer,
                 from,
@@ -227,40 +235,6 @@ fn run(cli: Cli) -> Result<(), Error> {
             print(&report, json)
         }
     }
-}
-
-/// Whether progress may be drawn: on a terminal, and not with `--json`.
-fn interactive(json: bool) -> bool {
-    use std::io::IsTerminal;
-    !json && std::io::stderr().is_terminal()
-}
-
-/// A spinner with the elapsed time on stderr for work whose length is not known in advance
-/// (hidden on a pipe and with `--json`).
-fn spinner(json: bool, what: String) -> indicatif::ProgressBar {
-    if !interactive(json) {
-        return indicatif::ProgressBar::hidden();
-    }
-    let bar = indicatif::ProgressBar::new_spinner().with_message(what);
-    if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} {msg} ({elapsed})") {
-        bar.set_style(style);
-    }
-    bar.enable_steady_tick(std::time::Duration::from_millis(200));
-    bar
-}
-
-/// A bar of `len` steps on stderr (hidden on a pipe and with `--json`).
-fn progress(json: bool, len: u64) -> indicatif::ProgressBar {
-    if !interactive(json) {
-        return indicatif::ProgressBar::hidden();
-    }
-    let bar = indicatif::ProgressBar::new(len);
-    if let Ok(style) =
-        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} state evolutions ({eta})")
-    {
-        bar.set_style(style);
-    }
-    bar
 }
 
 /// The consistency checks' violations, one `warning:` line each on stderr.

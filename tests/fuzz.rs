@@ -209,10 +209,10 @@ fn numeric_tokens(line: &str) -> Vec<(usize, usize)> {
 /// The command a case runs.
 #[derive(Debug, Clone)]
 enum Command {
-    Run(RunOptions),
+    Run(RunOptions<'static>),
     Se(SeOptions),
     Phase(PhaseOptions),
-    VampSe(VampSeCliOptions),
+    VampSe(VampSeCliOptions<'static>),
 }
 
 /// Flags for a case: small sizes mostly, sometimes hostile ones.
@@ -282,6 +282,7 @@ fn command(rng: &mut Rng, out: &Path, text: &str) -> Command {
             seed: rng.next(),
             n: n.min(if rng.chance(0.9) { 100 } else { usize::MAX }),
             estimator: *rng.pick(&[None, Some(Estimator::Map), Some(Estimator::Mmse)]),
+            ..VampSeCliOptions::default()
         }),
         _ => Command::Phase(PhaseOptions {
             layer: *rng.pick(&[1usize, 2, 0, 5]),

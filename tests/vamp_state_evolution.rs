@@ -257,6 +257,7 @@ fn committee_point(n: usize, db: f64, seeds: u64) -> CommitteePoint {
         iterations,
         seed: 11,
         estimator: Some(Estimator::Map),
+        ..VampSeOptions::default()
     };
     let se = vamp_state_evolution(&m, &mp_laws(&m, 100), &opts).unwrap();
     let run_opts = VampOptions {

@@ -5,6 +5,7 @@ use mlamp_core::ml_amp::{AmpLayer, LayerState, MlAmp, VarianceMode};
 
 use super::monitor::{Monitor, mse_layers};
 use super::options::validate_iteration;
+use super::progress::Progress;
 use crate::error::Error;
 use crate::instance::Instance;
 use crate::linalg::dense::FastDense;
@@ -12,7 +13,7 @@ use crate::model::Model;
 
 /// Options of a run.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct AmpOptions {
+pub struct AmpOptions<'a> {
     /// Most iterations.
     pub max_iter: usize,
     /// Converged when every variable's relative squared change `‖Δĥ‖²/‖ĥ‖²` is below this.
@@ -28,9 +29,11 @@ pub struct AmpOptions {
     /// Diverged when some variable's mean square exceeds this multiple of its prior second
     /// moment (or anything is non-finite).
     pub blowup: f64,
+    /// Told of every iteration (the CLI's progress bar); nobody by default.
+    pub progress: Progress<'a>,
 }
 
-impl Default for AmpOptions {
+impl Default for AmpOptions<'_> {
     /// 500 iterations, tolerance 1e-13, adaptive damping up to 1 (none), full variances,
     /// blow-up at 1e6.
     fn default() -> Self {
@@ -41,11 +44,12 @@ impl Default for AmpOptions {
             adaptive: true,
             variance: VarianceMode::Full,
             blowup: 1e6,
+            progress: Progress::default(),
         }
     }
 }
 
-impl AmpOptions {
+impl AmpOptions<'_> {
     /// Checks the options, naming the bad one.
     pub fn validate(&self) -> Result<(), Error> {
         validate_iteration(self.max_iter, self.damping, self.tol, self.blowup)
@@ -172,7 +176,8 @@ pub fn run_ml_amp(model: &Model, inst: &Instance, opts: &AmpOptions) -> Result<A
         opts.tol,
         snapshot(&state),
     )
-    .keeping_best_consistent(CONSISTENCY);
+    .keeping_best_consistent(CONSISTENCY)
+    .reporting(opts.progress, opts.max_iter);
     let mut clamped = 0;
     let mut rejected = 0;
     let mut accepted = 0;

@@ -7,10 +7,12 @@ pub mod denoisers;
 pub(crate) mod monitor;
 pub mod options;
 pub mod parallel_rows;
+pub mod progress;
 pub mod run;
 pub mod vamp;
 
 pub use amp::{AmpOptions, AmpResult, run_ml_amp};
 pub use monitor::{mse, mse_layers};
+pub use progress::{Progress, Tick};
 pub use run::{Algorithm, RunOptions, RunReport, run_model_file};
 pub use vamp::{VampOptions, VampResult, run_ml_vamp};

@@ -10,6 +10,10 @@ pub fn mse(a: &[f64], b: &[f64]) -> f64 {
 /// detection, the best iterate to fall back to, and convergence. `S` is the driver's
 /// snapshot of an iterate.
 pub(crate) struct Monitor<'a, S> {
+    /// Told of every recorded iteration.
+    progress: super::progress::Progress<'a>,
+    /// The most iterations of the run (for the progress).
+    most: usize,
     /// The ground truth of each estimated variable.
     truth: &'a [Vec<f64>],
     /// Each estimated variable's second moment under the model.
@@ -39,9 +43,20 @@ impl<'a, S> Monitor<'a, S> {
         }
     }
 
+    /// Tells `progress` of every recorded iteration, of at most `most`.
+    pub fn reporting(self, progress: super::progress::Progress<'a>, most: usize) -> Self {
+        Self {
+            progress,
+            most,
+            ..self
+        }
+    }
+
     /// A monitor starting from the initial iterate.
     pub fn new(truth: &'a [Vec<f64>], scale: Vec<f64>, blowup: f64, tol: f64, initial: S) -> Self {
         Self {
+            progress: super::progress::Progress::default(),
+            most: 0,
             truth,
             scale,
             blowup,
@@ -69,6 +84,7 @@ impl<'a, S> Monitor<'a, S> {
         snapshot: impl FnOnce() -> S,
     ) -> bool {
         self.iterations = t;
+        self.progress.tick(t, self.most, change);
         let blown = estimates.iter().zip(&self.scale).any(|(e, &m)| {
             let ms = e.iter().map(|v| v * v).sum::<f64>() / e.len() as f64;
             ms.is_nan() || ms > self.blowup * m.max(f64::MIN_POSITIVE)

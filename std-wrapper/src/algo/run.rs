@@ -11,6 +11,7 @@ use mlamp_core::ml_amp::VarianceMode;
 use serde::Serialize;
 
 use super::amp::{AmpOptions, run_ml_amp};
+use super::progress::Progress;
 use super::vamp::{VampOptions, check_estimators, run_ml_vamp};
 use crate::committee::test_error::{TestSet, eq17_covariance, predicted_test_error};
 use crate::error::Error;
@@ -54,7 +55,7 @@ impl FromStr for Algorithm {
 
 /// What a run is asked for (the options of `mlamp run`).
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct RunOptions {
+pub struct RunOptions<'a> {
     /// The algorithm.
     pub algorithm: Algorithm,
     /// ML-Mat-VAMP's estimator for every layer, overriding the model file's.
@@ -77,9 +78,11 @@ pub struct RunOptions {
     /// ML-Mat-VAMP's damping safeguard ([`VampOptions::safeguard`]); `false` runs the plain
     /// iteration that the state evolution tracks.
     pub safeguard: bool,
+    /// Told of every iteration (the CLI's progress bar); nobody by default.
+    pub progress: Progress<'a>,
 }
 
-impl Default for RunOptions {
+impl Default for RunOptions<'_> {
     /// ML-AMP, n = 2000, seed 0, the algorithm's iterations and damping.
     fn default() -> Self {
         Self {
@@ -93,6 +96,7 @@ impl Default for RunOptions {
             test_samples: 1000,
             max_memory: None,
             safeguard: true,
+            progress: Progress::default(),
         }
     }
 }
@@ -294,6 +298,7 @@ pub fn run_model_file(path: &Path, opts: &RunOptions) -> Result<RunReport, Error
                 } else {
                     VarianceMode::Full
                 },
+                progress: opts.progress,
                 ..AmpOptions::default()
             };
             amp.validate()?;
@@ -320,6 +325,7 @@ pub fn run_model_file(path: &Path, opts: &RunOptions) -> Result<RunReport, Error
                 damping: opts.damping.unwrap_or(VampOptions::default().damping),
                 estimator: opts.estimator,
                 safeguard: opts.safeguard,
+                progress: opts.progress,
                 ..VampOptions::default()
             };
             vamp.validate()?;

@@ -13,6 +13,7 @@ use mlamp_core::ml_vamp::{LayerNoise, LayerState, LinearLayer, MlVamp, VampLayer
 use super::denoisers::{channel_denoiser, prior_denoiser};
 use super::monitor::{Monitor, mse_layers};
 use super::options::validate_iteration;
+use super::progress::Progress;
 use crate::error::Error;
 use crate::instance::Instance;
 use crate::linalg::svd::Svd;
@@ -23,7 +24,7 @@ pub use crate::model::MAX_D;
 
 /// Options of an ML-Mat-VAMP run.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct VampOptions {
+pub struct VampOptions<'a> {
     /// Most iterations.
     pub max_iter: usize,
     /// Converged when every activation's relative squared change `‖Δĥ‖²/‖ĥ‖²` is below this.
@@ -44,6 +45,8 @@ pub struct VampOptions {
     /// [`VampResult::damping_reductions`]. A run that never jumps is the plain run, which the
     /// state evolution tracks.
     pub safeguard: bool,
+    /// Told of every iteration (the CLI's progress bar); nobody by default.
+    pub progress: Progress<'a>,
 }
 
 /// The rise of the disagreement over its smallest value so far that reduces the damping (see
@@ -59,22 +62,24 @@ pub const SAFEGUARD_FACTOR: f64 = 0.7;
 /// The smallest damping the safeguard goes to.
 pub const SAFEGUARD_MIN_DAMPING: f64 = 0.2;
 
-impl Default for VampOptions {
-    /// 200 iterations, tolerance 1e-13, damping 0.8, blow-up at 1e6, the model's estimators,
-    /// the damping safeguard on.
+impl Default for VampOptions<'_> {
+    /// 500 iterations (as ML-AMP: a Gauss–Bernoulli → ReLU → sign network at n = 500 takes
+    /// 449), tolerance 1e-13, damping 0.8, blow-up at 1e6, the model's estimators, the damping
+    /// safeguard on.
     fn default() -> Self {
         Self {
-            max_iter: 200,
+            max_iter: 500,
             tol: 1e-13,
             damping: 0.8,
             blowup: 1e6,
             estimator: None,
             safeguard: true,
+            progress: Progress::default(),
         }
     }
 }
 
-impl VampOptions {
+impl VampOptions<'_> {
     /// Checks the options, naming the bad one.
     pub fn validate(&self) -> Result<(), Error> {
         validate_iteration(self.max_iter, self.damping, self.tol, self.blowup)
@@ -296,7 +301,8 @@ fn iterate<const D: usize>(
         state.iter().map(|s| s.input.estimate.to_vec()).collect()
     };
     let scale = scale.iter().step_by(2).copied().collect();
-    let mut monitor = Monitor::new(&inst.layers, scale, opts.blowup, opts.tol, snapshot(state));
+    let mut monitor = Monitor::new(&inst.layers, scale, opts.blowup, opts.tol, snapshot(state))
+        .reporting(opts.progress, opts.max_iter);
     let mut min_eigenvalue = f64::INFINITY;
     let (mut damping, mut reductions) = (opts.damping, 0);
     let (mut least, mut previous) = (f64::INFINITY, f64::INFINITY);

@@ -10,9 +10,12 @@
 //! the perceptron) is reached only from "x uninformative, h_1 informed", and it has a lower φ
 //! than the all-recovered one.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use rayon::prelude::*;
 
 use super::{FixedPoint, Start, StateEvolution};
+use crate::algo::Progress;
 use crate::error::Error;
 
 /// The most layers whose `2^L` starts are iterated (1024 fixed points).
@@ -274,11 +277,22 @@ impl StateEvolution<'_> {
     /// The fixed points from all `2^L` starts (in parallel; the result does not depend on
     /// the number of threads), merged and ranked ([`SeAnalysis::from_fixed_points`]).
     pub fn analyse(&self) -> SeAnalysis {
+        self.analyse_reporting(Progress::default())
+    }
+
+    /// [`Self::analyse`], telling `progress` of every start that reaches its fixed point
+    /// (done of `2^L`, in the order they finish).
+    pub fn analyse_reporting(&self, progress: Progress<'_>) -> SeAnalysis {
         let depth = self.depth();
-        let reached: Vec<(StartCode, FixedPoint)> = StartCode::all(depth)
-            .collect::<Vec<_>>()
+        let starts: Vec<StartCode> = StartCode::all(depth).collect();
+        let (done, most) = (AtomicUsize::new(0), starts.len());
+        let reached: Vec<(StartCode, FixedPoint)> = starts
             .into_par_iter()
-            .map(|c| (c, self.fixed_point_from(&c.starts(depth))))
+            .map(|c| {
+                let point = self.fixed_point_from(&c.starts(depth));
+                progress.tick(done.fetch_add(1, Ordering::Relaxed) + 1, most, f64::NAN);
+                (c, point)
+            })
             .collect();
         SeAnalysis::from_fixed_points(reached, self.rho()[..depth].to_vec())
     }

@@ -37,7 +37,9 @@ pub mod spectral_law;
 pub mod vamp;
 
 pub use branches::{Branch, SeAnalysis, StartCode};
-pub use report::{BranchReport, SeReport, se_model_file, se_model_file_with};
+pub use report::{
+    BranchReport, SeReport, se_model_file, se_model_file_reporting, se_model_file_with,
+};
 
 use mlamp_core::channel::Channel;
 use mlamp_core::quadrature::GaussHermite;

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::branches::{SeAnalysis, StartCode};
 use super::{SeOptions, StateEvolution, checks};
+use crate::algo::Progress;
 use crate::error::Error;
 use crate::model::Model;
 
@@ -115,9 +116,19 @@ pub fn se_model_file(path: &Path) -> Result<SeReport, Error> {
 
 /// The state evolution of the model file `path` with options `opts`.
 pub fn se_model_file_with(path: &Path, opts: &SeOptions) -> Result<SeReport, Error> {
+    se_model_file_reporting(path, opts, Progress::default())
+}
+
+/// [`se_model_file_with`], telling `progress` of every start that reaches its fixed point
+/// ([`StateEvolution::analyse_reporting`]).
+pub fn se_model_file_reporting(
+    path: &Path,
+    opts: &SeOptions,
+    progress: Progress<'_>,
+) -> Result<SeReport, Error> {
     let m = Model::from_file(path)?;
     let se = StateEvolution::new(&m, *opts)?;
-    let a = se.analyse().checked()?;
+    let a = se.analyse_reporting(progress).checked()?;
     let warnings = checks::consistency(&se, &a)?;
     Ok(SeReport {
         model: path.display().to_string(),

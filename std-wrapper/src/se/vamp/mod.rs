@@ -83,6 +83,7 @@ use nalgebra::{DMatrix, SMatrix, SVector};
 
 use self::monte_carlo::{McBlock, Part, RowFn, Rule, Source, UpdateKey, UpdateMoments};
 use self::row_model::{Backward, Forward, VariableSe, draw, draw_row, halves, psd_factor};
+use crate::algo::Progress;
 use crate::algo::denoisers::{channel_denoiser, prior_denoiser};
 use crate::committee::test_error::predicted_test_error;
 use crate::error::Error;
@@ -91,7 +92,7 @@ use crate::se::spectral_law::SpectralLaw;
 
 /// Options of the ML-Mat-VAMP state evolution.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct VampSeOptions {
+pub struct VampSeOptions<'a> {
     /// Monte-Carlo rows per non-linear update (rounded up to whole blocks of
     /// [`monte_carlo::BLOCK`]).
     pub samples: usize,
@@ -101,9 +102,11 @@ pub struct VampSeOptions {
     pub seed: u64,
     /// If set, the estimator of every layer, overriding the model file's.
     pub estimator: Option<Estimator>,
+    /// Told of every finished iteration (the CLI's progress bar); nobody by default.
+    pub progress: Progress<'a>,
 }
 
-impl Default for VampSeOptions {
+impl Default for VampSeOptions<'_> {
     /// 10⁵ samples, 20 iterations, seed 0, the model's estimators.
     fn default() -> Self {
         Self {
@@ -111,6 +114,7 @@ impl Default for VampSeOptions {
             iterations: 20,
             seed: 0,
             estimator: None,
+            progress: Progress::default(),
         }
     }
 }
@@ -212,7 +216,7 @@ struct Se<'m, const D: usize> {
     channels: Vec<Box<dyn ChannelDenoiser<f64, D> + 'm>>,
     laws: &'m [SpectralLaw],
     scales: Vec<f64>,
-    opts: VampSeOptions,
+    opts: VampSeOptions<'m>,
     /// Sigma points if every factor is linear-Gaussian, else Monte Carlo.
     rule: Rule,
 }
@@ -238,7 +242,11 @@ fn channel_row(kind: &dyn ChannelKind<f64>, z: &[f64], src: &mut Source, out: &m
 }
 
 impl<'m, const D: usize> Se<'m, D> {
-    fn new(model: &'m Model, laws: &'m [SpectralLaw], opts: &VampSeOptions) -> Result<Self, Error> {
+    fn new(
+        model: &'m Model,
+        laws: &'m [SpectralLaw],
+        opts: &VampSeOptions<'m>,
+    ) -> Result<Self, Error> {
         let prior = prior_denoiser::<D>(model.prior.as_ref())?;
         let channels = model
             .layers
@@ -357,6 +365,7 @@ impl<'m, const D: usize> Se<'m, D> {
         let mut iterations = Vec::with_capacity(self.opts.iterations);
         for t in 1..=self.opts.iterations {
             iterations.push(self.step(&mut state, t)?);
+            self.opts.progress.tick(t, self.opts.iterations, f64::NAN);
         }
         Ok(VampSeResult { iterations })
     }

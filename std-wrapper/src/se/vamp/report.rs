@@ -9,6 +9,7 @@ use mlamp_core::estimator::Estimator;
 use serde::Serialize;
 
 use super::{Estimate, VampSeOptions, VampSeResult, vamp_state_evolution};
+use crate::algo::Progress;
 use crate::error::Error;
 use crate::model::{Model, WeightsSpec};
 use crate::se::spectral_law::SpectralLaw;
@@ -21,7 +22,7 @@ pub const MARCHENKO_PASTUR_NODES: usize = 64;
 
 /// What `mlamp vamp-se` is asked for.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct VampSeCliOptions {
+pub struct VampSeCliOptions<'a> {
     /// Monte-Carlo rows per non-linear update (rounded up to whole blocks of
     /// [`super::monte_carlo::BLOCK`], at least two).
     pub samples: usize,
@@ -35,9 +36,11 @@ pub struct VampSeCliOptions {
     pub n: usize,
     /// If set, the estimator of every layer, overriding the model file's.
     pub estimator: Option<Estimator>,
+    /// Told of every finished iteration (the CLI's progress bar); nobody by default.
+    pub progress: Progress<'a>,
 }
 
-impl Default for VampSeCliOptions {
+impl Default for VampSeCliOptions<'_> {
     /// 10⁵ samples, 20 iterations, seed 0, n = 1000, the model's estimators.
     fn default() -> Self {
         let se = VampSeOptions::default();
@@ -47,6 +50,7 @@ impl Default for VampSeCliOptions {
             seed: se.seed,
             n: 1000,
             estimator: se.estimator,
+            progress: se.progress,
         }
     }
 }
@@ -152,6 +156,7 @@ pub fn vamp_se_model_file(path: &Path, opts: &VampSeCliOptions) -> Result<VampSe
         iterations: opts.iterations,
         seed: opts.seed,
         estimator: opts.estimator,
+        progress: opts.progress,
     };
     let result = vamp_state_evolution(&model, &laws, &se)?;
     report(path, &model, sizes, opts, &result)
