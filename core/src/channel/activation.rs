@@ -53,6 +53,53 @@ pub trait Activation<T: Real>: Sync {
     fn is_identity(&self) -> bool {
         false
     }
+
+    /// `(sup |φ'|, sup |φ''|)` over the real line, for a smooth `φ` whose bounds are known
+    /// (`None` by default): with them an estimator can certify that its objective is convex
+    /// and skip a search for other minima (the committee's MAP, see
+    /// [`crate::mat::committee::CommitteeDenoiser`]). A bound may exceed the supremum, never
+    /// fall below it.
+    fn derivative_bounds(&self) -> Option<(T, T)> {
+        None
+    }
+
+    /// `(sup |φ'|, sup |φ''|)` over `[lo, hi]` (`lo ≤ hi`), where known; by default the
+    /// global [`Activation::derivative_bounds`], which hold on every interval.
+    fn derivative_bounds_on(&self, lo: T, hi: T) -> Option<(T, T)> {
+        let _ = (lo, hi);
+        self.derivative_bounds()
+    }
+}
+
+/// `(sup |φ'|, sup |φ''|)` over `[lo, hi]` for the bell shape shared by the sigmoid and
+/// tanh: `φ'` even and decreasing in `|z|` (its supremum at the point of the interval nearest
+/// 0), `|φ''|` even with its only maxima at `±peak` and increasing on `[0, peak]` (so its
+/// supremum is at an end of the interval or at `±peak` inside it).
+fn bell_bounds_on<T: Real, A: Activation<T> + ?Sized>(
+    act: &A,
+    lo: T,
+    hi: T,
+    peak: T,
+) -> Option<(T, T)> {
+    // A NaN or reversed interval: the global bounds.
+    if lo
+        .partial_cmp(&hi)
+        .is_none_or(|o| o == core::cmp::Ordering::Greater)
+    {
+        return act.derivative_bounds();
+    }
+    let nearest = Real::min(Real::max(T::ZERO, lo), hi);
+    let d1 = act.derivative(nearest);
+    let mut d2 = Real::max(
+        Real::abs(act.second_derivative(lo)),
+        Real::abs(act.second_derivative(hi)),
+    );
+    for p in [peak, -peak] {
+        if lo <= p && p <= hi {
+            d2 = Real::max(d2, Real::abs(act.second_derivative(p)));
+        }
+    }
+    Some((d1, d2))
 }
 
 /// `φ(z) = z`: `φ' = 1`, `φ'' = 0`, `φ⁻¹(y) = y`.
@@ -82,6 +129,11 @@ impl<T: Real> Activation<T> for Identity {
 
     fn is_identity(&self) -> bool {
         true
+    }
+
+    /// `(1, 0)`.
+    fn derivative_bounds(&self) -> Option<(T, T)> {
+        Some((T::ONE, T::ZERO))
     }
 }
 
@@ -172,6 +224,17 @@ impl<T: Real> Activation<T> for Sigmoid {
     fn inverse(&self, y: T) -> Option<T> {
         (y > T::ZERO && y < T::ONE).then(|| Real::ln(y) - Real::ln_1p(-y))
     }
+
+    /// `(1/4, 1/(6√3))`: `φ' = σ(1 − σ) ≤ 1/4` at `z = 0`; `|φ''| = φ' |1 − 2σ|` is largest
+    /// where `σ = ½ ± 1/(2√3)`, `φ' = 1/6`, `|1 − 2σ| = 1/√3`.
+    fn derivative_bounds(&self) -> Option<(T, T)> {
+        Some((T::c(0.25), T::ONE / (T::c(6.0) * Real::sqrt(T::c(3.0)))))
+    }
+
+    /// The peaks of `|φ''|` at `±ln(2 + √3)` (where `σ = ½ ± 1/(2√3)`).
+    fn derivative_bounds_on(&self, lo: T, hi: T) -> Option<(T, T)> {
+        bell_bounds_on(self, lo, hi, Real::ln(T::TWO + Real::sqrt(T::c(3.0))))
+    }
 }
 
 /// `φ(z) = tanh z`, `φ' = sech² z`, `φ'' = −2 tanh z sech² z`; inverse
@@ -207,6 +270,22 @@ impl<T: Real> Activation<T> for Tanh {
     fn inverse(&self, y: T) -> Option<T> {
         (y > -T::ONE && y < T::ONE).then(|| T::HALF * (Real::ln_1p(y) - Real::ln_1p(-y)))
     }
+
+    /// `(1, 4/(3√3))`: `sech² ≤ 1` at `z = 0`; `|φ''| = 2 |t| (1 − t²)`, `t = tanh z`, is
+    /// largest at `t² = 1/3`.
+    fn derivative_bounds(&self) -> Option<(T, T)> {
+        Some((T::ONE, T::c(4.0) / (T::c(3.0) * Real::sqrt(T::c(3.0)))))
+    }
+
+    /// The peaks of `|φ''|` at `±atanh(1/√3) = ±½ ln(2 + √3)`.
+    fn derivative_bounds_on(&self, lo: T, hi: T) -> Option<(T, T)> {
+        bell_bounds_on(
+            self,
+            lo,
+            hi,
+            T::HALF * Real::ln(T::TWO + Real::sqrt(T::c(3.0))),
+        )
+    }
 }
 
 /// A reference to an activation is the activation (every method forwarded, overrides
@@ -236,6 +315,12 @@ impl<T: Real, A: Activation<T> + ?Sized> Activation<T> for &A {
     fn is_identity(&self) -> bool {
         (**self).is_identity()
     }
+    fn derivative_bounds(&self) -> Option<(T, T)> {
+        (**self).derivative_bounds()
+    }
+    fn derivative_bounds_on(&self, lo: T, hi: T) -> Option<(T, T)> {
+        (**self).derivative_bounds_on(lo, hi)
+    }
 }
 
 #[cfg(test)]
@@ -262,6 +347,60 @@ mod tests {
                 {
                     assert!((x - z).abs() < 1e-9, "{} inverse at {z}", act.name());
                 }
+            }
+        }
+    }
+
+    /// The bounds hold on a fine grid and are attained there to 1e-6 (a bound far above the
+    /// supremum would make the certificate that uses it fail needlessly).
+    #[test]
+    fn derivative_bounds_are_the_suprema() {
+        let acts: [&dyn Activation<f64>; 3] = [&Identity, &Sigmoid, &Tanh];
+        for act in acts {
+            let (b1, b2) = act.derivative_bounds().unwrap();
+            let (mut m1, mut m2) = (0.0f64, 0.0f64);
+            for i in -200_000..=200_000 {
+                let (_, d1, d2) = act.eval(i as f64 * 1e-4);
+                m1 = m1.max(d1.abs());
+                m2 = m2.max(d2.abs());
+            }
+            assert!(m1 <= b1 && m1 >= b1 - 1e-6, "{}: {m1} vs {b1}", act.name());
+            assert!(m2 <= b2 && m2 >= b2 - 1e-6, "{}: {m2} vs {b2}", act.name());
+        }
+        assert!(Activation::<f64>::derivative_bounds(&Relu).is_none());
+    }
+
+    /// On intervals on either side of and across the peaks, the local bounds hold at every
+    /// point of a fine grid of the interval and are attained there to 1e-6.
+    #[test]
+    fn local_derivative_bounds_are_the_suprema_on_the_interval() {
+        let acts: [&dyn Activation<f64>; 2] = [&Sigmoid, &Tanh];
+        for act in acts {
+            for (lo, hi) in [
+                (-3.0, -2.0),
+                (-2.0, -0.5),
+                (-0.5, 0.2),
+                (0.3, 1.0),
+                (1.0, 4.0),
+                (-9.0, 9.0),
+                (2.5, 2.5),
+            ] {
+                let (b1, b2) = act.derivative_bounds_on(lo, hi).unwrap();
+                let (mut m1, mut m2) = (0.0f64, 0.0f64);
+                for i in 0..=100_000 {
+                    let (_, d1, d2) = act.eval(lo + (hi - lo) * i as f64 / 1e5);
+                    m1 = m1.max(d1.abs());
+                    m2 = m2.max(d2.abs());
+                }
+                let what = (act.name(), lo, hi);
+                assert!(
+                    m1 <= b1 * (1.0 + 1e-12) && m1 >= b1 - 1e-6,
+                    "{what:?}: {m1} vs {b1}"
+                );
+                assert!(
+                    m2 <= b2 * (1.0 + 1e-12) && m2 >= b2 - 1e-6,
+                    "{what:?}: {m2} vs {b2}"
+                );
             }
         }
     }
