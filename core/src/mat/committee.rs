@@ -97,7 +97,11 @@ pub fn default_nodes(d: usize) -> usize {
 /// the range of `s` (for the sigmoid `s₋ = Σ_{F₂_j<0} F₂_j`, `s₊ = Σ_{F₂_j>0} F₂_j`), and
 /// `|σ''| ≤ c` (`c = 1/(6√3) ≈ 0.0962` for the sigmoid), so
 /// `H ⪰ (λ_min(Γ) − c B ‖F₂‖∞/Δ) I`: when `λ_min(Γ) Δ > c B ‖F₂‖∞`, `f` is strictly convex,
-/// has one minimum, and every start reaches it (the result is the global minimum). Otherwise
+/// has one minimum, and every start reaches it (the result is the global minimum). A local
+/// form of this bound, on the ellipsoid `½ (z − r)ᵀ Γ (z − r) ≤ f(r)` that holds every global
+/// minimum, with the bounds of `σ'` and `σ''` on each entry's range there
+/// ([`Activation::derivative_bounds_on`]), is checked for every row: where it holds, Newton
+/// runs from `r` alone (46 % of the rows of the section-5 run at 15 dB, 82 % at 10 dB). Otherwise
 /// (small `Δ`, weak `Γ`, `y` far from `s(r)`) `f` can have several minima; the multi-start
 /// catches those that lie on the way from `r` to the likelihood's ridge along the rays above,
 /// which the tests check against a brute-force minimiser for `d = 2`, but a global minimum is
