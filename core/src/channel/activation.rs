@@ -57,7 +57,7 @@ pub trait Activation<T: Real>: Sync {
     /// `(sup |φ'|, sup |φ''|)` over the real line, for a smooth `φ` whose bounds are known
     /// (`None` by default): with them an estimator can certify that its objective is convex
     /// and skip a search for other minima (the committee's MAP, see
-    /// [`crate::mat::committee::CommitteeDenoiser`]). A bound may exceed the supremum, never
+    /// [`crate::mat::CommitteeDenoiser`]). A bound may exceed the supremum, never
     /// fall below it.
     fn derivative_bounds(&self) -> Option<(T, T)> {
         None

@@ -81,7 +81,7 @@ impl<T: Real, A: Activation<T>> Committee<T, A> {
     }
 
     /// The committee with the noise set by a signal-to-noise ratio in dB:
-    /// `Δ = 10^{−db/10} P`, `P` the power [`Committee::output_power`] of the noiseless output
+    /// `Δ = 10^{−db/10} P`, `P` the power [`output_power`] of the noiseless output
     /// `s = F₂ᵀ σ(z)` for `z ~ N(0, ρ_z I_d)` (`rho_z` the pre-activation's second moment per
     /// entry), relative to `reference`. Errors as [`Committee::new`], and
     /// [`Error::InvalidParameter`] naming `"rho_z"` (finite, `> 0`), `"snr_db"` (finite) or

@@ -247,7 +247,7 @@ impl<T: Real> Channel<T> for Relu<T> {
     }
 
     /// ML-AMP paper, eq. 13, with the law of `y` given `w` in closed form
-    /// ([`Relu::se_average`] with `c = 1`, `σ² = Δ`): one 2-D quadrature over (w, y) instead
+    /// (`Relu::se_average` with `c = 1`, `σ² = Δ`): one 2-D quadrature over (w, y) instead
     /// of one over w, z and the noise nested.
     fn se_output(&self, rho: T, m: T, q: &SeQuadrature<'_, T>) -> SeTerms<T> {
         let v = (rho - m).max(T::ZERO);
@@ -264,10 +264,10 @@ impl<T: Real> Channel<T> for Relu<T> {
 
     /// ML-AMP paper, eqs. 11–12, with the law of the field `b = Â h + √Â ξ` given `w` in
     /// closed form: `h = max(0, z) + √Δ ε`, so `b = Â max(0, z) + N(0, Â(1 + ÂΔ))`
-    /// ([`Relu::se_average`] with `c = Â`, `σ² = Â(1 + ÂΔ)`). The hidden function depends on
+    /// (`Relu::se_average` with `c = Â`, `σ² = Â(1 + ÂΔ)`). The hidden function depends on
     /// `h` only through `b`: one 2-D quadrature over (w, b) instead of the nested ones over w,
-    /// z, the noise and ξ. Its own rules ([`HIDDEN_POINTS`] Gauss–Hermite nodes,
-    /// [`PANEL_POINTS`] per graded panel), not the state evolution's.
+    /// z, the noise and ξ. Its own rules (`HIDDEN_POINTS` Gauss–Hermite nodes,
+    /// `PANEL_POINTS` per graded panel), not the state evolution's.
     fn se_hidden(&self, rho: T, m: T, a_hat: T, _q: &SeQuadrature<'_, T>) -> SeTerms<T> {
         let v = (rho - m).max(T::ZERO);
         let a = a_hat.max(T::ZERO);

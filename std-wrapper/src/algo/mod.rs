@@ -1,5 +1,5 @@
 //! The algorithms' drivers on the host: ML-AMP ([`amp`]) and ML-Mat-VAMP ([`vamp`]) on a
-//! model's instance, with what they share (the options' checks, the [`monitor`] of a run)
+//! model's instance, with what they share (the options' checks, the `monitor` of a run)
 //! and the kinds' row estimators for ML-Mat-VAMP ([`denoisers`]).
 
 pub mod amp;

@@ -214,7 +214,7 @@ impl Svd {
     }
 
     /// The number of singular values kept (`min(rows, cols)` for [`Svd::decompose`] and
-    /// [`spectrum`]).
+    /// [`Svd::from_factors`]).
     pub fn rank(&self) -> usize {
         self.s.len()
     }

@@ -1,5 +1,5 @@
-//! Models: a prior and a stack of layers, read from TOML model files ([`spec`]), built by
-//! the [`registry`] of kinds and validated.
+//! Models: a prior and a stack of layers, read from TOML model files (`spec`), built by
+//! the `registry` of kinds and validated.
 //!
 //! Layers are listed from the signal to the observation (our order). In the ML-AMP paper
 //! (Manoel, Krzakala, Mézard, Zdeborová, *Multi-layer generalized linear estimation*) the same stack is numbered the other way: our layer `k` (0-based) is the paper's
@@ -83,7 +83,7 @@ pub struct Model {
 }
 
 impl ModelSpec {
-    /// Validates and builds the model: every kind through the [`registry`], every error
+    /// Validates and builds the model: every kind through the `registry`, every error
     /// naming its field.
     pub fn build(&self) -> Result<Model, Error> {
         if !(1..=MAX_D).contains(&self.d) {
