@@ -506,3 +506,31 @@ fn progress_counts_the_work_that_remains() {
     done.sort();
     assert_eq!(done, vec![(1, 4), (2, 4), (3, 4), (4, 4)]);
 }
+
+/// Deep models: the fuzzer's seven-layer perceptron (six sign layers) ran 93 s of `se` with
+/// all 2^7 = 128 starts and the truncations' 2 + 4 + … + 64 more for the data-processing
+/// check (a ten-layer decoder, 1024 + 1022, did not finish in minutes). From five layers on
+/// the SE starts from the 2L monotone combinations only: the branches' starts are exactly
+/// those 14, each once, with ML-AMP's (all uninformative) and the all-informed one among
+/// them. (Seven linear layers under a sparse prior here, whose averages are closed forms.)
+#[test]
+fn deep_models_start_from_the_monotone_combinations() {
+    let mut text = String::from("[prior]\ntype = \"gauss-bernoulli\"\nrho = 0.3\n");
+    for _ in 0..7 {
+        text += "[[layers]]\nalpha = 1.2\nchannel = { type = \"linear\", noise_var = 1e-4 }\n";
+    }
+    let r = se_model_file(&model("deep-sign", &text)).unwrap();
+    let mut starts: Vec<String> = r.branches.iter().flat_map(|b| b.starts.clone()).collect();
+    starts.sort();
+    let mut want: Vec<String> = (0..=7)
+        .flat_map(|k| {
+            [
+                "I".repeat(k) + &"U".repeat(7 - k),
+                "U".repeat(7 - k) + &"I".repeat(k),
+            ]
+        })
+        .collect();
+    want.sort();
+    want.dedup();
+    assert_eq!(starts, want);
+}

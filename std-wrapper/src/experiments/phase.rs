@@ -136,7 +136,8 @@ impl Transition {
             ),
             (true, true) => (
                 TransitionKind::Metastable,
-                StartCode::all(depth)
+                StartCode::search(depth)
+                    .into_iter()
                     .flat_map(|c| {
                         below
                             .jumping_variables(&below.branch_of(c).point, &above.branch_of(c).point)

@@ -18,8 +18,12 @@ use super::{FixedPoint, Start, StateEvolution};
 use crate::algo::Progress;
 use crate::error::Error;
 
-/// The most layers whose `2^L` starts are iterated (1024 fixed points).
+/// The most layers of a model whose state evolution runs (its starts are codes of `L` bits).
 pub const MAX_DEPTH: usize = 10;
+
+/// The most layers whose every one of the `2^L` starts is iterated (16); deeper models start
+/// from the [monotone](StartCode::search) ones only.
+pub const FULL_SEARCH_DEPTH: usize = 4;
 
 /// One start: bit `j` set means variable `h_j` (`h_0 = x`) starts informed, else
 /// uninformative. Code 0 is the all-uninformative start, `2^L − 1` the all-informed one.
@@ -38,6 +42,31 @@ impl StartCode {
     /// Every start of a model with `depth` layers, in code order.
     pub fn all(depth: usize) -> impl Iterator<Item = Self> {
         (0..1u32 << depth).map(Self)
+    }
+
+    /// The starts the state evolution iterates, in code order: all `2^L` up to
+    /// [`FULL_SEARCH_DEPTH`] layers; beyond, the `2L` monotone ones — the variables from some
+    /// `h_k` to the last informed and the others not (`k = 0, …, L`: what the Markov chain
+    /// `x → h_1 → … → y` makes likely, the later variables being closer to the observation,
+    /// e.g. the decoder's branch of h¹ recovered and x not), and their mirror images (the first
+    /// `k` informed). A 10-layer model then runs 20 fixed points instead of 1024, each with
+    /// its truncations' for the data-processing check (Σ 2^k more before); a branch that no
+    /// monotone start reaches is missed, which is why every start is tried where it is
+    /// affordable.
+    pub fn search(depth: usize) -> Vec<Self> {
+        if depth <= FULL_SEARCH_DEPTH {
+            return Self::all(depth).collect();
+        }
+        let full = (1u32 << depth) - 1;
+        let mut codes: Vec<Self> = (0..=depth)
+            .flat_map(|k| {
+                let first = (1u32 << k) - 1;
+                [Self(first), Self(full & !first)]
+            })
+            .collect();
+        codes.sort_unstable();
+        codes.dedup();
+        codes
     }
 
     /// The start of each variable, signal first.
@@ -274,17 +303,18 @@ impl SeAnalysis {
 }
 
 impl StateEvolution<'_> {
-    /// The fixed points from all `2^L` starts (in parallel; the result does not depend on
-    /// the number of threads), merged and ranked ([`SeAnalysis::from_fixed_points`]).
+    /// The fixed points from the starts of [`StartCode::search`] (all `2^L` up to
+    /// [`FULL_SEARCH_DEPTH`] layers; in parallel, the result does not depend on the number
+    /// of threads), merged and ranked ([`SeAnalysis::from_fixed_points`]).
     pub fn analyse(&self) -> SeAnalysis {
         self.analyse_reporting(Progress::default())
     }
 
     /// [`Self::analyse`], telling `progress` of every start that reaches its fixed point
-    /// (done of `2^L`, in the order they finish).
+    /// (done of [`StartCode::search`]'s count, in the order they finish).
     pub fn analyse_reporting(&self, progress: Progress<'_>) -> SeAnalysis {
         let depth = self.depth();
-        let starts: Vec<StartCode> = StartCode::all(depth).collect();
+        let starts = StartCode::search(depth);
         let (done, most) = (AtomicUsize::new(0), starts.len());
         let reached: Vec<(StartCode, FixedPoint)> = starts
             .into_par_iter()
@@ -295,5 +325,30 @@ impl StateEvolution<'_> {
             })
             .collect();
         SeAnalysis::from_fixed_points(reached, self.rho()[..depth].to_vec())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    /// Up to four layers every combination; beyond, the 2L monotone ones, each once (the
+    /// all-uninformative and all-informed starts among them), in code order.
+    #[test]
+    fn deep_models_search_the_monotone_starts() {
+        assert_eq!(StartCode::search(3).len(), 8);
+        assert_eq!(StartCode::search(4).len(), 16);
+        let codes = StartCode::search(5);
+        assert!(codes.windows(2).all(|w| w[0] < w[1]));
+        let labels: BTreeSet<String> = codes.iter().map(|c| c.label(5)).collect();
+        let want: BTreeSet<String> = [
+            "UUUUU", "IUUUU", "IIUUU", "IIIUU", "IIIIU", "UUUUI", "UUUII", "UUIII", "UIIII",
+            "IIIII",
+        ]
+        .map(String::from)
+        .into();
+        assert_eq!(labels, want);
+        assert_eq!(StartCode::search(10).len(), 20);
     }
 }

@@ -139,8 +139,8 @@ impl<'m> StateEvolution<'m> {
             return Err(Error::invalid(
                 "layers",
                 format!(
-                    "the state evolution starts from all 2^L informed/uninformative \
-                     combinations: at most {} layers (the model has {})",
+                    "the state evolution's starts are informed/uninformative \
+                     combinations of the layers: at most {} layers (the model has {})",
                     branches::MAX_DEPTH,
                     model.depth()
                 ),
