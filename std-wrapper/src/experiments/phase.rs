@@ -186,24 +186,41 @@ pub struct PhaseCurve {
     pub warnings: Vec<String>,
 }
 
+/// A bracket's end: the parameter and what was computed there.
+type End<S> = (f64, S);
+
+/// Bisection to [`THRESHOLD_TOL`] on a predicate false at `lo.0` and true at `hi.0`, each
+/// end carrying what `eval` computed there (`eval(x) = (predicate, state)`): the final
+/// bracket with its ends' states.
+fn bisect_keeping<S>(
+    mut lo: End<S>,
+    mut hi: End<S>,
+    tick: &(dyn Fn() + Sync),
+    mut eval: impl FnMut(f64) -> Result<(bool, S), Error>,
+) -> Result<(End<S>, End<S>), Error> {
+    while hi.0 - lo.0 > THRESHOLD_TOL {
+        let mid = 0.5 * (lo.0 + hi.0);
+        tick();
+        let (above, state) = eval(mid)?;
+        if above {
+            hi = (mid, state);
+        } else {
+            lo = (mid, state);
+        }
+    }
+    Ok((lo, hi))
+}
+
 /// Bisection on a predicate false at `lo` and true at `hi`, to [`THRESHOLD_TOL`]; the
 /// midpoint of the final bracket.
 fn bisect(
-    mut lo: f64,
-    mut hi: f64,
+    lo: f64,
+    hi: f64,
     tick: &(dyn Fn() + Sync),
     mut pred: impl FnMut(f64) -> Result<bool, Error>,
 ) -> Result<f64, Error> {
-    while hi - lo > THRESHOLD_TOL {
-        let mid = 0.5 * (lo + hi);
-        tick();
-        if pred(mid)? {
-            hi = mid;
-        } else {
-            lo = mid;
-        }
-    }
-    Ok(0.5 * (lo + hi))
+    let (a, b) = bisect_keeping((lo, ()), (hi, ()), tick, |x| Ok((pred(x)?, ())))?;
+    Ok(0.5 * (a.0 + b.0))
 }
 
 /// The first threshold above `lo` up to `hi` (whose rankings differ): bisection on "the
@@ -216,20 +233,15 @@ fn bisect_ranking(
     tick: &(dyn Fn() + Sync),
 ) -> Result<Transition, Error> {
     let target = lo.analysis.ranking();
-    let (mut a, mut b) = (
+    let (a, b) = bisect_keeping(
         (lo.alpha, lo.analysis.clone()),
         (hi.alpha, hi.analysis.clone()),
-    );
-    while b.0 - a.0 > THRESHOLD_TOL {
-        let mid = 0.5 * (a.0 + b.0);
-        tick();
-        let an = se.with_alpha(layer, mid)?.analyse().checked()?;
-        if an.ranking() == target {
-            a = (mid, an);
-        } else {
-            b = (mid, an);
-        }
-    }
+        tick,
+        |mid| {
+            let an = se.with_alpha(layer, mid)?.analyse().checked()?;
+            Ok((an.ranking() != target, an))
+        },
+    )?;
     Ok(Transition::new(0.5 * (a.0 + b.0), a.1, b.1))
 }
 
