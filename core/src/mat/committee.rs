@@ -339,8 +339,13 @@ impl<T: MatReal, A: Activation<T> + ?Sized, const D: usize> Problem<'_, T, A, D>
     }
 
     fn value(&self, z: &SVector<T, D>) -> T {
-        let e = self.y - self.s(z);
-        T::HALF * self.gamma.quad_form(&(z - self.r)) + T::HALF * self.inv_delta * e * e
+        self.objective(self.gamma.quad_form(&(z - self.r)), self.y - self.s(z))
+    }
+
+    /// `f = ½ q + e²/(2Δ)` from the prior's quadratic form `q = (z − r)ᵀ Γ (z − r)` and the
+    /// residual `e = y − s(z)`.
+    fn objective(&self, q: T, e: T) -> T {
+        T::HALF * (q + self.inv_delta * e * e)
     }
 
     fn local(&self, z: &SVector<T, D>) -> Local<T, D> {
@@ -476,7 +481,7 @@ impl<T: MatReal, A: Activation<T> + ?Sized, const D: usize> Problem<'_, T, A, D>
                 let ts = side * t;
                 // On the ray (uᵀΓu = 1) the prior's term of f is ½t².
                 let e = e_at(ts);
-                let f = T::HALF * (ts * ts + self.inv_delta * e * e);
+                let f = self.objective(ts * ts, e);
                 if f < best_f {
                     best_f = f;
                     best_t = ts;

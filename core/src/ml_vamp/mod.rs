@@ -607,18 +607,29 @@ impl<'m, T: MatReal, const D: usize> MlVamp<'m, T, D> {
         // Γ r = β Γ_new r_new + (1 − β) Γ_old r_old, so r = A r_new + (I − A) r_old with
         // A = Γ⁻¹ β Γ_new. (Mixing r and Γ each linearly would pair an old, poor mean with
         // a precision near the new one's: an overconfident message.)
+        let (r_in, r_out) = (&*incoming.r, &mut *outgoing.r);
+        let message = |i: usize| {
+            let z = row::<T, D>(estimate, i);
+            z + b * (z - row::<T, D>(r_in, i))
+        };
+        if damping.beta() == T::ONE {
+            // Undamped (β = 1): the new message as it is, no weights to form or apply.
+            for i in 0..r_in.len() / D {
+                r_out[i * D..(i + 1) * D].copy_from_slice(message(i).as_slice());
+            }
+            outgoing.gamma = gamma_new;
+            return Ok(interventions);
+        }
         let damped = gamma_new
             .matrix()
             .zip_map(gamma_out_old.matrix(), |n, o| damping.mix(o, n));
         let damped = Precision::new(damped).unwrap_or(gamma_new);
         let weight_new = damped.solve_matrix(&(gamma_new.matrix() * damping.beta()));
         let weight_old = SMatrix::<T, D, D>::identity() - weight_new;
-        let (r_in, r_out) = (&*incoming.r, &mut *outgoing.r);
         for i in 0..r_in.len() / D {
-            let z = row::<T, D>(estimate, i);
-            let new = z + b * (z - row::<T, D>(r_in, i));
             let out = &mut r_out[i * D..(i + 1) * D];
-            let mixed = weight_new * new + weight_old * SVector::<T, D>::from_column_slice(out);
+            let old = SVector::<T, D>::from_column_slice(out);
+            let mixed = weight_new * message(i) + weight_old * old;
             out.copy_from_slice(mixed.as_slice());
         }
         outgoing.gamma = damped;
