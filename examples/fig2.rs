@@ -655,7 +655,8 @@ fn success(out: &Path) {
             .iter()
             .flat_map(|&a| SEEDS.iter().map(move |&s| (a, s)))
             .collect();
-        // The largest instances one at a time (W¹ and W² with their squares: ~3 GB at 8000).
+        // The largest instances at most two at a time (W¹ and W² with their squares: ~3 GB
+        // each at 8000), the smaller ones on every core.
         let bar = progress(false, jobs.len() as u64, &format!("runs at n = {n}"));
         let decoder_run = |a, n, s| {
             let mse = decoder_run(a, n, s);
@@ -663,9 +664,15 @@ fn success(out: &Path) {
             mse
         };
         let runs: Vec<(f64, f64)> = if n >= 8000 {
-            jobs.iter()
-                .map(|&(a, s)| (a, decoder_run(a, n, s)))
-                .collect()
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(2)
+                .build()
+                .expect("a pool of two threads")
+                .install(|| {
+                    jobs.par_iter()
+                        .map(|&(a, s)| (a, decoder_run(a, n, s)))
+                        .collect()
+                })
         } else {
             jobs.par_iter()
                 .map(|&(a, s)| (a, decoder_run(a, n, s)))
