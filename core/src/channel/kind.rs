@@ -41,6 +41,14 @@ pub enum RowChannelForm<'a, T> {
         /// `Δ > 0`.
         noise_var: T,
     },
+    /// Mixed linear regression `y = z_q + N(0, Δ)`, `q = 0` with probability `π`, of a row of
+    /// 2 ([`crate::mat::MixedLinearDenoiser`]: MMSE in closed form; no MAP).
+    MixedLinear {
+        /// `π ∈ (0, 1)`.
+        pi: T,
+        /// `Δ ≥ 0`.
+        noise_var: T,
+    },
 }
 
 /// A layer's channel kind: its law, its ML-AMP form and its ML-Mat-VAMP row estimator.

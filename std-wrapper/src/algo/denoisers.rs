@@ -14,12 +14,13 @@
 //! | sigmoid, tanh | `d = 1`, quadrature | any `d`, Newton |
 //! | sign | `d = 1`, closed form (the scalar channel) | none: the likelihood is a step |
 //! | committee (output only) | any `d ≤ 8`, MAP-centred Gauss–Hermite cubature | any `d ≤ 8`: Newton (sigmoid), exact faces (ReLU) |
+//! | mixed-linear (output only) | `d = 2`, closed form (two Gaussians) | none: its modes jump between the components |
 
 use mlamp_core::channel::{Activation, ChannelKind, RowChannelForm};
 use mlamp_core::estimator::Estimator;
 use mlamp_core::mat::{
     ActivationDenoiser, ChannelDenoiser, CommitteeDenoiser, GaussianRow, GroupL1, LaplaceRow,
-    PerEntry, RowDenoiser, RowSparse, ScalarChannelDenoiser,
+    MixedLinearDenoiser, PerEntry, RowDenoiser, RowSparse, ScalarChannelDenoiser,
 };
 use mlamp_core::prior::{Prior, RowPriorForm};
 use nalgebra::{SMatrix, SVector};
@@ -64,5 +65,8 @@ pub fn channel_denoiser<const D: usize>(
                 phi, f2, noise_var, estimator,
             )?)
         }
+        RowChannelForm::MixedLinear { pi, noise_var } => Box::new(
+            MixedLinearDenoiser::<f64, D>::new(pi, noise_var, estimator)?,
+        ),
     })
 }

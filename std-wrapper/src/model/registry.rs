@@ -6,7 +6,7 @@
 
 use mlamp_core::channel::activation::{self, Sigmoid, Tanh};
 use mlamp_core::channel::{
-    Activation, ChannelKind, Committee, Linear, Noisy, Relu, Sign, SnrReference,
+    Activation, ChannelKind, Committee, Linear, MixedLinear, Noisy, Relu, Sign, SnrReference,
 };
 use mlamp_core::estimator::Estimator;
 use mlamp_core::prior::{
@@ -169,6 +169,17 @@ pub enum ChannelSpec {
         #[serde(default)]
         snr_db_variance: Option<f64>,
     },
+    /// Mixed linear regression `y = z_q + N(0, Δ)`, `q = 0` with probability `pi` (eq. 6 of
+    /// Pandit, Sahraee-Ardakan, Rangan, Schniter, Fletcher, *Matrix inference and estimation
+    /// in multi-layer models*): rows of `d = 2` (the two regressors), one number observed per
+    /// row; ML-Mat-VAMP only, last layer only.
+    MixedLinear {
+        /// `π ∈ (0, 1)`.
+        pi: f64,
+        /// Noise variance ≥ 0.
+        #[serde(default)]
+        noise_var: f64,
+    },
 }
 
 /// The activation of a committee output.
@@ -281,6 +292,18 @@ impl ChannelSpec {
                 Box::new(Noisy::new(Sigmoid, noise_var).map_err(at)?)
             }
             ChannelSpec::Tanh { noise_var } => Box::new(Noisy::new(Tanh, noise_var).map_err(at)?),
+            ChannelSpec::MixedLinear { pi, noise_var } => {
+                if ctx.d != 2 {
+                    return Err(Error::invalid(
+                        "d",
+                        format!(
+                            "a mixed-linear output needs d = 2 (the two regressors), not {}",
+                            ctx.d
+                        ),
+                    ));
+                }
+                Box::new(MixedLinear::new(pi, noise_var).map_err(at)?)
+            }
             ChannelSpec::Committee {
                 activation,
                 ref f2,
