@@ -219,10 +219,7 @@ impl<T: Real, A: Activation<T>> ChannelKind<T> for Committee<T, A> {
     /// Always [`Error::Unsupported`]: the committee observes one number per row, it has no
     /// hidden-layer form.
     fn check_as_hidden(&self) -> Result<(), Error> {
-        Err(Error::Unsupported {
-            field: "type",
-            reason: "a committee observes one number per row: it can only be the last layer",
-        })
+        Err(super::kind::OUTPUT_ONLY)
     }
 
     /// [`RowChannelForm::Committee`] for both estimators; [`Error::InvalidParameter`] naming

@@ -111,6 +111,14 @@ pub trait ChannelKind<T: Real>: Sync {
     }
 }
 
+/// The [`Error::Unsupported`] of [`ChannelKind::check_as_hidden`] for a kind that observes
+/// fewer numbers than its input row has entries (the committee, mixed linear regression):
+/// such a kind can only be the last layer.
+pub const OUTPUT_ONLY: Error = Error::Unsupported {
+    field: "type",
+    reason: "this output observes fewer numbers per row than a row has: it can only be the last layer",
+};
+
 /// The activation form of `h = φ(z) + N(0, Δ)`, where its estimator exists: MAP always;
 /// MMSE exactly for the identity (a Gaussian belief) and by quadrature for `d = 1`, else
 /// [`Error::Unsupported`] (for `d > 1` the belief is a non-Gaussian d-dimensional integral,

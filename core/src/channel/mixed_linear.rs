@@ -12,7 +12,7 @@ use super::kind::{ChannelKind, RowChannelForm};
 use super::{Channel, gaussian_law};
 use crate::error::Error;
 use crate::estimator::Estimator;
-use crate::mat::mixed_linear_check_pi as check_pi;
+use crate::mat::{MIXED_LINEAR_NO_MAP, mixed_linear_check_pi as check_pi};
 use crate::quadrature::Rule;
 use crate::real::Real;
 use crate::special::norm_cdf;
@@ -101,22 +101,14 @@ impl<T: Real> ChannelKind<T> for MixedLinear<T> {
 
     /// Always [`Error::Unsupported`]: one number per row, an output only.
     fn check_as_hidden(&self) -> Result<(), Error> {
-        Err(Error::Unsupported {
-            field: "type",
-            reason: "mixed-linear observes one number per row: it can only be the last layer",
-        })
+        Err(super::kind::OUTPUT_ONLY)
     }
 
     /// [`RowChannelForm::MixedLinear`] for MMSE; [`Error::Unsupported`] naming `d` unless
     /// `d = 2`, naming `estimator` for MAP (why: [`crate::mat::MixedLinearDenoiser`]).
     fn row_form(&self, estimator: Estimator, d: usize) -> Result<RowChannelForm<'_, T>, Error> {
         if estimator == Estimator::Map {
-            return Err(Error::Unsupported {
-                field: "estimator",
-                reason: "mixed-linear has no MAP estimator (its modes jump between the two \
-                         components, which the algorithm's average Jacobian cannot see): \
-                         use estimator = \"mmse\"",
-            });
+            return Err(MIXED_LINEAR_NO_MAP);
         }
         if d != 2 {
             return Err(Error::Unsupported {

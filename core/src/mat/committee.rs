@@ -7,8 +7,7 @@
 
 use super::precision::lower_inverse;
 use super::{
-    ChannelDenoiser, MatReal, PairEstimate, Precision, RowEstimate, RowMessage,
-    check_observation_row, symmetric_eigen,
+    ChannelDenoiser, MatReal, PairEstimate, Precision, RowEstimate, RowMessage, symmetric_eigen,
 };
 use crate::channel::Activation;
 use crate::channel::MAX_COMMITTEE;
@@ -995,14 +994,7 @@ impl<T: MatReal, A: Activation<T>, const D: usize> ChannelDenoiser<T, D>
         _output: RowMessage<'_, T, D>,
         _input: RowMessage<'_, T, D>,
     ) -> PairEstimate<T, D> {
-        let nan = RowEstimate {
-            mean: SVector::from_element(T::c(f64::NAN)),
-            jacobian: SMatrix::from_element(T::c(f64::NAN)),
-        };
-        PairEstimate {
-            output: nan,
-            input: nan,
-        }
+        PairEstimate::undefined()
     }
 
     /// One number per row.
@@ -1016,11 +1008,6 @@ impl<T: MatReal, A: Activation<T>, const D: usize> ChannelDenoiser<T, D>
             Estimator::Map => self.map(y[0], message).estimate,
             Estimator::Mmse => self.mmse(y[0], message).estimate,
         }
-    }
-
-    /// One finite entry ([`check_observation_row`]).
-    fn check_observation(&self, y: &[T]) -> Result<(), Error> {
-        check_observation_row(y, 1)
     }
 }
 

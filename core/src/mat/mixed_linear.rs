@@ -5,9 +5,7 @@
 //! `b(z) ∝ P(y | z) exp(−½ (z − r)ᵀ Γ (z − r))` is a mixture of two Gaussians, so its MMSE
 //! estimator is a closed form.
 
-use super::{
-    ChannelDenoiser, MatReal, PairEstimate, RowEstimate, RowMessage, check_observation_row,
-};
+use super::{ChannelDenoiser, MatReal, PairEstimate, RowEstimate, RowMessage};
 use crate::error::Error;
 use crate::estimator::Estimator;
 use crate::real::Real;
@@ -75,12 +73,7 @@ impl<T: MatReal, const D: usize> MixedLinearDenoiser<T, D> {
             });
         }
         if estimator == Estimator::Map {
-            return Err(Error::Unsupported {
-                field: "estimator",
-                reason: "mixed-linear has no MAP estimator (its modes jump between the two \
-                         components, which the algorithm's average Jacobian cannot see): \
-                         use estimator = \"mmse\"",
-            });
+            return Err(NO_MAP);
         }
         check_pi(pi)?;
         crate::error::noise_scale("noise_var", noise_var)?;
@@ -148,6 +141,13 @@ impl<T: MatReal, const D: usize> MixedLinearDenoiser<T, D> {
     }
 }
 
+/// The refusal of a MAP estimator (see [`MixedLinearDenoiser`]'s docs for why).
+pub(crate) const NO_MAP: Error = Error::Unsupported {
+    field: "estimator",
+    reason: "mixed-linear has no MAP estimator (its modes jump between the two components, \
+             which the algorithm's average Jacobian cannot see): use estimator = \"mmse\"",
+};
+
 /// `Ok` if `0 < π < 1`, else [`Error::InvalidParameter`] naming `pi` (`π ∈ {0, 1}` is plain
 /// linear regression on one of the two rows' entries: use the linear channel).
 pub(crate) fn check_pi<T: Real>(pi: T) -> Result<(), Error> {
@@ -173,14 +173,7 @@ impl<T: MatReal, const D: usize> ChannelDenoiser<T, D> for MixedLinearDenoiser<T
         _output: RowMessage<'_, T, D>,
         _input: RowMessage<'_, T, D>,
     ) -> PairEstimate<T, D> {
-        let nan = RowEstimate {
-            mean: SVector::from_element(T::c(f64::NAN)),
-            jacobian: SMatrix::from_element(T::c(f64::NAN)),
-        };
-        PairEstimate {
-            output: nan,
-            input: nan,
-        }
+        PairEstimate::undefined()
     }
 
     /// One number per row.
@@ -191,11 +184,6 @@ impl<T: MatReal, const D: usize> ChannelDenoiser<T, D> for MixedLinearDenoiser<T
     /// [`MixedLinearDenoiser::estimate`] for the observation `y[0]`.
     fn denoise_output(&self, y: &[T], message: RowMessage<'_, T, D>) -> RowEstimate<T, D> {
         self.estimate(y[0], message).0
-    }
-
-    /// One finite entry ([`check_observation_row`]).
-    fn check_observation(&self, y: &[T]) -> Result<(), Error> {
-        check_observation_row(y, 1)
     }
 }
 

@@ -48,7 +48,7 @@ pub use group_l1::GroupL1;
 pub use laplace_row::LaplaceRow;
 pub use message::{Message, MessageMut, RowMessage};
 pub use mixed_linear::MixedLinearDenoiser;
-pub(crate) use mixed_linear::check_pi as mixed_linear_check_pi;
+pub(crate) use mixed_linear::{NO_MAP as MIXED_LINEAR_NO_MAP, check_pi as mixed_linear_check_pi};
 pub use mixture_row::{RowMixture, RowMixturePosterior};
 pub use per_entry::PerEntry;
 pub use precision::{Precision, symmetric_eigen};
@@ -110,6 +110,23 @@ pub struct PairEstimate<T, const D: usize> {
     /// The layer's input row `ẑ_in` (the paper's `G_ℓ^-`, its `Ẑ_{ℓ−1}^-`) and its Jacobian
     /// `∂ẑ_in/∂r_in` in the input's message row (enters `Λ_{ℓ−1}^-`, line 21).
     pub input: RowEstimate<T, D>,
+}
+
+impl<T: MatReal, const D: usize> PairEstimate<T, D> {
+    /// NaN estimates and Jacobians: what an output-only channel (one whose kind refuses to
+    /// be a hidden layer, [`crate::channel::ChannelKind::check_as_hidden`]) returns from
+    /// [`ChannelDenoiser::denoise_pair`], so a caller that ignored that check sees it at once
+    /// rather than a plausible number.
+    pub fn undefined() -> Self {
+        let nan = RowEstimate {
+            mean: SVector::from_element(T::c(f64::NAN)),
+            jacobian: SMatrix::from_element(T::c(f64::NAN)),
+        };
+        Self {
+            output: nan,
+            input: nan,
+        }
+    }
 }
 
 /// A layer's channel `P(h | z)` as the row-wise estimators of ML-Mat-VAMP: with `d > 1` the
