@@ -13,7 +13,7 @@
 //! Variables are ours, signal first: `h_0 = x`, `h_1`, …; a start is one letter per variable,
 //! U uninformative, I informed.
 
-use mlamp::experiments::phase::{TransitionKind, scan};
+use mlamp::experiments::phase::{TransitionKind, follow_along, scan};
 use mlamp::se::checks::{self, Direction};
 use mlamp::se::{SeAnalysis, SeOptions, Start, StartCode, StateEvolution};
 use mlamp::{Error, Model};
@@ -413,4 +413,139 @@ fn decoder_phase_scan_below_the_perceptron_threshold() {
     let kinds: Vec<_> = c.transitions.iter().map(|t| t.kind).collect();
     assert!(kinds.contains(&TransitionKind::InformationTheoretic));
     assert!(kinds.contains(&TransitionKind::Algorithmic));
+}
+
+/// Following a branch (the continuation along a scan that deep models rely on): from only the
+/// UU and II starts, the decoder at (α2, α1) = (1, 0.3) misses the branch "h¹ recovered, x
+/// not" and reports MMSE 1e-12; following the branches of the full analysis at α1 = 0.35
+/// finds it here, as a branch no start of this analysis reaches, optimal, with the
+/// perceptron's MMSE at α = 1 (the one-layer model's own SE), and the followed analysis has
+/// exactly the branches that all four starts find.
+#[test]
+fn following_a_neighbours_branch_finds_what_the_starts_miss() {
+    let m = model(&decoder(1.0, 0.3));
+    let se = state_evolution(&m);
+    let two = SeAnalysis::from_fixed_points(
+        vec![
+            (
+                StartCode::UNINFORMATIVE,
+                se.fixed_point(Start::Uninformative),
+            ),
+            (StartCode::informed(2), se.fixed_point(Start::Informed)),
+        ],
+        se.rho()[..2].to_vec(),
+    );
+    assert!(two.mmse_signal() < 1e-9, "the two starts' answer");
+    let neighbour = analyse(&model(&decoder(1.0, 0.35)));
+    let followed = two.follow(&se, &neighbour).checked().unwrap();
+    let (p_mmse, _, _) = perceptron_branches(1.0, 1e-8);
+    let best = followed.optimal_branch();
+    eprintln!(
+        "followed: {:?}, optimal mse {:?}, perceptron {p_mmse}",
+        followed.ranking_labels(),
+        best.point.mse
+    );
+    assert!(best.followed(), "{:?}", followed.ranking_labels());
+    assert!((best.point.mse[0] - p_mmse).abs() <= 1e-6);
+    assert!(best.point.mse[1] < 1e-9);
+    let full = analyse(&m);
+    assert_eq!(followed.branches.len(), full.branches.len());
+    for (f, b) in followed.branches.iter().zip(&full.branches) {
+        for j in 0..2 {
+            assert!(
+                (f.point.mse[j] - b.point.mse[j]).abs() <= 1e-6 + 1e-3 * b.point.mse[j],
+                "{:?} vs {:?}",
+                f.point.mse,
+                b.point.mse
+            );
+        }
+    }
+}
+
+/// The same on the three-layer model whose optimal branch (x U, h¹ and h² I) only the start
+/// UII reaches: from UUU and III alone it is missed; following the full analysis at the
+/// output's α = 0.25 finds it at α = 0.2, x's MSE the noiseless perceptron's.
+#[test]
+fn following_finds_the_three_layer_models_hidden_branch() {
+    let three = |alpha: f64| {
+        model(&format!(
+            "[prior]\ntype = \"binary\"\n\
+             [[layers]]\nalpha = 1.0\nchannel = {{ type = \"sign\", noise_var = 0.0 }}\n\
+             [[layers]]\nalpha = 2.0\nchannel = {{ type = \"sign\", noise_var = 0.0 }}\n\
+             [[layers]]\nalpha = {alpha:?}\nchannel = {{ type = \"linear\", noise_var = 1e-8 }}\n"
+        ))
+    };
+    let m = three(0.2);
+    let se = state_evolution(&m);
+    let two = SeAnalysis::from_fixed_points(
+        vec![
+            (
+                StartCode::UNINFORMATIVE,
+                se.fixed_point(Start::Uninformative),
+            ),
+            (StartCode::informed(3), se.fixed_point(Start::Informed)),
+        ],
+        se.rho()[..3].to_vec(),
+    );
+    let (p_mmse, _, _) = perceptron_branches(1.0, 0.0);
+    assert!(two.mmse_signal() < 1e-9, "{}", two.mmse_signal());
+    let followed = two.follow(&se, &analyse(&three(0.25))).checked().unwrap();
+    let best = followed.optimal_branch();
+    assert!(best.followed(), "{:?}", followed.ranking_labels());
+    assert!((best.point.mse[0] - p_mmse).abs() <= 1e-6);
+    assert_eq!(followed.mmse_signal(), best.point.mse[0]);
+}
+
+/// Following along a grid of a deep model (five layers: the starts are the monotone ones, not
+/// all 32) carries every branch from one point to the next: after [`follow_along`], following
+/// either neighbour's branches at a point finds no fixed point that the point does not have,
+/// while before it the points' own starts found fewer branches than following adds (or as
+/// many). Linear layers (closed-form averages) keep it fast.
+#[test]
+fn deep_grids_follow_every_branch_to_the_next_point() {
+    // Two-layer sparse regression (eq. 18) stretched to five layers: the product of the alphas
+    // crosses the hard phase (two branches) inside the grid.
+    let text = "[prior]\ntype = \"gauss-bernoulli\"\nrho = 0.3\n\
+        [[layers]]\nalpha = 2.0\nchannel = { type = \"linear\", noise_var = 1e-8 }\n\
+        [[layers]]\nalpha = 1.0\nchannel = { type = \"linear\", noise_var = 1e-8 }\n\
+        [[layers]]\nalpha = 1.0\nchannel = { type = \"linear\", noise_var = 1e-8 }\n\
+        [[layers]]\nalpha = 1.0\nchannel = { type = \"linear\", noise_var = 1e-8 }\n\
+        [[layers]]\nalpha = 0.2\nchannel = { type = \"linear\", noise_var = 1e-8 }\n";
+    let m = model(text);
+    let se = state_evolution(&m);
+    assert!(!StartCode::search_is_complete(se.depth()));
+    let alphas = [0.15, 0.2, 0.25, 0.3];
+    let own: Vec<SeAnalysis> = alphas
+        .iter()
+        .map(|&a| se.with_alpha(4, a).unwrap().analyse().checked().unwrap())
+        .collect();
+    let mut followed = own.clone();
+    follow_along(&se, 4, &alphas, &mut followed).unwrap();
+    for (i, (o, f)) in own.iter().zip(&followed).enumerate() {
+        eprintln!(
+            "alpha {}: own {:?}, followed {:?}",
+            alphas[i],
+            o.ranking_labels(),
+            f.ranking_labels()
+        );
+        assert!(f.branches.len() >= o.branches.len());
+    }
+    assert!(
+        followed.iter().any(|a| a.branches.len() > 1),
+        "the grid crosses the hard phase"
+    );
+    for i in 0..alphas.len() {
+        let se_i = se.with_alpha(4, alphas[i]).unwrap();
+        for j in [i.wrapping_sub(1), i + 1] {
+            if let Some(there) = followed.get(j) {
+                let again = followed[i].clone().follow(&se_i, there);
+                assert_eq!(
+                    again.branches.len(),
+                    followed[i].branches.len(),
+                    "alpha {}",
+                    alphas[i]
+                );
+            }
+        }
+    }
 }

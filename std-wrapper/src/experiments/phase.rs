@@ -223,6 +223,48 @@ fn bisect(
     Ok(0.5 * (a.0 + b.0))
 }
 
+/// The analysis at `alpha` of the scanned layer. In a deep model, whose starts are not every
+/// combination ([`StartCode::search_is_complete`]), it also follows each branch of
+/// `neighbours`, the analyses at nearby alphas ([`SeAnalysis::follow`]).
+fn analyse_at(
+    se: &StateEvolution<'_>,
+    layer: usize,
+    alpha: f64,
+    neighbours: &[&SeAnalysis],
+) -> Result<SeAnalysis, Error> {
+    let se_a = se.with_alpha(layer, alpha)?;
+    let mut a = se_a.analyse();
+    if !StartCode::search_is_complete(se.depth()) {
+        for n in neighbours {
+            a = a.follow(&se_a, n);
+        }
+    }
+    a.checked()
+}
+
+/// Follows every branch along a grid (`analyses[i]` at `alphas[i]` of layer `layer`): up the
+/// grid, each point following its lower neighbour's branches, then down, each following its
+/// upper neighbour's ([`SeAnalysis::follow`]). A branch some start reaches at one point is then
+/// found at every point of the grid where following it from the next one reaches it.
+pub fn follow_along(
+    se: &StateEvolution<'_>,
+    layer: usize,
+    alphas: &[f64],
+    analyses: &mut [SeAnalysis],
+) -> Result<(), Error> {
+    let n = analyses.len().min(alphas.len());
+    let order = (1..n)
+        .map(|i| (i, i - 1))
+        .chain((0..n.saturating_sub(1)).rev().map(|i| (i, i + 1)));
+    for (i, from) in order {
+        analyses[i] = analyses[i]
+            .clone()
+            .follow(&se.with_alpha(layer, alphas[i])?, &analyses[from])
+            .checked()?;
+    }
+    Ok(())
+}
+
 /// The first threshold above `lo` up to `hi` (whose rankings differ): bisection on "the
 /// ranking differs from `lo`'s" to [`THRESHOLD_TOL`].
 fn bisect_ranking(
@@ -238,7 +280,7 @@ fn bisect_ranking(
         (hi.alpha, hi.analysis.clone()),
         tick,
         |mid| {
-            let an = se.with_alpha(layer, mid)?.analyse().checked()?;
+            let an = analyse_at(se, layer, mid, &[&lo.analysis, &hi.analysis])?;
             Ok((an.ranking() != target, an))
         },
     )?;
@@ -302,13 +344,22 @@ pub fn scan(
     let alphas: Vec<f64> = (0..steps)
         .map(|i| from + (to - from) * i as f64 / (steps - 1) as f64)
         .collect();
-    let graded = alphas
+    let mut analyses = alphas
         .par_iter()
         .map(|&a| {
-            let se_a = se.with_alpha(layer, a)?;
-            let an = se_a.analyse().checked()?;
-            let w = checks::consistency(&se_a, &an)?;
+            let an = analyse_at(se, layer, a, &[]);
             tick();
+            an
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
+    if !StartCode::search_is_complete(se.depth()) {
+        follow_along(se, layer, &alphas, &mut analyses)?;
+    }
+    let graded = alphas
+        .par_iter()
+        .zip(analyses)
+        .map(|(&a, an)| {
+            let w = checks::consistency(&se.with_alpha(layer, a)?, &an)?;
             Ok((PhasePoint::new(a, an), w))
         })
         .collect::<Result<Vec<_>, Error>>()?;
@@ -334,13 +385,20 @@ pub fn scan(
     // The signal's thresholds, each bisected on its own predicate from the grid interval
     // where it flips (as before the ranking of all starts: the same values where only the
     // two uniform starts matter).
-    let at = |a: f64| -> Result<SeAnalysis, Error> { se.with_alpha(layer, a)?.analyse().checked() };
+    let at = |a: f64, i: usize| -> Result<SeAnalysis, Error> {
+        analyse_at(
+            se,
+            layer,
+            a,
+            &[&points[i - 1].analysis, &points[i].analysis],
+        )
+    };
     let alpha_alg = match (1..points.len())
         .rev()
         .find(|&i| points[i].agree && !points[i - 1].agree)
     {
         Some(i) => Some(bisect(points[i - 1].alpha, points[i].alpha, tick, |a| {
-            Ok(at(a)?.branches_agree())
+            Ok(at(a, i)?.branches_agree())
         })?),
         None => None,
     };
@@ -354,7 +412,7 @@ pub fn scan(
             && !informed_wins(points[i - 1].alpha, &points[i - 1].analysis)
     }) {
         Some(i) => Some(bisect(points[i - 1].alpha, points[i].alpha, tick, |a| {
-            Ok(informed_wins(a, &at(a)?))
+            Ok(informed_wins(a, &at(a, i)?))
         })?),
         None => None,
     };

@@ -54,7 +54,7 @@ impl StartCode {
     /// monotone start reaches is missed, which is why every start is tried where it is
     /// affordable.
     pub fn search(depth: usize) -> Vec<Self> {
-        if depth <= FULL_SEARCH_DEPTH {
+        if Self::search_is_complete(depth) {
             return Self::all(depth).collect();
         }
         let full = (1u32 << depth) - 1;
@@ -67,6 +67,13 @@ impl StartCode {
         codes.sort_unstable();
         codes.dedup();
         codes
+    }
+
+    /// Whether [`Self::search`] tries every one of the `2^L` starts (up to
+    /// [`FULL_SEARCH_DEPTH`] layers); a scan of a deeper model also follows each branch from
+    /// one point to the next ([`SeAnalysis::follow`]).
+    pub fn search_is_complete(depth: usize) -> bool {
+        depth <= FULL_SEARCH_DEPTH
     }
 
     /// The start of each variable, signal first.
@@ -123,7 +130,8 @@ pub struct Branch {
     /// The fixed point: the all-uninformative or all-informed start's if either reaches it
     /// (the one of lower φ if both), else the lowest-φ start's among those that do.
     pub point: FixedPoint,
-    /// The starts that reach it (ascending codes): which basins it has.
+    /// The starts that reach it (ascending codes): which basins it has. Empty for a branch
+    /// that only [following](SeAnalysis::follow) a neighbouring point's branch reaches.
     pub starts: Vec<StartCode>,
 }
 
@@ -131,6 +139,24 @@ impl Branch {
     /// Whether `start` reaches this branch.
     pub fn reached_from(&self, start: StartCode) -> bool {
         self.starts.contains(&start)
+    }
+
+    /// Whether no start reaches it: it was found by [following](SeAnalysis::follow) a
+    /// branch of a neighbouring point of a scan.
+    pub fn followed(&self) -> bool {
+        self.starts.is_empty()
+    }
+
+    /// Its starts' labels ([`StartCode::label`]) joined by spaces, or `"followed"`.
+    pub fn label(&self, depth: usize) -> String {
+        if self.followed() {
+            return "followed".into();
+        }
+        self.starts
+            .iter()
+            .map(|s| s.label(depth))
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 }
 
@@ -222,7 +248,7 @@ impl SeAnalysis {
                     what: format!(
                         "the state evolution from the start {} (U uninformative, I informed, \
                          signal first; after {} iterations)",
-                        b.starts[0].label(depth),
+                        b.label(depth),
                         b.point.iterations
                     ),
                     hint: "the model's scales (variances, noises, alphas) are beyond what its \
@@ -282,16 +308,41 @@ impl SeAnalysis {
     /// The ranking as text, one entry per branch: its starts' labels joined by spaces.
     pub fn ranking_labels(&self) -> Vec<String> {
         let depth = self.depth();
+        self.branches.iter().map(|b| b.label(depth)).collect()
+    }
+
+    /// Adds the fixed points that following `neighbour`'s branches reaches here: the analysis
+    /// of the same model at a nearby value of a scanned parameter, each of whose fixed points
+    /// starts an iteration of `se` (this point's state evolution,
+    /// [`StateEvolution::fixed_point_from_overlaps`]). A fixed point that coincides with none
+    /// of this analysis' branches (nor with one added before it) is a new branch that no start
+    /// reaches ([`Branch::followed`]); the branches are ranked again by φ. This is the
+    /// continuation along a scan that finds what the starts of [`StartCode::search`] miss in a
+    /// deep model: a branch reached from some start at one point of the scan is followed to
+    /// the others. The fixed points run in parallel; the result does not depend on the number
+    /// of threads.
+    pub fn follow(mut self, se: &StateEvolution<'_>, neighbour: &SeAnalysis) -> Self {
+        let depth = self.depth();
+        let reached: Vec<FixedPoint> = neighbour
+            .branches
+            .par_iter()
+            .map(|b| se.fixed_point_from_overlaps(&b.point.m))
+            .collect();
+        for p in reached.into_iter().filter(|p| !p.diverged) {
+            let known = self
+                .branches
+                .iter()
+                .any(|b| (0..depth).all(|j| mse_coincide(p.mse[j], b.point.mse[j], self.rho[j])));
+            if !known {
+                self.branches.push(Branch {
+                    point: p,
+                    starts: Vec::new(),
+                });
+            }
+        }
         self.branches
-            .iter()
-            .map(|b| {
-                b.starts
-                    .iter()
-                    .map(|s| s.label(depth))
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            })
-            .collect()
+            .sort_by(|a, b| a.point.free_energy.total_cmp(&b.point.free_energy));
+        self
     }
 
     /// The variables whose MSE jumps ([`mse_jumps`]) between fixed points `a` and `b`.

@@ -285,14 +285,45 @@ impl<'m> StateEvolution<'m> {
     /// uninformative) to a fixed point.
     pub fn fixed_point_from(&self, start: &[Start]) -> FixedPoint {
         let depth = self.alphas.len();
-        let mut m: Vec<f64> = (0..depth)
+        let m: Vec<f64> = (0..depth)
             .map(
                 |j| match start.get(j).copied().unwrap_or(Start::Uninformative) {
-                    Start::Uninformative => self.mean[j] * self.mean[j] + 1e-6 * self.rho[j],
-                    Start::Informed => (1.0 - 1e-6) * self.rho[j],
+                    Start::Uninformative => self.uninformative_overlap(j),
+                    Start::Informed => self.informed_overlap(j),
                 },
             )
             .collect();
+        self.iterate_from(m)
+    }
+
+    /// `m_j` of the uninformative start: `(E h_j)² + 1e-6 ρ_j`.
+    fn uninformative_overlap(&self, j: usize) -> f64 {
+        self.mean[j] * self.mean[j] + 1e-6 * self.rho[j]
+    }
+
+    /// `m_j` of the informed start: `(1 − 1e-6) ρ_j`.
+    fn informed_overlap(&self, j: usize) -> f64 {
+        (1.0 - 1e-6) * self.rho[j]
+    }
+
+    /// Iterates from the overlaps `m` (one per variable, signal first; e.g. the fixed point of
+    /// the same model at a neighbouring alpha, to follow a branch along a scan), each clamped
+    /// between the uninformative and the informed start's, to a fixed point. A missing or
+    /// non-finite entry starts uninformative; entries beyond the model's depth are ignored.
+    pub fn fixed_point_from_overlaps(&self, m: &[f64]) -> FixedPoint {
+        let m = (0..self.alphas.len())
+            .map(|j| {
+                let (lo, hi) = (self.uninformative_overlap(j), self.informed_overlap(j));
+                m.get(j)
+                    .filter(|v| v.is_finite())
+                    .map_or(lo, |&v| v.clamp(lo, hi))
+            })
+            .collect();
+        self.iterate_from(m)
+    }
+
+    /// The iteration of [`Self::fixed_point_from`] from the overlaps `m`.
+    fn iterate_from(&self, mut m: Vec<f64>) -> FixedPoint {
         let mut iterations = 0;
         let mut converged = false;
         let mut diverged = false;

@@ -105,7 +105,7 @@ pub fn bayes_optimal_name(a: &SeAnalysis) -> String {
     } else if opt.reached_from(StartCode::informed(a.depth())) {
         "informed".into()
     } else {
-        opt.starts[0].label(a.depth())
+        opt.label(a.depth())
     }
 }
 
