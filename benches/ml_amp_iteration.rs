@@ -24,6 +24,7 @@ mod common;
 use common::mean_ns;
 use mlamp::algo::amp::{amp_layers, operators};
 use mlamp::core::ml_amp::{LayerState, MlAmp, VarianceMode};
+use mlamp::linalg::dense::FastDense;
 use mlamp::{Instance, Model};
 
 /// The criterion group of these benches (n = 2000).
@@ -81,9 +82,12 @@ fn read_wide(w: &[f64]) -> f64 {
     read_baseline(w)
 }
 
-/// The plain reads this machine runs: name and the read of one slice.
-fn reads() -> Vec<(&'static str, fn(&[f64]) -> f64)> {
-    let mut v: Vec<(&'static str, fn(&[f64]) -> f64)> = vec![("sse2", read_baseline)];
+/// A plain read: its name and the read of one slice.
+type Read = (&'static str, fn(&[f64]) -> f64);
+
+/// The plain reads this machine runs.
+fn reads() -> Vec<Read> {
+    let mut v: Vec<Read> = vec![("sse2", read_baseline)];
     if has_avx2() {
         v.push(("avx2", read_wide));
     }
@@ -146,43 +150,83 @@ fn instance(n: usize) -> (Model, Instance) {
     (model, inst)
 }
 
-/// The two variants' iterations, initialised: name, iteration, state buffer.
-type Runs<'a> = Vec<(&'static str, MlAmp<'a, f64>, Vec<f64>)>;
+/// The variants of the iteration.
+const MODES: [(&str, VarianceMode); 2] =
+    [("full", VarianceMode::Full), ("mean", VarianceMode::Mean)];
 
-fn runs<'a>(
+/// The iteration's weight operators and an initialised state per variant.
+struct Setup<'a> {
     model: &'a Model,
     inst: &'a Instance,
-    layers: &'a [mlamp::core::ml_amp::AmpLayer<'a, f64>],
-) -> Runs<'a> {
-    let moments = model.moments().unwrap();
-    [("full", VarianceMode::Full), ("mean", VarianceMode::Mean)]
-        .into_iter()
-        .map(|(name, mode)| {
-            let amp = MlAmp::new(model.prior.as_ref(), layers, inst.observation(), mode).unwrap();
-            let mut buf = vec![0.0; amp.state_len()];
-            amp.initialise(&mut carve(&mut buf, &inst.sizes), &moments)
-                .unwrap();
-            (name, amp, buf)
+    ops: Vec<FastDense<'a, f64>>,
+    bufs: Vec<Vec<f64>>,
+}
+
+impl<'a> Setup<'a> {
+    fn new(model: &'a Model, inst: &'a Instance) -> Self {
+        let ops = operators(inst).expect("operators");
+        let moments = model.moments().unwrap();
+        let bufs = {
+            let layers = amp_layers(model, &ops).unwrap();
+            MODES
+                .iter()
+                .map(|&(_, mode)| {
+                    let amp = MlAmp::new(model.prior.as_ref(), &layers, inst.observation(), mode)
+                        .unwrap();
+                    let mut buf = vec![0.0; amp.state_len()];
+                    amp.initialise(&mut carve(&mut buf, &inst.sizes), &moments)
+                        .unwrap();
+                    buf
+                })
+                .collect()
+        };
+        Self {
+            model,
+            inst,
+            ops,
+            bufs,
+        }
+    }
+
+    /// Runs `f` with variant `v`'s iteration and state on pool `p` (the iteration, which
+    /// borrows its operators as trait objects, is built on the pool's thread).
+    fn on<R: Send>(
+        &mut self,
+        p: &ThreadPool,
+        v: usize,
+        f: impl FnOnce(&MlAmp<'_, f64>, &mut [LayerState<'_, f64>]) -> R + Send,
+    ) -> R {
+        let (model, inst, ops) = (self.model, self.inst, &self.ops);
+        let buf = &mut self.bufs[v];
+        p.install(|| {
+            let layers = amp_layers(model, ops).unwrap();
+            let amp = MlAmp::new(
+                model.prior.as_ref(),
+                &layers,
+                inst.observation(),
+                MODES[v].1,
+            )
+            .unwrap();
+            f(&amp, &mut carve(buf, &inst.sizes))
         })
-        .collect()
+    }
 }
 
 /// Criterion at n = 2000: the iteration of each variant on 1 and 2 threads, and the fastest
 /// read on one thread and on all cores.
 fn criterion_benches(c: &mut Criterion, all: usize) {
     let (model, inst) = instance(2000);
-    let ops = operators(&inst).expect("operators");
-    println!("kernel path: {:?}", ops[0].path());
-    let layers = amp_layers(&model, &ops).unwrap();
-    let mut runs = runs(&model, &inst, &layers);
+    let mut setup = Setup::new(&model, &inst);
+    println!("kernel path: {:?}", setup.ops[0].path());
     let mut g = c.benchmark_group(GROUP);
     g.sample_size(20);
     for t in THREADS {
         let p = pool(t);
-        for (name, amp, buf) in &mut runs {
-            let mut state = carve(buf, &inst.sizes);
+        for (v, (name, _)) in MODES.iter().enumerate() {
             g.bench_function(format!("iteration_{name}_{t}t"), |b| {
-                p.install(|| b.iter(|| black_box(amp.step(&mut state, 0.8).unwrap())))
+                setup.on(&p, v, |amp, state| {
+                    b.iter(|| black_box(amp.step(state, 0.8).unwrap()))
+                })
             });
         }
     }
@@ -233,15 +277,13 @@ fn criterion_summary() {
 /// of the times and of the ratios within a round.
 fn rounds(n: usize, rounds: usize, all: usize) {
     let (model, inst) = instance(n);
-    let ops = operators(&inst).expect("operators");
-    let layers = amp_layers(&model, &ops).unwrap();
-    let mut runs = runs(&model, &inst, &layers);
+    let mut setup = Setup::new(&model, &inst);
     let pools: Vec<ThreadPool> = THREADS.iter().map(|&t| pool(t)).collect();
     let all_pool = pool(all);
     let reads = reads();
     // Per round: the fastest read on 1 thread and on all cores, and the step times.
     let (mut read_1t, mut read_all) = (Vec::new(), Vec::new());
-    let mut steps = vec![vec![Vec::new(); THREADS.len()]; runs.len()];
+    let mut steps = vec![vec![Vec::new(); THREADS.len()]; MODES.len()];
     for _ in 0..rounds {
         let time_read = |parts: usize, p: &ThreadPool| {
             reads
@@ -257,17 +299,17 @@ fn rounds(n: usize, rounds: usize, all: usize) {
         };
         read_1t.push(time_read(1, &pools[0]));
         read_all.push(time_read(all, &all_pool));
-        for ((_, amp, buf), per_t) in runs.iter_mut().zip(&mut steps) {
+        for (v, per_t) in steps.iter_mut().enumerate() {
             for (p, times) in pools.iter().zip(per_t.iter_mut()) {
-                let mut state = carve(buf, &inst.sizes);
-                p.install(|| {
-                    black_box(amp.step(&mut state, 0.8).unwrap());
+                times.push(setup.on(p, v, |amp, state| {
+                    // One step to warm the state vectors (as in a run), then two timed.
+                    black_box(amp.step(state, 0.8).unwrap());
                     let t = Instant::now();
                     for _ in 0..2 {
-                        black_box(amp.step(&mut state, 0.8).unwrap());
+                        black_box(amp.step(state, 0.8).unwrap());
                     }
-                    times.push(t.elapsed().as_secs_f64() / 2.0);
-                });
+                    t.elapsed().as_secs_f64() / 2.0
+                }));
             }
         }
     }
@@ -282,7 +324,7 @@ fn rounds(n: usize, rounds: usize, all: usize) {
         ms(&read_all),
         gb / (ms(&read_all) / 1e3)
     );
-    for ((name, ..), per_t) in runs.iter().zip(&steps) {
+    for ((name, _), per_t) in MODES.iter().zip(&steps) {
         for (t, times) in THREADS.iter().zip(per_t) {
             println!(
                 "n = {n}: iteration_{name} on {t} thread(s) {:.2} ms = {:.2} x the all-core \

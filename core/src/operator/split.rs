@@ -98,7 +98,7 @@ mod tests {
                 assert!(t <= cols.max(1), "{rows} x {cols}");
                 if pieces(cols, t) > 1 {
                     assert!(
-                        2 * t * 8 > MIN_WINDOW_BYTES && t % LANES == 0,
+                        2 * t * 8 > MIN_WINDOW_BYTES && t.is_multiple_of(LANES),
                         "{rows} x {cols}"
                     );
                     assert!(t * rows * 8 >= MIN_PIECE_BYTES, "{rows} x {cols}");
