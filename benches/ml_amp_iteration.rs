@@ -1,33 +1,37 @@
-//! One ML-AMP iteration on the paper's two-layer sparse regression (eq. 18) at n = 2000, both
-//! variances, against a plain read of the weight bytes the iteration must touch (each matrix
-//! twice: once forward, once backward). Prints the ratio of the times measured in this run.
+//! One ML-AMP iteration on the paper's two-layer sparse regression (eq. 18), both variances, on
+//! 1 and 2 threads, against plain reads of the weight bytes the iteration must touch (each
+//! matrix twice: once forward, once backward) on one thread and on all cores (each thread
+//! reading its own contiguous part of every matrix). Prints the ratios of times measured in
+//! this run.
 //!
-//! The iteration runs on the driver's operator ([`FastDense`], one thread). The reference is
-//! the fastest of several single-thread reads of the same bytes (SSE2 with 8 partial sums,
-//! AVX2 with 16, in the layout's order and in the iteration's), so the ratio is against the
-//! best plain read this machine does, not a weak one. Criterion measures each benchmark for
-//! seconds, one after the other, and on a shared machine the memory bandwidth drifts between
-//! them; so the bench also prints the ratio from rounds that time the reads and steps of each
-//! mode back to back.
+//! The iteration runs on the driver's operator ([`FastDense`](mlamp::linalg::dense::FastDense),
+//! its products split among the threads of rayon's pool). A read is the fastest of two (SSE2
+//! with 8 partial sums, AVX2 with 16), so the ratio is against the best plain read this
+//! machine does, not a weak one. Criterion measures n = 2000, each benchmark for seconds, one
+//! after the other; on a shared machine the memory bandwidth drifts between them, so the bench
+//! then times rounds of every read and step back to back, at n = 2000 and n = 8000 (0.92 GB of
+//! weights, 1.84 GB read per iteration), and prints the medians over rounds of the times and
+//! of the ratios within a round. `ML_AMP_BENCH_N=2000` runs the rounds at n = 2000 only.
 
 use std::hint::black_box;
 use std::time::Instant;
 
 use criterion::Criterion;
+use rayon::ThreadPool;
+use rayon::prelude::*;
 
 mod common;
 use common::mean_ns;
 use mlamp::algo::amp::{amp_layers, operators};
 use mlamp::core::ml_amp::{LayerState, MlAmp, VarianceMode};
+use mlamp::linalg::dense::FastDense;
 use mlamp::{Instance, Model};
 
-const N: usize = 2000;
-
-/// The criterion group of these benches.
+/// The criterion group of these benches (n = 2000).
 const GROUP: &str = "ml_amp_n2000";
 
-/// Rounds of the interleaved comparison.
-const INTERLEAVED_ROUNDS: usize = 30;
+/// Thread counts of the iteration.
+const THREADS: [usize; 2] = [1, 2];
 
 /// Σ w over a slice with `L` partial sums (what a vectorised streaming read does).
 #[inline(always)]
@@ -78,12 +82,36 @@ fn read_wide(w: &[f64]) -> f64 {
     read_baseline(w)
 }
 
-/// The reads of the reference, by criterion id: each reads every matrix twice.
-const READS: [&str; 3] = [
-    "read_weights_twice_sse2",
-    "read_weights_twice_avx2",
-    "read_weights_twice_avx2_iteration_order",
-];
+/// A plain read: its name and the read of one slice.
+type Read = (&'static str, fn(&[f64]) -> f64);
+
+/// The plain reads this machine runs.
+fn reads() -> Vec<Read> {
+    let mut v: Vec<Read> = vec![("sse2", read_baseline)];
+    if has_avx2() {
+        v.push(("avx2", read_wide));
+    }
+    v
+}
+
+/// Every matrix read twice with `read`, each split into `parts` contiguous parts read in
+/// parallel on the current pool (one part: the calling thread reads it all).
+fn read_twice(weights: &[Vec<f64>], read: fn(&[f64]) -> f64, parts: usize) -> f64 {
+    let mut s = 0.0;
+    for _ in 0..2 {
+        for w in weights {
+            s += if parts == 1 {
+                read(black_box(w))
+            } else {
+                w.par_chunks(w.len().div_ceil(parts))
+                    .with_max_len(1)
+                    .map(|p| read(black_box(p)))
+                    .sum::<f64>()
+            };
+        }
+    }
+    s
+}
 
 /// The state of one run of the iteration, carved from `buf`.
 fn carve<'b>(buf: &'b mut [f64], sizes: &[usize]) -> Vec<LayerState<'b, f64>> {
@@ -97,149 +125,233 @@ fn carve<'b>(buf: &'b mut [f64], sizes: &[usize]) -> Vec<LayerState<'b, f64>> {
     state
 }
 
-/// Every matrix read twice with `read`: in the layout's order (`W_0, W_1, W_0, W_1`) or the
-/// iteration's (the last layer first, each matrix twice in a row, in case the cache keeps part
-/// of a matrix between its two reads).
-fn read_twice(weights: &[Vec<f64>], read: fn(&[f64]) -> f64, iteration_order: bool) -> f64 {
-    let mut s = 0.0;
-    if iteration_order {
-        for w in weights.iter().rev() {
-            s += read(black_box(w));
-            s += read(black_box(w));
-        }
-    } else {
-        for _ in 0..2 {
-            for w in weights {
-                s += read(black_box(w));
-            }
-        }
-    }
-    s
+/// A thread pool of `threads` threads.
+fn pool(threads: usize) -> ThreadPool {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("thread pool")
 }
 
-/// One read of the reference: criterion id, the read of one matrix, the iteration's order.
-type Read = (&'static str, fn(&[f64]) -> f64, bool);
-
-/// The reads of the reference this machine runs.
-fn reads() -> Vec<Read> {
-    let mut v: Vec<Read> = vec![(READS[0], read_baseline, false)];
-    if has_avx2() {
-        v.push((READS[1], read_wide, false));
-        v.push((READS[2], read_wide, true));
-    }
-    v
+/// The median of `v`.
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
 }
 
-/// Runs the criterion benchmarks, then the interleaved comparison: rounds of each read
-/// followed by steps of each mode (one to warm the state, two timed), so that reads and steps
-/// see the same state of a shared machine. Returns, per mode, the median over rounds of step
-/// time / time of the read just before, for the read whose median time is the smallest.
-fn benches(c: &mut Criterion) -> Vec<(&'static str, f64)> {
+/// The eq. 18 model and an instance of size `n`.
+fn instance(n: usize) -> (Model, Instance) {
     let model = Model::from_file(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/examples/models/sparse_regression.toml"
     ))
     .expect("model");
-    let inst = Instance::sample(&model, N, 1).expect("instance");
-    let ops = operators(&inst).expect("operators");
-    println!("kernel path: {:?}", ops[0].path());
-    let layers = amp_layers(&model, &ops).unwrap();
-    let moments = model.moments().unwrap();
-    let mut runs: Vec<(&'static str, MlAmp<'_, f64>, Vec<f64>)> = [
-        ("iteration_full", VarianceMode::Full),
-        ("iteration_mean", VarianceMode::Mean),
-    ]
-    .into_iter()
-    .map(|(name, mode)| {
-        let amp = MlAmp::new(model.prior.as_ref(), &layers, inst.observation(), mode).unwrap();
-        let mut buf = vec![0.0; amp.state_len()];
-        amp.initialise(&mut carve(&mut buf, &inst.sizes), &moments)
-            .unwrap();
-        (name, amp, buf)
-    })
-    .collect();
-
-    let mut g = c.benchmark_group(GROUP);
-    g.sample_size(30);
-    for (name, amp, buf) in &mut runs {
-        let mut state = carve(buf, &inst.sizes);
-        g.bench_function(*name, |b| {
-            b.iter(|| black_box(amp.step(&mut state, 0.8).unwrap()))
-        });
-    }
-    for (id, read, order) in reads() {
-        g.bench_function(id, |b| {
-            b.iter(|| black_box(read_twice(&inst.weights, read, order)))
-        });
-    }
-    g.finish();
-
-    // Per round and per read: the read, then a step of each mode, each step timed against the
-    // read just before it; the reference is the read with the smallest median time.
-    let reads = reads();
-    let mut read_times = vec![Vec::new(); reads.len()];
-    let mut ratios = vec![vec![Vec::new(); runs.len()]; reads.len()];
-    for _ in 0..INTERLEAVED_ROUNDS {
-        for (v, &(_, read, order)) in reads.iter().enumerate() {
-            let t = Instant::now();
-            black_box(read_twice(&inst.weights, read, order));
-            let t_read = t.elapsed().as_secs_f64();
-            read_times[v].push(t_read);
-            for ((_, amp, buf), r) in runs.iter_mut().zip(&mut ratios[v]) {
-                let mut state = carve(buf, &inst.sizes);
-                // One step to warm the state vectors (as in a run), then two timed.
-                black_box(amp.step(&mut state, 0.8).unwrap());
-                let t = Instant::now();
-                for _ in 0..2 {
-                    black_box(amp.step(&mut state, 0.8).unwrap());
-                }
-                r.push(t.elapsed().as_secs_f64() / 2.0 / t_read);
-            }
-        }
-    }
-    let median = |mut v: Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
-    let fastest = (0..reads.len())
-        .min_by(|&a, &b| median(read_times[a].clone()).total_cmp(&median(read_times[b].clone())))
-        .unwrap();
-    runs.iter()
-        .zip(ratios.swap_remove(fastest))
-        .map(|((name, ..), r)| (*name, median(r)))
-        .collect()
+    let inst = Instance::sample(&model, n, 1).expect("instance");
+    (model, inst)
 }
 
-fn main() {
-    let mut c = Criterion::default().configure_from_args();
-    let interleaved = benches(&mut c);
-    c.final_summary();
-    // The reference: the fastest read measured in this run.
-    let reads: Vec<(&str, f64)> = READS
-        .iter()
-        .filter(|id| has_avx2() || !id.contains("avx2"))
-        .filter_map(|&id| Some((id, mean_ns(GROUP, id)?)))
-        .collect();
-    for (id, t) in &reads {
-        println!("{id}: {:.2} ms", t / 1e6);
+/// The variants of the iteration.
+const MODES: [(&str, VarianceMode); 2] =
+    [("full", VarianceMode::Full), ("mean", VarianceMode::Mean)];
+
+/// The iteration's weight operators and an initialised state per variant.
+struct Setup<'a> {
+    model: &'a Model,
+    inst: &'a Instance,
+    ops: Vec<FastDense<'a, f64>>,
+    bufs: Vec<Vec<f64>>,
+}
+
+impl<'a> Setup<'a> {
+    fn new(model: &'a Model, inst: &'a Instance) -> Self {
+        let ops = operators(inst).expect("operators");
+        let moments = model.moments().unwrap();
+        let bufs = {
+            let layers = amp_layers(model, &ops).unwrap();
+            MODES
+                .iter()
+                .map(|&(_, mode)| {
+                    let amp = MlAmp::new(model.prior.as_ref(), &layers, inst.observation(), mode)
+                        .unwrap();
+                    let mut buf = vec![0.0; amp.state_len()];
+                    amp.initialise(&mut carve(&mut buf, &inst.sizes), &moments)
+                        .unwrap();
+                    buf
+                })
+                .collect()
+        };
+        Self {
+            model,
+            inst,
+            ops,
+            bufs,
+        }
     }
-    if let Some(&(read_id, read)) = reads.iter().min_by(|a, b| a.1.total_cmp(&b.1)) {
-        for id in ["iteration_full", "iteration_mean"] {
-            if let Some(t) = mean_ns(GROUP, id) {
+
+    /// Runs `f` with variant `v`'s iteration and state on pool `p` (the iteration, which
+    /// borrows its operators as trait objects, is built on the pool's thread).
+    fn on<R: Send>(
+        &mut self,
+        p: &ThreadPool,
+        v: usize,
+        f: impl FnOnce(&MlAmp<'_, f64>, &mut [LayerState<'_, f64>]) -> R + Send,
+    ) -> R {
+        let (model, inst, ops) = (self.model, self.inst, &self.ops);
+        let buf = &mut self.bufs[v];
+        p.install(|| {
+            let layers = amp_layers(model, ops).unwrap();
+            let amp = MlAmp::new(
+                model.prior.as_ref(),
+                &layers,
+                inst.observation(),
+                MODES[v].1,
+            )
+            .unwrap();
+            f(&amp, &mut carve(buf, &inst.sizes))
+        })
+    }
+}
+
+/// Criterion at n = 2000: the iteration of each variant on 1 and 2 threads, and the fastest
+/// read on one thread and on all cores.
+fn criterion_benches(c: &mut Criterion, all: usize) {
+    let (model, inst) = instance(2000);
+    let mut setup = Setup::new(&model, &inst);
+    println!("kernel path: {:?}", setup.ops[0].path());
+    let mut g = c.benchmark_group(GROUP);
+    g.sample_size(20);
+    for t in THREADS {
+        let p = pool(t);
+        for (v, (name, _)) in MODES.iter().enumerate() {
+            g.bench_function(format!("iteration_{name}_{t}t"), |b| {
+                setup.on(&p, v, |amp, state| {
+                    b.iter(|| black_box(amp.step(state, 0.8).unwrap()))
+                })
+            });
+        }
+    }
+    for (parts, id) in [(1, "read_1t"), (all, "read_all")] {
+        let p = pool(parts);
+        for (name, read) in reads() {
+            g.bench_function(format!("{id}_{name}"), |b| {
+                p.install(|| b.iter(|| black_box(read_twice(&inst.weights, read, parts))))
+            });
+        }
+    }
+    g.finish();
+}
+
+/// Prints criterion's means at n = 2000 and their ratios to the fastest reads.
+fn criterion_summary() {
+    let fastest = |id: &str| {
+        reads()
+            .iter()
+            .filter_map(|(name, _)| mean_ns(GROUP, &format!("{id}_{name}")))
+            .min_by(f64::total_cmp)
+    };
+    let (Some(read_1t), Some(read_all)) = (fastest("read_1t"), fastest("read_all")) else {
+        return;
+    };
+    println!(
+        "criterion, n = 2000: read of the weight bytes {:.2} ms on 1 thread, {:.2} ms on all cores",
+        read_1t / 1e6,
+        read_all / 1e6
+    );
+    for name in ["full", "mean"] {
+        for t in THREADS {
+            if let Some(s) = mean_ns(GROUP, &format!("iteration_{name}_{t}t")) {
                 println!(
-                    "{id}: {:.2} ms = {:.2} x the read of its weight bytes ({:.2} ms, {read_id})",
-                    t / 1e6,
-                    t / read,
-                    read / 1e6
+                    "criterion, n = 2000: iteration_{name} on {t} thread(s) {:.2} ms = {:.2} x the \
+                     all-core read, {:.2} x the 1-thread read",
+                    s / 1e6,
+                    s / read_all,
+                    s / read_1t
                 );
             }
         }
     }
-    // The same ratio with each step timed right after the reads (robust to the drift of a
-    // shared machine's memory bandwidth between criterion's separate measurements).
-    for (id, r) in interleaved {
+}
+
+/// Rounds at `n`: in each, every read on one thread and on all cores, then a step of each
+/// variant on each thread count (one to warm the state, two timed). Prints medians over rounds
+/// of the times and of the ratios within a round.
+fn rounds(n: usize, rounds: usize, all: usize) {
+    let (model, inst) = instance(n);
+    let mut setup = Setup::new(&model, &inst);
+    let pools: Vec<ThreadPool> = THREADS.iter().map(|&t| pool(t)).collect();
+    let all_pool = pool(all);
+    let reads = reads();
+    // Per round: the fastest read on 1 thread and on all cores, and the step times.
+    let (mut read_1t, mut read_all) = (Vec::new(), Vec::new());
+    let mut steps = vec![vec![Vec::new(); THREADS.len()]; MODES.len()];
+    for _ in 0..rounds {
+        let time_read = |parts: usize, p: &ThreadPool| {
+            reads
+                .iter()
+                .map(|&(_, read)| {
+                    p.install(|| {
+                        let t = Instant::now();
+                        black_box(read_twice(&inst.weights, read, parts));
+                        t.elapsed().as_secs_f64()
+                    })
+                })
+                .fold(f64::INFINITY, f64::min)
+        };
+        read_1t.push(time_read(1, &pools[0]));
+        read_all.push(time_read(all, &all_pool));
+        for (v, per_t) in steps.iter_mut().enumerate() {
+            for (p, times) in pools.iter().zip(per_t.iter_mut()) {
+                times.push(setup.on(p, v, |amp, state| {
+                    // One step to warm the state vectors (as in a run), then two timed.
+                    black_box(amp.step(state, 0.8).unwrap());
+                    let t = Instant::now();
+                    for _ in 0..2 {
+                        black_box(amp.step(state, 0.8).unwrap());
+                    }
+                    t.elapsed().as_secs_f64() / 2.0
+                }));
+            }
+        }
+    }
+    let ratio = |a: &[f64], b: &[f64]| median(a.iter().zip(b).map(|(x, y)| x / y).collect());
+    let ms = |v: &[f64]| median(v.to_vec()) * 1e3;
+    let gb = 2.0 * inst.weights.iter().map(Vec::len).sum::<usize>() as f64 * 8.0 / 1e9;
+    println!(
+        "n = {n} ({gb:.3} GB read per iteration), medians of {rounds} rounds: read {:.2} ms on \
+         1 thread ({:.1} GB/s), {:.2} ms on {all} threads ({:.1} GB/s)",
+        ms(&read_1t),
+        gb / (ms(&read_1t) / 1e3),
+        ms(&read_all),
+        gb / (ms(&read_all) / 1e3)
+    );
+    for ((name, _), per_t) in MODES.iter().zip(&steps) {
+        for (t, times) in THREADS.iter().zip(per_t) {
+            println!(
+                "n = {n}: iteration_{name} on {t} thread(s) {:.2} ms = {:.2} x the all-core \
+                 read, {:.2} x the 1-thread read",
+                ms(times),
+                ratio(times, &read_all),
+                ratio(times, &read_1t)
+            );
+        }
         println!(
-            "{id}: {r:.2} x the fastest read, interleaved (median of {INTERLEAVED_ROUNDS} rounds)"
+            "n = {n}: iteration_{name}: 1 thread / {} threads = {:.2}",
+            THREADS[1],
+            ratio(&per_t[0], &per_t[1])
         );
+    }
+}
+
+fn main() {
+    let all = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let mut c = Criterion::default().configure_from_args();
+    criterion_benches(&mut c, all);
+    c.final_summary();
+    criterion_summary();
+    let only = std::env::var("ML_AMP_BENCH_N").ok();
+    for (n, k) in [(2000, 30), (8000, 10)] {
+        if only.as_deref().is_none_or(|s| s == n.to_string()) {
+            rounds(n, k, all);
+        }
     }
 }

@@ -22,6 +22,10 @@ use serde::Serialize;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Threads to run on (default: RAYON_NUM_THREADS, else one per core); the results have
+    /// the same bits on any number.
+    #[arg(long, global = true)]
+    threads: Option<usize>,
 }
 
 #[derive(Subcommand)]
@@ -131,6 +135,9 @@ enum Command {
 }
 
 fn run(cli: Cli) -> Result<(), Error> {
+    if let Some(threads) = cli.threads {
+        mlamp::threads::use_threads(threads)?;
+    }
     match cli.command {
         Command::Run {
             model,

@@ -54,6 +54,7 @@ pub mod memory;
 pub mod model;
 pub mod se;
 pub mod streams;
+pub mod threads;
 
 pub use algo::{AmpOptions, AmpResult, VampOptions, VampResult, run_ml_amp, run_ml_vamp};
 pub use error::Error;

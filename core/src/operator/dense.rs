@@ -58,6 +58,62 @@ impl<'a, T: Real> DenseWeights<'a, T> {
     pub fn data(&self) -> &'a [T] {
         self.data
     }
+
+    /// The entries of rows `first..first + n`. Panics if they run past the matrix.
+    pub fn row_range(&self, first: usize, n: usize) -> &'a [T] {
+        &self.data[first * self.cols..(first + n) * self.cols]
+    }
+
+    /// Rows `first..first + out.len()` of `W x` into `out` (`x`: cols): a piece of
+    /// [`apply`](WeightOperator::apply) with its bits, each row being a sum of its own (see
+    /// [`split`](super::split)). Panics if a length is wrong or the rows run past the matrix.
+    pub fn apply_rows(&self, first: usize, x: &[T], out: &mut [T]) {
+        use kernel::*;
+        let (w, n, c) = (self.row_range(first, out.len()), out.len(), self.cols);
+        matvec::<T, BLOCK_FWD, _>(w, n, c, x, out, &mut NoPrefetch);
+    }
+
+    /// Rows `first..first + out.len()` of `W x` and `(W∘W) s` into `out`, `out_sq` (as long
+    /// as `out`): a piece of [`apply_with_square`](WeightOperator::apply_with_square), with
+    /// its bits. Panics as [`apply_rows`](Self::apply_rows).
+    pub fn apply_with_square_rows(
+        &self,
+        first: usize,
+        x: &[T],
+        s: &[T],
+        out: &mut [T],
+        out_sq: &mut [T],
+    ) {
+        use kernel::*;
+        let (w, n, c) = (self.row_range(first, out.len()), out.len(), self.cols);
+        matvec_sq::<T, BLOCK_FWD_SQ, _>(w, n, c, x, s, out, out_sq, &mut NoPrefetch);
+    }
+
+    /// Columns `first..first + out.len()` of `Wᵀ u` into `out` (`u`: rows): a piece of
+    /// [`apply_t`](WeightOperator::apply_t) with its bits, each column being summed over all
+    /// rows in the documented order ([`kernel::matvec_t_cols`]). Panics if a length is wrong
+    /// or the columns run past the matrix.
+    pub fn apply_t_cols(&self, first: usize, u: &[T], out: &mut [T]) {
+        use kernel::*;
+        let (w, r, c) = (self.data, self.rows, self.cols);
+        matvec_t_cols::<T, BLOCK_T, _>(w, r, c, first, u, out, &mut NoPrefetch);
+    }
+
+    /// Columns `first..first + out.len()` of `Wᵀ u` and `(W∘W)ᵀ d` into `out`, `out_sq` (as
+    /// long as `out`): a piece of [`apply_t_with_square`](WeightOperator::apply_t_with_square),
+    /// with its bits. Panics as [`apply_t_cols`](Self::apply_t_cols).
+    pub fn apply_t_with_square_cols(
+        &self,
+        first: usize,
+        u: &[T],
+        d: &[T],
+        out: &mut [T],
+        out_sq: &mut [T],
+    ) {
+        use kernel::*;
+        let (w, r, c) = (self.data, self.rows, self.cols);
+        matvec_t_sq_cols::<T, BLOCK_T_SQ, _>(w, r, c, first, (u, d), out, out_sq, &mut NoPrefetch);
+    }
 }
 
 impl<T: Real> WeightOperator<T> for DenseWeights<'_, T> {
@@ -70,25 +126,23 @@ impl<T: Real> WeightOperator<T> for DenseWeights<'_, T> {
     }
 
     fn apply(&self, x: &[T], out: &mut [T]) {
-        use kernel::*;
-        matvec::<T, BLOCK_FWD, _>(self.data, self.rows, self.cols, x, out, &mut NoPrefetch);
+        assert!(out.len() == self.rows);
+        self.apply_rows(0, x, out);
     }
 
     fn apply_t(&self, u: &[T], out: &mut [T]) {
-        use kernel::*;
-        matvec_t::<T, BLOCK_T, _>(self.data, self.rows, self.cols, u, out, &mut NoPrefetch);
+        assert!(out.len() == self.cols);
+        self.apply_t_cols(0, u, out);
     }
 
     fn apply_with_square(&self, x: &[T], s: &[T], out: &mut [T], out_sq: &mut [T]) {
-        use kernel::*;
-        let (w, r, c) = (self.data, self.rows, self.cols);
-        matvec_sq::<T, BLOCK_FWD_SQ, _>(w, r, c, x, s, out, out_sq, &mut NoPrefetch);
+        assert!(out.len() == self.rows);
+        self.apply_with_square_rows(0, x, s, out, out_sq);
     }
 
     fn apply_t_with_square(&self, u: &[T], d: &[T], out: &mut [T], out_sq: &mut [T]) {
-        use kernel::*;
-        let (w, r, c) = (self.data, self.rows, self.cols);
-        matvec_t_sq::<T, BLOCK_T_SQ, _>(w, r, c, u, d, out, out_sq, &mut NoPrefetch);
+        assert!(out.len() == self.cols);
+        self.apply_t_with_square_cols(0, u, d, out, out_sq);
     }
 
     fn mean_square(&self) -> T {

@@ -20,6 +20,13 @@
 //! traffic slows the stream of `W` itself. Without prefetching ([`NoPrefetch`]) a panel is
 //! a whole row: the hardware prefetchers then see `R` plain sequential streams, which they
 //! follow better than the panels' short runs.
+//!
+//! The transposed products also run on a *window* of columns ([`matvec_t_cols`],
+//! [`matvec_t_sq_cols`]): the same loops over the window's part of each row (rows `cols`
+//! entries apart), each output column still summed over every row in the documented order.
+//! So a host can split a product among threads by windows of columns (transposed) and ranges
+//! of rows (forward, each row a sum of its own) and get the bits of the whole product on any
+//! number of threads, with nothing to combine; [`split`](super::split) fixes the pieces.
 
 use crate::real::Real;
 
@@ -53,7 +60,10 @@ pub trait Prefetch<T> {
     /// the part to fetch now. While a kernel reads a block it walks `next` from front to
     /// back (each call starts where the previous one ended), `R · LANES` entries for each
     /// `LANES` columns of `R` rows it reads, so a prefetcher that fetches each call's range
-    /// stays one block ahead in one sequential stream.
+    /// stays one block ahead in one sequential stream. On a window of columns
+    /// ([`matvec_t_cols`]) the walk goes over the window's part of each row of the next
+    /// block, one call per row and range: `next` is then that row's part of the window and
+    /// each row's walk starts at `from = 0`.
     fn ahead(&mut self, next: &[T], from: usize, len: usize);
 
     /// Whether [`ahead`](Prefetch::ahead) does anything. If not, the kernels read whole
@@ -74,19 +84,68 @@ impl<T> Prefetch<T> for NoPrefetch {
     const ACTIVE: bool = false;
 }
 
-/// The walk of a block's successor: where the hints are.
+/// The walk of a block's successor: where the hints are. The successor's rows are `stride`
+/// entries apart and the kernel reads `width` of each (`width == stride`: whole rows, one
+/// contiguous range; less: a window of columns, hinted row by row).
 struct Ahead<'a, 'p, T, P> {
     next: &'a [T],
+    width: usize,
+    stride: usize,
+    /// Entries hinted so far (whole rows).
     done: usize,
+    /// Row of `next` and entry in its window of the next hint (windows).
+    row: usize,
+    off: usize,
     pf: &'p mut P,
 }
 
-impl<T, P: Prefetch<T>> Ahead<'_, '_, T, P> {
+impl<'a, 'p, T, P: Prefetch<T>> Ahead<'a, 'p, T, P> {
+    /// The walk of `next` (rows `stride` apart, `width` entries of each read).
+    #[inline(always)]
+    fn new(next: &'a [T], width: usize, stride: usize, pf: &'p mut P) -> Self {
+        Self {
+            next,
+            width,
+            stride,
+            done: 0,
+            row: 0,
+            off: 0,
+            pf,
+        }
+    }
+
     /// Hints the next `len` entries.
     #[inline(always)]
     fn step(&mut self, len: usize) {
-        self.pf.ahead(self.next, self.done, len);
-        self.done += len;
+        if !P::ACTIVE {
+            return;
+        }
+        if self.width == self.stride {
+            self.pf.ahead(self.next, self.done, len);
+            self.done += len;
+        } else {
+            self.step_window(len);
+        }
+    }
+
+    /// [`step`](Self::step) in a window: each row's part of the range hinted on its own,
+    /// nothing past the last row.
+    fn step_window(&mut self, mut len: usize) {
+        while len > 0 && self.width > 0 {
+            let start = self.row * self.stride;
+            if start >= self.next.len() {
+                return;
+            }
+            let n = (self.width - self.off).min(len);
+            let row = &self.next[start..(start + self.width).min(self.next.len())];
+            self.pf.ahead(row, self.off, n);
+            self.off += n;
+            len -= n;
+            if self.off == self.width {
+                self.off = 0;
+                self.row += 1;
+            }
+        }
     }
 }
 
@@ -97,10 +156,10 @@ fn lanes<T: Copy>(v: &[T], j: usize) -> [T; LANES] {
     *c
 }
 
-/// Columns `p..p + n` of the `R` rows of `block` (rows of `cols`) from row `r`.
+/// Columns `p..p + n` of the `R` rows of `block` (rows `stride` entries apart) from row `r`.
 #[inline(always)]
-fn panel<T, const R: usize>(block: &[T], cols: usize, r: usize, p: usize, n: usize) -> [&[T]; R] {
-    core::array::from_fn(|k| &block[(r + k) * cols + p..][..n])
+fn panel<T, const R: usize>(block: &[T], stride: usize, r: usize, p: usize, n: usize) -> [&[T]; R] {
+    core::array::from_fn(|k| &block[(r + k) * stride + p..][..n])
 }
 
 /// Lane sums then leftover terms `w x` (the end of a forward row, module-doc order). Not
@@ -293,19 +352,31 @@ fn panel_width<T, P: Prefetch<T>>(cols: usize) -> usize {
     if P::ACTIVE { PANEL } else { cols.max(1) }
 }
 
-/// The blocks of `w` (`rows × cols`) with their successors: `(first row, rows, block,
-/// next block)`.
+/// Rows `from..to` of `w` (rows `stride` entries apart), `width` entries of each: from the
+/// first entry of row `from` to the last of row `to − 1` (empty if `to ≤ from`).
+#[inline(always)]
+fn span<T>(w: &[T], stride: usize, width: usize, from: usize, to: usize) -> &[T] {
+    if to > from {
+        &w[from * stride..(to - 1) * stride + width]
+    } else {
+        &w[..0]
+    }
+}
+
+/// The blocks of `w` (`rows` rows `stride` entries apart, of which the kernel reads the first
+/// `width`) with their successors: `(first row, rows, block, next block)`.
 #[inline(always)]
 fn blocks<T, const R: usize>(
     w: &[T],
     rows: usize,
-    cols: usize,
+    stride: usize,
+    width: usize,
 ) -> impl Iterator<Item = (usize, usize, &[T], &[T])> {
-    let b = block_rows::<T>(cols, R);
+    let b = block_rows::<T>(width, R);
     (0..rows).step_by(b).map(move |i| {
         let nb = b.min(rows - i);
-        let next = &w[(i + nb) * cols..(i + nb + b).min(rows) * cols];
-        (i, nb, &w[i * cols..(i + nb) * cols], next)
+        let next = span(w, stride, width, i + nb, (i + nb + b).min(rows));
+        (i, nb, span(w, stride, width, i, i + nb), next)
     })
 }
 
@@ -323,12 +394,8 @@ pub fn matvec<T: Real, const R: usize, P: Prefetch<T>>(
     const { assert!(R > 0 && R <= MAX_BLOCK) };
     assert!(w.len() == rows * cols && x.len() == cols && out.len() == rows);
     let body = cols - cols % LANES;
-    for (i, nb, block, next) in blocks::<T, R>(w, rows, cols) {
-        let mut ahead = Ahead {
-            next,
-            done: 0,
-            pf: &mut *pf,
-        };
+    for (i, nb, block, next) in blocks::<T, R>(w, rows, cols, cols) {
+        let mut ahead = Ahead::new(next, cols, cols, &mut *pf);
         let mut acc = [[T::ZERO; LANES]; MAX_BLOCK];
         let width = panel_width::<T, P>(body);
         for p in (0..body).step_by(width) {
@@ -371,12 +438,8 @@ pub fn matvec_sq<T: Real, const R: usize, P: Prefetch<T>>(
     assert!(w.len() == rows * cols && x.len() == cols && s.len() == cols);
     assert!(out.len() == rows && out_sq.len() == rows);
     let body = cols - cols % LANES;
-    for (i, nb, block, next) in blocks::<T, R>(w, rows, cols) {
-        let mut ahead = Ahead {
-            next,
-            done: 0,
-            pf: &mut *pf,
-        };
+    for (i, nb, block, next) in blocks::<T, R>(w, rows, cols, cols) {
+        let mut ahead = Ahead::new(next, cols, cols, &mut *pf);
         let mut acc = [[T::ZERO; LANES]; MAX_BLOCK];
         let mut acc_sq = [[T::ZERO; LANES]; MAX_BLOCK];
         let width = panel_width::<T, P>(body);
@@ -417,19 +480,41 @@ pub fn matvec_t<T: Real, const R: usize, P: Prefetch<T>>(
     out: &mut [T],
     pf: &mut P,
 ) {
+    assert!(out.len() == cols);
+    matvec_t_cols::<T, R, P>(w, rows, cols, 0, u, out, pf);
+}
+
+/// The columns `first..first + out.len()` of `Wᵀ u` into `out`: `w` row-major with
+/// `rows · cols` entries, `u`: rows; `1 ≤ R ≤ MAX_BLOCK` rows added per pass over a panel of
+/// `out`. Each column is summed over all rows in the [documented order](super#summation-order),
+/// so any split of the columns gives the bits of [`matvec_t`]. Panics if a length is wrong or
+/// the columns run past `cols`.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+pub fn matvec_t_cols<T: Real, const R: usize, P: Prefetch<T>>(
+    w: &[T],
+    rows: usize,
+    cols: usize,
+    first: usize,
+    u: &[T],
+    out: &mut [T],
+    pf: &mut P,
+) {
     const { assert!(R > 0 && R <= MAX_BLOCK) };
-    assert!(w.len() == rows * cols && u.len() == rows && out.len() == cols);
+    assert!(w.len() == rows * cols && u.len() == rows);
+    assert!(first <= cols && out.len() <= cols - first);
     out.fill(T::ZERO);
-    for (i, nb, block, next) in blocks::<T, R>(w, rows, cols) {
-        let mut ahead = Ahead {
-            next,
-            done: 0,
-            pf: &mut *pf,
-        };
+    let width = out.len();
+    if width == 0 {
+        return;
+    }
+    let w = &w[first..];
+    for (i, nb, block, next) in blocks::<T, R>(w, rows, cols, width) {
+        let mut ahead = Ahead::new(next, width, cols, &mut *pf);
         let u = &u[i..i + nb];
-        let width = panel_width::<T, P>(cols);
-        for p in (0..cols).step_by(width) {
-            let n = width.min(cols - p);
+        let pw = panel_width::<T, P>(width);
+        for p in (0..width).step_by(pw) {
+            let n = pw.min(width - p);
             let op = &mut out[p..][..n];
             let mut r = 0;
             while r + R <= nb {
@@ -461,21 +546,42 @@ pub fn matvec_t_sq<T: Real, const R: usize, P: Prefetch<T>>(
     out_sq: &mut [T],
     pf: &mut P,
 ) {
+    assert!(out.len() == cols);
+    matvec_t_sq_cols::<T, R, P>(w, rows, cols, 0, (u, d), out, out_sq, pf);
+}
+
+/// The columns `first..first + out.len()` of `Wᵀ u` and `(W∘W)ᵀ d` into `out`, `out_sq` in
+/// one pass (`u`, `d`: rows; `out_sq` as long as `out`); as [`matvec_t_cols`], any split of
+/// the columns gives the bits of [`matvec_t_sq`]. Panics if a length is wrong or the columns
+/// run past `cols`.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+pub fn matvec_t_sq_cols<T: Real, const R: usize, P: Prefetch<T>>(
+    w: &[T],
+    rows: usize,
+    cols: usize,
+    first: usize,
+    (u, d): (&[T], &[T]),
+    out: &mut [T],
+    out_sq: &mut [T],
+    pf: &mut P,
+) {
     const { assert!(R > 0 && R <= MAX_BLOCK) };
     assert!(w.len() == rows * cols && u.len() == rows && d.len() == rows);
-    assert!(out.len() == cols && out_sq.len() == cols);
+    assert!(first <= cols && out.len() <= cols - first && out_sq.len() == out.len());
     out.fill(T::ZERO);
     out_sq.fill(T::ZERO);
-    for (i, nb, block, next) in blocks::<T, R>(w, rows, cols) {
-        let mut ahead = Ahead {
-            next,
-            done: 0,
-            pf: &mut *pf,
-        };
+    let width = out.len();
+    if width == 0 {
+        return;
+    }
+    let w = &w[first..];
+    for (i, nb, block, next) in blocks::<T, R>(w, rows, cols, width) {
+        let mut ahead = Ahead::new(next, width, cols, &mut *pf);
         let (u, d) = (&u[i..i + nb], &d[i..i + nb]);
-        let width = panel_width::<T, P>(cols);
-        for p in (0..cols).step_by(width) {
-            let n = width.min(cols - p);
+        let pw = panel_width::<T, P>(width);
+        for p in (0..width).step_by(pw) {
+            let n = pw.min(width - p);
             let (op, qp) = (&mut out[p..][..n], &mut out_sq[p..][..n]);
             let mut r = 0;
             while r + R <= nb {
@@ -776,6 +882,117 @@ pub(crate) mod tests {
         }
         check::<f32, _>(21, 1100, &mut NoPrefetch);
         check::<f32, _>(21, 1100, &mut Hints(0));
+    }
+
+    #[test]
+    fn windows_of_columns_and_ranges_of_rows_give_the_whole_products_bits() {
+        // Any split: windows off the lanes and panels, a window of one column, the whole.
+        fn check<T: Real, P: Prefetch<T>>(rows: usize, cols: usize, np: &mut P) {
+            let mut buf = [T::ZERO; 21 * 1100];
+            let w = &mut buf[..rows * cols];
+            fill(w, 21);
+            let w = &*w;
+            let (mut x, mut s) = ([T::ZERO; 1100], [T::ZERO; 1100]);
+            fill(&mut x, 22);
+            fill(&mut s, 23);
+            let (us, ds) = (&x[..rows], &s[..rows]);
+            let (xs, ss) = (&x[..cols], &s[..cols]);
+            for width in [1, 7, 8, 64, 513, cols] {
+                let (mut o, mut o2, mut q2) = ([T::ZERO; 1100], [T::ZERO; 1100], [T::ZERO; 1100]);
+                for first in (0..cols).step_by(width) {
+                    let n = width.min(cols - first);
+                    let o = &mut o[first..][..n];
+                    kernel::matvec_t_cols::<T, 4, _>(w, rows, cols, first, us, o, np);
+                    let (o2, q2) = (&mut o2[first..][..n], &mut q2[first..][..n]);
+                    kernel::matvec_t_sq_cols::<T, 2, _>(w, rows, cols, first, (us, ds), o2, q2, np);
+                }
+                for j in 0..cols {
+                    let a = transposed_ref(w, rows, cols, j, us, false);
+                    assert!(
+                        same(o[j], a) && same(o2[j], a),
+                        "{rows}x{cols} / {width}, col {j}"
+                    );
+                    let b = transposed_ref(w, rows, cols, j, ds, true);
+                    assert!(same(q2[j], b), "{rows}x{cols} / {width}, col {j} (square)");
+                }
+            }
+            for height in [1, 3, 16, rows] {
+                let (mut o, mut o2, mut q2) = ([T::ZERO; 21], [T::ZERO; 21], [T::ZERO; 21]);
+                for first in (0..rows).step_by(height) {
+                    let n = height.min(rows - first);
+                    let wp = &w[first * cols..(first + n) * cols];
+                    kernel::matvec::<T, 2, _>(wp, n, cols, xs, &mut o[first..][..n], np);
+                    let (o2, q2) = (&mut o2[first..][..n], &mut q2[first..][..n]);
+                    kernel::matvec_sq::<T, 2, _>(wp, n, cols, xs, ss, o2, q2, np);
+                }
+                for i in 0..rows {
+                    let a = forward_ref(w, cols, i, xs, false);
+                    assert!(same(o[i], a) && same(o2[i], a), "{rows}x{cols} / {height}");
+                    assert!(same(q2[i], forward_ref(w, cols, i, ss, true)));
+                }
+            }
+        }
+        for (r, c) in [(21, 1031), (17, 1024), (3, 600), (20, 9)] {
+            check::<f64, _>(r, c, &mut NoPrefetch);
+            check::<f64, _>(r, c, &mut Hints(0));
+        }
+        check::<f32, _>(21, 1100, &mut NoPrefetch);
+        check::<f32, _>(21, 1100, &mut Hints(0));
+    }
+
+    /// Marks every entry of `w` a hint covers (each call's range clamped to its `next`).
+    struct Coverage<'a> {
+        w: &'a [f64],
+        hit: [u8; 40 * 150],
+    }
+
+    impl Prefetch<f64> for Coverage<'_> {
+        fn ahead(&mut self, next: &[f64], from: usize, len: usize) {
+            if next.is_empty() {
+                return;
+            }
+            let start = (next.as_ptr() as usize - self.w.as_ptr() as usize) / 8;
+            for k in from..(from + len).min(next.len()) {
+                self.hit[start + k] += 1;
+            }
+        }
+    }
+
+    #[test]
+    fn a_window_hints_its_part_of_every_row_after_the_first_block_once() {
+        // 150 columns, window 37..100 (63 columns, 504 bytes a row): blocks of 16 rows.
+        let (rows, cols, first, width) = (40, 150, 37, 63);
+        assert_eq!(kernel::block_rows::<f64>(width, 4), 16);
+        let mut w = [0.0f64; 40 * 150];
+        fill(&mut w, 6);
+        let u = [0.5; 40];
+        for sq in [false, true] {
+            let mut cov = Coverage {
+                w: &w,
+                hit: [0; 40 * 150],
+            };
+            let (mut o, mut q) = ([0.0; 63], [0.0; 63]);
+            if sq {
+                kernel::matvec_t_sq_cols::<f64, 4, _>(
+                    &w,
+                    rows,
+                    cols,
+                    first,
+                    (&u, &u),
+                    &mut o,
+                    &mut q,
+                    &mut cov,
+                );
+            } else {
+                kernel::matvec_t_cols::<f64, 4, _>(&w, rows, cols, first, &u, &mut o, &mut cov);
+            }
+            for i in 0..rows {
+                for j in 0..cols {
+                    let want = u8::from(i >= 16 && (first..first + width).contains(&j));
+                    assert_eq!(cov.hit[i * cols + j], want, "row {i}, col {j}, square {sq}");
+                }
+            }
+        }
     }
 
     #[test]

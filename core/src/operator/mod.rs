@@ -24,6 +24,7 @@
 
 mod dense;
 pub mod kernel;
+pub mod split;
 
 pub use dense::DenseWeights;
 

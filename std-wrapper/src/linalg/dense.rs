@@ -14,9 +14,15 @@
 //!
 //! Every path gives the bits of [`DenseWeights`]: the kernels fix the summation order and never
 //! fuse a multiply and an add, so SSE2 and AVX2 round exactly alike (checked in the tests).
+//!
+//! The products of a matrix over a MiB run on all the threads of rayon's current pool, split
+//! by [`mlamp_core::operator::split`]: ranges of rows forward, windows of columns transposed.
+//! Each entry of a product is summed by one piece in the core's order, so the split changes
+//! no bit: 1, 2 or 16 threads give the bits of [`DenseWeights`] (checked in the tests).
 
-use mlamp_core::operator::{DenseWeights, WeightOperator};
+use mlamp_core::operator::{DenseWeights, WeightOperator, split};
 use mlamp_core::{Error, Real};
+use rayon::prelude::*;
 
 /// Which instantiation of the core's kernels a [`FastDense`] runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -95,7 +101,75 @@ impl<'a, T: Real> FastDense<'a, T> {
     }
 }
 
-impl<T: Real> WeightOperator<T> for FastDense<'_, T> {
+impl<T: Real> FastDense<'_, T> {
+    /// Rows `first..first + out.len()` of `W x` on this path.
+    fn rows_piece(&self, first: usize, x: &[T], out: &mut [T]) {
+        let (w, r, c) = (
+            self.dense.row_range(first, out.len()),
+            out.len(),
+            self.cols(),
+        );
+        match self.path {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: the path is `Avx2` only if the CPU has AVX2 (`detect`, `with_path`).
+            KernelPath::Avx2 => unsafe { x86::avx2_matvec(w, r, c, x, out) },
+            #[cfg(target_arch = "x86_64")]
+            KernelPath::Sse2 => x86::sse2_matvec(w, r, c, x, out),
+            _ => self.dense.apply_rows(first, x, out),
+        }
+    }
+
+    /// Rows `first..first + out.len()` of `W x` and `(W∘W) s` on this path.
+    fn rows_piece_sq(&self, first: usize, x: &[T], s: &[T], out: &mut [T], out_sq: &mut [T]) {
+        let (w, r, c) = (
+            self.dense.row_range(first, out.len()),
+            out.len(),
+            self.cols(),
+        );
+        match self.path {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: as in `rows_piece`.
+            KernelPath::Avx2 => unsafe { x86::avx2_matvec_sq(w, r, c, x, s, out, out_sq) },
+            #[cfg(target_arch = "x86_64")]
+            KernelPath::Sse2 => x86::sse2_matvec_sq(w, r, c, x, s, out, out_sq),
+            _ => self.dense.apply_with_square_rows(first, x, s, out, out_sq),
+        }
+    }
+
+    /// Columns `first..first + out.len()` of `Wᵀ u` on this path.
+    fn cols_piece(&self, first: usize, u: &[T], out: &mut [T]) {
+        let (w, r, c) = (self.dense.data(), self.rows(), self.cols());
+        match self.path {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: as in `rows_piece`.
+            KernelPath::Avx2 => unsafe { x86::avx2_matvec_t(w, r, c, first, u, out) },
+            #[cfg(target_arch = "x86_64")]
+            KernelPath::Sse2 => x86::sse2_matvec_t(w, r, c, first, u, out),
+            _ => self.dense.apply_t_cols(first, u, out),
+        }
+    }
+
+    /// Columns `first..first + out.len()` of `Wᵀ u` and `(W∘W)ᵀ d` on this path.
+    fn cols_piece_sq(&self, first: usize, u: &[T], d: &[T], out: &mut [T], out_sq: &mut [T]) {
+        let (w, r, c) = (self.dense.data(), self.rows(), self.cols());
+        match self.path {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: as in `rows_piece`.
+            KernelPath::Avx2 => unsafe { x86::avx2_matvec_t_sq(w, r, c, first, u, d, out, out_sq) },
+            #[cfg(target_arch = "x86_64")]
+            KernelPath::Sse2 => x86::sse2_matvec_t_sq(w, r, c, first, u, d, out, out_sq),
+            _ => self
+                .dense
+                .apply_t_with_square_cols(first, u, d, out, out_sq),
+        }
+    }
+}
+
+/// The products run on rayon's current thread pool, split into the pieces of
+/// [`mlamp_core::operator::split`] (a matrix under a MiB is one piece, run on the calling
+/// thread): ranges of rows forward, windows of columns transposed, each entry summed by one
+/// piece in the core's order, so the bits are those of [`DenseWeights`] on any thread count.
+impl<T: Real + Send + Sync> WeightOperator<T> for FastDense<'_, T> {
     fn rows(&self) -> usize {
         self.dense.rows()
     }
@@ -105,51 +179,49 @@ impl<T: Real> WeightOperator<T> for FastDense<'_, T> {
     }
 
     fn apply(&self, x: &[T], out: &mut [T]) {
-        let (w, r, c) = (self.dense.data(), self.rows(), self.cols());
-        match self.path {
-            #[cfg(target_arch = "x86_64")]
-            // SAFETY: the path is `Avx2` only if the CPU has AVX2 (`detect`, `with_path`).
-            KernelPath::Avx2 => unsafe { x86::avx2_matvec(w, r, c, x, out) },
-            #[cfg(target_arch = "x86_64")]
-            KernelPath::Sse2 => x86::sse2_matvec(w, r, c, x, out),
-            _ => self.dense.apply(x, out),
+        assert!(out.len() == self.rows());
+        let step = split::forward_rows::<T>(self.rows(), self.cols());
+        if step >= out.len() {
+            return self.rows_piece(0, x, out);
         }
+        out.par_chunks_mut(step)
+            .enumerate()
+            .for_each(|(k, o)| self.rows_piece(k * step, x, o));
     }
 
     fn apply_t(&self, u: &[T], out: &mut [T]) {
-        let (w, r, c) = (self.dense.data(), self.rows(), self.cols());
-        match self.path {
-            #[cfg(target_arch = "x86_64")]
-            // SAFETY: as in `apply`.
-            KernelPath::Avx2 => unsafe { x86::avx2_matvec_t(w, r, c, u, out) },
-            #[cfg(target_arch = "x86_64")]
-            KernelPath::Sse2 => x86::sse2_matvec_t(w, r, c, u, out),
-            _ => self.dense.apply_t(u, out),
+        assert!(out.len() == self.cols());
+        let step = split::transposed_cols::<T>(self.rows(), self.cols());
+        if step >= out.len() {
+            return self.cols_piece(0, u, out);
         }
+        out.par_chunks_mut(step)
+            .enumerate()
+            .for_each(|(k, o)| self.cols_piece(k * step, u, o));
     }
 
     fn apply_with_square(&self, x: &[T], s: &[T], out: &mut [T], out_sq: &mut [T]) {
-        let (w, r, c) = (self.dense.data(), self.rows(), self.cols());
-        match self.path {
-            #[cfg(target_arch = "x86_64")]
-            // SAFETY: as in `apply`.
-            KernelPath::Avx2 => unsafe { x86::avx2_matvec_sq(w, r, c, x, s, out, out_sq) },
-            #[cfg(target_arch = "x86_64")]
-            KernelPath::Sse2 => x86::sse2_matvec_sq(w, r, c, x, s, out, out_sq),
-            _ => self.dense.apply_with_square(x, s, out, out_sq),
+        assert!(out.len() == self.rows() && out_sq.len() == self.rows());
+        let step = split::forward_rows::<T>(self.rows(), self.cols());
+        if step >= out.len() {
+            return self.rows_piece_sq(0, x, s, out, out_sq);
         }
+        out.par_chunks_mut(step)
+            .zip(out_sq.par_chunks_mut(step))
+            .enumerate()
+            .for_each(|(k, (o, q))| self.rows_piece_sq(k * step, x, s, o, q));
     }
 
     fn apply_t_with_square(&self, u: &[T], d: &[T], out: &mut [T], out_sq: &mut [T]) {
-        let (w, r, c) = (self.dense.data(), self.rows(), self.cols());
-        match self.path {
-            #[cfg(target_arch = "x86_64")]
-            // SAFETY: as in `apply`.
-            KernelPath::Avx2 => unsafe { x86::avx2_matvec_t_sq(w, r, c, u, d, out, out_sq) },
-            #[cfg(target_arch = "x86_64")]
-            KernelPath::Sse2 => x86::sse2_matvec_t_sq(w, r, c, u, d, out, out_sq),
-            _ => self.dense.apply_t_with_square(u, d, out, out_sq),
+        assert!(out.len() == self.cols() && out_sq.len() == self.cols());
+        let step = split::transposed_cols::<T>(self.rows(), self.cols());
+        if step >= out.len() {
+            return self.cols_piece_sq(0, u, d, out, out_sq);
         }
+        out.par_chunks_mut(step)
+            .zip(out_sq.par_chunks_mut(step))
+            .enumerate()
+            .for_each(|(k, (o, q))| self.cols_piece_sq(k * step, u, d, o, q));
     }
 
     fn mean_square(&self) -> T {
@@ -211,9 +283,16 @@ mod x86 {
         kernel::matvec::<T, 2, _>(w, r, c, x, out, &mut L2Ahead);
     }
 
-    /// `out = Wᵀ u` (`w`: rows · cols, `u`: rows, `out`: cols), SSE2.
-    pub(super) fn sse2_matvec_t<T: Real>(w: &[T], r: usize, c: usize, u: &[T], out: &mut [T]) {
-        kernel::matvec_t::<T, 4, _>(w, r, c, u, out, &mut L2Ahead);
+    /// Columns `first..first + out.len()` of `Wᵀ u` (`w`: rows · cols, `u`: rows), SSE2.
+    pub(super) fn sse2_matvec_t<T: Real>(
+        w: &[T],
+        r: usize,
+        c: usize,
+        first: usize,
+        u: &[T],
+        out: &mut [T],
+    ) {
+        kernel::matvec_t_cols::<T, 4, _>(w, r, c, first, u, out, &mut L2Ahead);
     }
 
     /// `out = W x`, `out_sq = (W∘W) s` (`x`, `s`: cols; outputs: rows), SSE2.
@@ -233,17 +312,20 @@ mod x86 {
         }
     }
 
-    /// `out = Wᵀ u`, `out_sq = (W∘W)ᵀ d` (`u`, `d`: rows; outputs: cols), SSE2.
+    /// Columns `first..first + out.len()` of `Wᵀ u` and `(W∘W)ᵀ d` (`u`, `d`: rows), SSE2.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn sse2_matvec_t_sq<T: Real>(
         w: &[T],
         r: usize,
         c: usize,
+        first: usize,
         u: &[T],
         d: &[T],
         out: &mut [T],
         out_sq: &mut [T],
     ) {
-        kernel::matvec_t_sq::<T, 2, _>(w, r, c, u, d, out, out_sq, &mut L2Ahead);
+        let pf = &mut L2Ahead;
+        kernel::matvec_t_sq_cols::<T, 2, _>(w, r, c, first, (u, d), out, out_sq, pf);
     }
 
     /// `out = W x` (`w`: rows · cols, `x`: cols, `out`: rows), AVX2.
@@ -255,7 +337,7 @@ mod x86 {
         kernel::matvec::<T, 4, _>(w, r, c, x, out, &mut L2Ahead);
     }
 
-    /// `out = Wᵀ u` (`w`: rows · cols, `u`: rows, `out`: cols), AVX2.
+    /// Columns `first..first + out.len()` of `Wᵀ u` (`w`: rows · cols, `u`: rows), AVX2.
     ///
     /// # Safety
     /// The CPU must support AVX2.
@@ -264,10 +346,11 @@ mod x86 {
         w: &[T],
         r: usize,
         c: usize,
+        first: usize,
         u: &[T],
         out: &mut [T],
     ) {
-        kernel::matvec_t::<T, 8, _>(w, r, c, u, out, &mut L2Ahead);
+        kernel::matvec_t_cols::<T, 8, _>(w, r, c, first, u, out, &mut L2Ahead);
     }
 
     /// `out = W x`, `out_sq = (W∘W) s` (`x`, `s`: cols; outputs: rows), AVX2.
@@ -291,21 +374,24 @@ mod x86 {
         }
     }
 
-    /// `out = Wᵀ u`, `out_sq = (W∘W)ᵀ d` (`u`, `d`: rows; outputs: cols), AVX2.
+    /// Columns `first..first + out.len()` of `Wᵀ u` and `(W∘W)ᵀ d` (`u`, `d`: rows), AVX2.
     ///
     /// # Safety
     /// The CPU must support AVX2.
+    #[allow(clippy::too_many_arguments)]
     #[target_feature(enable = "avx2")]
     pub(super) unsafe fn avx2_matvec_t_sq<T: Real>(
         w: &[T],
         r: usize,
         c: usize,
+        first: usize,
         u: &[T],
         d: &[T],
         out: &mut [T],
         out_sq: &mut [T],
     ) {
-        kernel::matvec_t_sq::<T, 4, _>(w, r, c, u, d, out, out_sq, &mut L2Ahead);
+        let pf = &mut L2Ahead;
+        kernel::matvec_t_sq_cols::<T, 4, _>(w, r, c, first, (u, d), out, out_sq, pf);
     }
 }
 
@@ -345,9 +431,11 @@ mod tests {
         [a, b, q, at, bt, qt].map(|v| bits(&v))
     }
 
-    fn every_path_gives_the_core_bits<T: Real>() {
-        // Rows and columns off every block and lane multiple, and a size whose rows and
-        // vectors exceed L1, so the prefetch runs across many blocks.
+    fn every_path_gives_the_core_bits<T: Real + Send + Sync>() {
+        // Rows and columns off every block and lane multiple, a size whose rows and vectors
+        // exceed L1, so the prefetch runs across many blocks, and sizes over a MiB, which
+        // split into pieces (300 × 2100: 5 forward pieces, 4 windows in f64; 3 and 2 in f32;
+        // 2100 × 300: 5 and 3 forward pieces, one window).
         let sizes = [
             (1, 1),
             (3, 5),
@@ -357,7 +445,18 @@ mod tests {
             (30, 31),
             (203, 517),
             (61, 2000),
+            (300, 2100),
+            (2100, 300),
         ];
+        let pools: Vec<rayon::ThreadPool> = [1, 2, 3]
+            .iter()
+            .map(|&t| {
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(t)
+                    .build()
+                    .unwrap()
+            })
+            .collect();
         for (k, &(r, c)) in sizes.iter().enumerate() {
             let data = entries::<T>(r * c, 10 + k as u64);
             let core = DenseWeights::new(&data, r, c).unwrap();
@@ -368,7 +467,11 @@ mod tests {
                     continue;
                 };
                 assert_eq!(op.path(), path);
-                assert_eq!(products::<T>(&op, k as u64), want, "{path:?}, {r} x {c}");
+                for pool in &pools {
+                    let got = pool.install(|| products::<T>(&op, k as u64));
+                    let threads = pool.current_num_threads();
+                    assert_eq!(got, want, "{path:?}, {r} x {c}, {threads} threads");
+                }
                 ran += 1;
             }
             assert!(ran >= if cfg!(target_arch = "x86_64") { 2 } else { 1 });
