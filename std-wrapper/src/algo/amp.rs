@@ -63,7 +63,7 @@ pub struct AmpResult {
     pub estimates: Vec<Vec<f64>>,
     /// Their posterior variances.
     pub variances: Vec<Vec<f64>>,
-    /// MSE of each estimate against the ground truth, signal first.
+    /// MSE of each estimate against the ground truth (as far as known), signal first.
     pub mse_layers: Vec<f64>,
     /// Per iteration, the MSE of every layer (signal first).
     pub trace: Vec<Vec<f64>>,
@@ -169,8 +169,9 @@ pub fn run_ml_amp(model: &Model, inst: &Instance, opts: &AmpOptions) -> Result<A
         )
     };
     let scale: Vec<f64> = moments.iter().map(|m| m.second).collect();
+    let truth = &inst.layers[..inst.known_truths()];
     let mut monitor = Monitor::new(
-        &inst.layers,
+        truth,
         scale.clone(),
         opts.blowup,
         opts.tol,
@@ -230,7 +231,7 @@ pub fn run_ml_amp(model: &Model, inst: &Instance, opts: &AmpOptions) -> Result<A
     }
     let run = monitor.finish(|| snapshot(&state));
     let (estimates, variances) = run.kept;
-    let mse_layers = mse_layers(&estimates, &inst.layers);
+    let mse_layers = mse_layers(&estimates, truth);
     Ok(AmpResult {
         estimates,
         variances,

@@ -18,7 +18,8 @@
 use mlamp_core::prior::Draw;
 use rand_distr::{Distribution, StandardUniform};
 
-use crate::error::Error;
+use crate::arrays::Matrix;
+use crate::error::{DataProblem, Error};
 use crate::linalg::svd::Svd;
 use crate::model::{Model, WeightsSpec};
 
@@ -40,8 +41,21 @@ pub struct Instance {
     /// (`spectrum` weights), those factors, kept instead of decomposing `W_k` again.
     pub factors: Vec<Option<Svd>>,
     /// `h_0 = x, h_1, …, h_L = y`: the ground truth of every layer, row-major `n_k × d`
-    /// (`y`: `n_L × p`, `p` the output channel's observation dimension, `d` or fewer).
+    /// (`y`: `n_L × p`, `p` the output channel's observation dimension, `d` or fewer). In an
+    /// instance made of given data ([`Instance::from_data`]) the truths not given are empty:
+    /// those of `h_j, …, h_{L−1}` for some `j` (all of them if none is given).
     pub layers: Vec<Vec<f64>>,
+}
+
+/// Given data for [`Instance::from_data`]: matrices read from array files.
+#[derive(Clone, Debug)]
+pub struct Data {
+    /// `W_1, …, W_L` (our order, from the signal): `W_k` is `n_k × n_{k−1}`.
+    pub weights: Vec<Matrix>,
+    /// `y`: `n_L × p` (a vector for `p = 1`).
+    pub observation: Matrix,
+    /// The ground truth of `h_0 = x, h_1, …` as far as known (possibly none), each `n_k × d`.
+    pub truth: Vec<Matrix>,
 }
 
 impl Instance {
@@ -115,6 +129,121 @@ impl Instance {
         })
     }
 
+    /// The instance of given data: the sizes `n_0 = ` columns of `W_1`, `n_k = ` rows of
+    /// `W_k`; `model`'s alphas are set to the ratios of these sizes (its file's alphas are
+    /// only for sampling). Every shape is checked against the model (`L` weights, `y` with
+    /// the output channel's `p` columns, truths of `d` columns) and against its neighbours;
+    /// the error names the file, the layer and both shapes.
+    pub fn from_data(model: &mut Model, data: Data) -> Result<Self, Error> {
+        let Data {
+            weights,
+            observation,
+            truth,
+        } = data;
+        let depth = model.depth();
+        let d = model.d;
+        if weights.len() != depth {
+            return Err(Error::invalid(
+                "weights",
+                format!(
+                    "the model has {depth} layers, {} weight files were given (one per layer, \
+                     from the signal to the observation)",
+                    weights.len()
+                ),
+            ));
+        }
+        if truth.len() > depth {
+            return Err(Error::invalid(
+                "truth",
+                format!(
+                    "{} files given: at most the {depth} variables h_0 = x, …, h_{} (the \
+                     observation is given)",
+                    truth.len(),
+                    depth - 1
+                ),
+            ));
+        }
+        let shape_err = |m: &Matrix, what: String| Error::Data {
+            path: m.path.clone(),
+            problem: DataProblem::Shape(what),
+        };
+        let mut sizes = vec![weights[0].cols];
+        for (k, w) in weights.iter().enumerate() {
+            if k > 0 && w.cols != weights[k - 1].rows {
+                let prev = &weights[k - 1];
+                return Err(shape_err(
+                    w,
+                    format!(
+                        "layers[{k}]: W_{} is {} but W_{k} ({}) is {}: W_{} needs {} columns",
+                        k + 1,
+                        w.shape(),
+                        prev.path,
+                        prev.shape(),
+                        k + 1,
+                        prev.rows
+                    ),
+                ));
+            }
+            sizes.push(w.rows);
+        }
+        let p = model.layers[depth - 1].channel.observation_dim(d);
+        let last = &weights[depth - 1];
+        if observation.rows != last.rows || observation.cols != p {
+            return Err(shape_err(
+                &observation,
+                format!(
+                    "layers[{}]: the observation is {} but needs {}×{p} (the rows of W_{depth} \
+                     ({}, {}), and the output's {p} entries per row)",
+                    depth - 1,
+                    observation.shape(),
+                    last.rows,
+                    last.path,
+                    last.shape()
+                ),
+            ));
+        }
+        for (k, h) in truth.iter().enumerate() {
+            if h.rows != sizes[k] || h.cols != d {
+                let (w, side) = if k < depth {
+                    (&weights[k], "columns")
+                } else {
+                    (&weights[k - 1], "rows")
+                };
+                return Err(shape_err(
+                    h,
+                    format!(
+                        "h_{k}: the truth is {} but needs {}×{d} (the {side} of {} ({}), and d = {d})",
+                        h.shape(),
+                        sizes[k],
+                        w.path,
+                        w.shape()
+                    ),
+                ));
+            }
+        }
+        model.set_sizes(&sizes)?;
+        let mut layers: Vec<Vec<f64>> = truth.into_iter().map(|m| m.values).collect();
+        layers.resize(depth, Vec::new());
+        layers.push(observation.values);
+        Ok(Self {
+            sizes,
+            d,
+            weights: weights.into_iter().map(|m| m.values).collect(),
+            factors: vec![None; depth],
+            layers,
+        })
+    }
+
+    /// How many of `h_0 = x, …, h_{L−1}` have a known ground truth (all of them in a sampled
+    /// instance; those given in one made of data).
+    pub fn known_truths(&self) -> usize {
+        let hidden = self.layers.len().saturating_sub(1);
+        self.layers[..hidden]
+            .iter()
+            .take_while(|h| !h.is_empty())
+            .count()
+    }
+
     /// Checks that the instance fits `model` (layers, sizes, `d`, the weights' shapes) and
     /// holds only finite values; the error names the part.
     pub fn check_against(&self, model: &Model) -> Result<(), Error> {
@@ -132,7 +261,18 @@ impl Instance {
                 "does not have the model's number of layers",
             ));
         }
+        let known = self.known_truths();
         for (k, (h, &n)) in self.layers.iter().zip(&self.sizes).enumerate() {
+            // Unknown truths (empty) come after the known ones, never the observation.
+            if k >= known && k < depth {
+                if h.is_empty() {
+                    continue;
+                }
+                return Err(Error::invalid(
+                    format!("instance.layers[{k}]"),
+                    format!("is known but h_{known} before it is not"),
+                ));
+            }
             // Every variable has rows of d, except an output that observes fewer per row.
             let width = match k.checked_sub(1) {
                 Some(j) => model.layers[j].channel.observation_dim(self.d),
@@ -169,7 +309,7 @@ impl Instance {
             .expect("an instance has at least the signal")
     }
 
-    /// The signal `x = h_0`.
+    /// The signal `x = h_0` (empty if unknown: see [`Instance::known_truths`]).
     pub fn signal(&self) -> &[f64] {
         &self.layers[0]
     }
