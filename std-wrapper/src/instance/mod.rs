@@ -204,15 +204,11 @@ impl Instance {
         }
         for (k, h) in truth.iter().enumerate() {
             if h.rows != sizes[k] || h.cols != d {
-                let (w, side) = if k < depth {
-                    (&weights[k], "columns")
-                } else {
-                    (&weights[k - 1], "rows")
-                };
+                let w = &weights[k];
                 return Err(shape_err(
                     h,
                     format!(
-                        "h_{k}: the truth is {} but needs {}×{d} (the {side} of {} ({}), and d = {d})",
+                        "h_{k}: the truth is {} but needs {}×{d} (the columns of {} ({}), and d = {d})",
                         h.shape(),
                         sizes[k],
                         w.path,
@@ -434,5 +430,77 @@ mod tests {
                     .all(|(u, v)| u.to_bits() == v.to_bits())
             );
         }
+    }
+
+    fn matrix(path: &str, rows: usize, cols: usize, values: Vec<f64>) -> Matrix {
+        Matrix {
+            path: path.into(),
+            rows,
+            cols,
+            values,
+        }
+    }
+
+    #[test]
+    fn data_sets_the_sizes_and_alphas_and_refuses_mismatched_shapes() {
+        let text = "[prior]\ntype = \"gaussian\"\n[[layers]]\nalpha = 1.0\n\
+                    channel = { type = \"relu\" }\n[[layers]]\nalpha = 1.0\n\
+                    channel = { type = \"linear\", noise_var = 0.1 }\n";
+        let data = |w2_cols: usize, y_rows: usize, truth: Vec<Matrix>| Data {
+            weights: vec![
+                matrix("W1", 6, 4, vec![0.5; 24]),
+                matrix("W2", 3, w2_cols, vec![0.5; 3 * w2_cols]),
+            ],
+            observation: matrix("y", y_rows, 1, vec![1.0; y_rows]),
+            truth,
+        };
+        let mut m = Model::from_toml(text).unwrap();
+        let inst = Instance::from_data(&mut m, data(6, 3, vec![])).unwrap();
+        assert_eq!(inst.sizes, [4, 6, 3]);
+        assert_eq!((m.layers[0].alpha, m.layers[1].alpha), (1.5, 0.5));
+        assert_eq!(m.sizes(4).unwrap(), [4, 6, 3]);
+        assert_eq!(inst.known_truths(), 0);
+        assert!(inst.check_against(&m).is_ok());
+        assert!(inst.signal().is_empty() && inst.observation() == [1.0; 3]);
+        // The signal's truth only.
+        let x = matrix("x", 4, 1, vec![0.1, 0.2, 0.3, 0.4]);
+        let inst = Instance::from_data(&mut m, data(6, 3, vec![x.clone()])).unwrap();
+        assert_eq!(
+            (inst.known_truths(), inst.signal()),
+            (1, &[0.1, 0.2, 0.3, 0.4][..])
+        );
+        assert!(inst.check_against(&m).is_ok());
+        // A known truth after an unknown one is refused by the check.
+        let mut gap = inst.clone();
+        gap.layers[0].clear();
+        gap.layers[1] = vec![0.0; 6];
+        assert!(gap.check_against(&m).is_err());
+        // Mismatches: the file, the layer, both shapes.
+        let shape = |r: Result<Instance, Error>| match r {
+            Err(Error::Data {
+                path,
+                problem: DataProblem::Shape(s),
+            }) => format!("{path}: {s}"),
+            other => panic!("{other:?}"),
+        };
+        let e = shape(Instance::from_data(&mut m, data(5, 3, vec![])));
+        assert!(
+            e.starts_with("W2: layers[1]") && e.contains("3×5") && e.contains("6×4"),
+            "{e}"
+        );
+        let e = shape(Instance::from_data(&mut m, data(6, 2, vec![])));
+        assert!(
+            e.starts_with("y: layers[1]") && e.contains("2×1") && e.contains("3×1"),
+            "{e}"
+        );
+        let h1 = matrix("h1", 4, 1, vec![0.0; 4]);
+        let e = shape(Instance::from_data(&mut m, data(6, 3, vec![x, h1])));
+        assert!(
+            e.starts_with("h1: h_1") && e.contains("4×1") && e.contains("6×1"),
+            "{e}"
+        );
+        let mut short = data(6, 3, vec![]);
+        short.weights.pop();
+        assert!(Instance::from_data(&mut m, short).is_err());
     }
 }
