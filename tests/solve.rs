@@ -204,6 +204,7 @@ fn round_trip(name: &str, algorithm: &str, layers: usize, d: usize) {
     };
     let ratio = mean_var / mse;
     assert!((0.5..2.0).contains(&ratio), "{name} {algorithm}: {ratio}");
+    std::fs::remove_dir_all(&tmp).ok();
 }
 
 #[test]
@@ -298,6 +299,7 @@ fn csv_fortran_order_vectors_and_archives_give_the_same_bits() {
     ]);
     assert_eq!(ok(&printed), &summary[..]);
     assert_eq!(std::fs::read(out.join("summary.json")).unwrap(), summary);
+    std::fs::remove_dir_all(&tmp).ok();
 }
 
 /// A zip archive of stored (uncompressed) entries.
@@ -440,6 +442,18 @@ fn bad_inputs_are_one_line_typed_errors_naming_the_file() {
     refused(&a, ("x.npy", &complex), &["<c16"]);
     let cube = bad("x-3d.npy", npy_bytes("<f8", false, "(1, 1, 1)", &[0; 8]));
     refused(&a, ("x.npy", &cube), &["3 dimensions"]);
+    // One truth too many (the observation is not a truth to give).
+    let mut args = vec!["solve".to_string(), model("sparse_regression")];
+    args.extend(solve_args(&a, 2));
+    args.push(s(&a.join("y.npy")));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = mlamp(&args);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.lines().count() == 1, "{err}");
+    assert!(
+        err.starts_with("error: truth: 3 files given, at most 2"),
+        "{err}"
+    );
     // One weight file too few: the model's layer count.
     let out = mlamp(&[
         "solve",
@@ -455,4 +469,5 @@ fn bad_inputs_are_one_line_typed_errors_naming_the_file() {
         err.starts_with("error: weights: the model has 2 layers, 1"),
         "{err}"
     );
+    std::fs::remove_dir_all(&tmp).ok();
 }

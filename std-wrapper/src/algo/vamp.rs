@@ -121,7 +121,8 @@ pub struct VampResult {
 }
 
 impl VampResult {
-    /// MSE of the signal.
+    /// MSE of the signal. Panics for an instance without the signal's truth (of given
+    /// data, [`Instance::from_data`]): `mse_layers.first()` is the total form.
     pub fn mse_signal(&self) -> f64 {
         self.mse_layers[0]
     }

@@ -153,13 +153,16 @@ impl Instance {
             ));
         }
         if truth.len() > depth {
+            let which = match depth {
+                1 => "the signal x = h_0's".to_string(),
+                2 => "x = h_0, then h_1".to_string(),
+                _ => format!("x = h_0, then h_1, …, h_{}", depth - 1),
+            };
             return Err(Error::invalid(
                 "truth",
                 format!(
-                    "{} files given: at most the {depth} variables h_0 = x, …, h_{} (the \
-                     observation is given)",
-                    truth.len(),
-                    depth - 1
+                    "{} files given, at most {depth}: {which} (the observation is h_{depth})",
+                    truth.len()
                 ),
             ));
         }
