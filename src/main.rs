@@ -6,7 +6,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use mlamp::Error;
-use mlamp::algo::{Algorithm, Progress, RunOptions, run_model_file};
+use mlamp::algo::{
+    Algorithm, Progress, RunOptions, SolveOptions, run_model_file, solve_model_file,
+};
 use mlamp::core::estimator::Estimator;
 use mlamp::experiments::phase::THRESHOLD_TOL;
 use mlamp::experiments::phase_report::{PhaseOptions, phase_model_file};
@@ -72,7 +74,57 @@ enum Command {
         /// and backward estimates multiplies the damping by 0.7).
         #[arg(long)]
         no_safeguard: bool,
+        /// Write the sampled instance (W1.npy, …, y.npy, x.npy, h1.npy, …) and the run's
+        /// results (x_hat.npy, …, summary.json) into this directory, as `solve` reads and
+        /// writes them.
+        #[arg(long)]
+        save: Option<PathBuf>,
         /// Print one JSON object instead of a summary.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run ML-AMP (default) or ML-Mat-VAMP on given data: the model file gives the prior and
+    /// the channels, the arrays (.npy, .npz, .csv; float64 or float32) the weights and the
+    /// observation, and set the sizes.
+    Solve {
+        /// The model file (its alphas are replaced by the ratios of the weights' shapes).
+        model: PathBuf,
+        /// The weight matrices W1 … WL, from the signal to the observation (Wk has n_k rows
+        /// and n_{k-1} columns); FILE.npz:NAME picks an array of an archive.
+        #[arg(long, required = true, num_args = 1..)]
+        weights: Vec<String>,
+        /// The observation y (n_L rows of the output's entries; a vector for d = 1).
+        #[arg(long)]
+        observation: String,
+        /// The ground truth x, and optionally h1, h2, … after it: the MSEs against them.
+        #[arg(long, num_args = 1..)]
+        truth: Vec<String>,
+        /// The algorithm: amp (ML-AMP: d = 1) or vamp (ML-Mat-VAMP: any d up to 8).
+        #[arg(long, default_value = "amp")]
+        algorithm: Algorithm,
+        /// ML-Mat-VAMP's estimator for every layer, mmse or map.
+        #[arg(long)]
+        estimator: Option<Estimator>,
+        /// Most iterations (default: 500).
+        #[arg(long)]
+        iters: Option<usize>,
+        /// A fixed damping factor in (0, 1] (as for `run`).
+        #[arg(long)]
+        damping: Option<f64>,
+        /// Replace the W∘W products by their mean (ML-AMP).
+        #[arg(long)]
+        mean_variance: bool,
+        /// The most memory the run may use (bytes, or 500M, 8G, 2Gi).
+        #[arg(long, value_parser = mlamp::bytes::parse_bytes)]
+        max_memory: Option<u64>,
+        /// ML-Mat-VAMP without its damping safeguard.
+        #[arg(long)]
+        no_safeguard: bool,
+        /// Directory for the estimates, their variances and summary.json (default: none
+        /// written).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Print one JSON object (summary.json's) instead of a summary.
         #[arg(long)]
         json: bool,
     },
@@ -151,6 +203,7 @@ fn run(cli: Cli) -> Result<(), Error> {
             test_samples,
             max_memory,
             no_safeguard,
+            save,
             json,
         } => {
             let bar = spinner(json, format!("{} on {}", algorithm.name(), model.display()));
@@ -167,8 +220,47 @@ fn run(cli: Cli) -> Result<(), Error> {
                 max_memory,
                 safeguard: !no_safeguard,
                 progress: Progress::to(&tick),
+                save: save.as_deref(),
             };
             let report = run_model_file(&model, &opts);
+            bar.finish_and_clear();
+            print(&report?, json)
+        }
+        Command::Solve {
+            model,
+            weights,
+            observation,
+            truth,
+            algorithm,
+            estimator,
+            iters,
+            damping,
+            mean_variance,
+            max_memory,
+            no_safeguard,
+            out,
+            json,
+        } => {
+            let bar = spinner(json, format!("{} on {}", algorithm.name(), observation));
+            let tick = counting(&bar, "iterations");
+            let opts = SolveOptions {
+                run: RunOptions {
+                    algorithm,
+                    estimator,
+                    iters,
+                    damping,
+                    mean_variance,
+                    max_memory,
+                    safeguard: !no_safeguard,
+                    progress: Progress::to(&tick),
+                    ..RunOptions::default()
+                },
+                weights,
+                observation,
+                truth,
+                out: out.as_deref(),
+            };
+            let report = solve_model_file(&model, &opts);
             bar.finish_and_clear();
             print(&report?, json)
         }

@@ -65,9 +65,63 @@ pub enum Error {
         /// What to change.
         hint: String,
     },
+    /// An array file (weights, an observation, a ground truth) cannot be used: its format,
+    /// element type, shape or an entry; `path` is the file as given.
+    #[error("{path}: {problem}")]
+    Data {
+        /// The file (`FILE.npz:NAME` for an array of an archive).
+        path: String,
+        /// What is wrong, and where.
+        problem: DataProblem,
+    },
     /// An error from the core (shapes, non-finite data, parameters).
     #[error(transparent)]
     Core(#[from] mlamp_core::Error),
+}
+
+/// What is wrong with an array file ([`Error::Data`]).
+#[derive(Clone, Debug, PartialEq, Error)]
+#[non_exhaustive]
+pub enum DataProblem {
+    /// Not readable as the format its name says (or an archive without the array asked for).
+    #[error("{0}")]
+    Format(String),
+    /// Elements of a type other than `float64` or `float32`.
+    #[error("{0}")]
+    Dtype(String),
+    /// Not a vector or a matrix, or not the shape the model and the other arrays need.
+    #[error("{0}")]
+    Shape(String),
+    /// A NaN or infinite entry (0-based row and column).
+    #[error("entry [{row}, {col}] (0-based row, column) is {value}: every entry must be finite")]
+    NonFinite {
+        /// Its row.
+        row: usize,
+        /// Its column.
+        col: usize,
+        /// The entry.
+        value: f64,
+    },
+    /// A CSV line with another number of fields than the first.
+    #[error("line {line} has {found} fields, the first line {expected}")]
+    Ragged {
+        /// The line (1-based).
+        line: u64,
+        /// Fields of the first line.
+        expected: usize,
+        /// Fields of this one.
+        found: usize,
+    },
+    /// A CSV field that is not a number.
+    #[error("line {line}, field {field}: `{text}` is not a number")]
+    NotANumber {
+        /// The line (1-based).
+        line: u64,
+        /// The field (1-based).
+        field: usize,
+        /// What it holds.
+        text: String,
+    },
 }
 
 impl Error {

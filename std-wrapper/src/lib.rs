@@ -3,6 +3,7 @@
 //! The host side of mlamp: model files, seeded instances and the drivers that run the core's
 //! algorithms on them, with heap allocation and everything a host user needs.
 //!
+//! - [`arrays`]: array files (`.npy`, `.npz`, CSV) of given data and of results;
 //! - [`model`]: model files (TOML), the registry of prior and channel kinds, built models;
 //! - [`instance`]: seeded instances (weight ensembles) on the [`streams`];
 //! - [`streams`]: the seeded random streams every sampled object draws from;
@@ -44,6 +45,7 @@
 #![deny(missing_docs)]
 
 pub mod algo;
+pub mod arrays;
 pub mod bytes;
 pub mod committee;
 pub mod error;

@@ -63,7 +63,7 @@ pub struct AmpResult {
     pub estimates: Vec<Vec<f64>>,
     /// Their posterior variances.
     pub variances: Vec<Vec<f64>>,
-    /// MSE of each estimate against the ground truth, signal first.
+    /// MSE of each estimate against the ground truth (as far as known), signal first.
     pub mse_layers: Vec<f64>,
     /// Per iteration, the MSE of every layer (signal first).
     pub trace: Vec<Vec<f64>>,
@@ -86,7 +86,8 @@ pub struct AmpResult {
 }
 
 impl AmpResult {
-    /// MSE of the signal.
+    /// MSE of the signal. Panics for an instance without the signal's truth (of given
+    /// data, [`Instance::from_data`]): `mse_layers.first()` is the total form.
     pub fn mse_signal(&self) -> f64 {
         self.mse_layers[0]
     }
@@ -169,8 +170,9 @@ pub fn run_ml_amp(model: &Model, inst: &Instance, opts: &AmpOptions) -> Result<A
         )
     };
     let scale: Vec<f64> = moments.iter().map(|m| m.second).collect();
+    let truth = &inst.layers[..inst.known_truths()];
     let mut monitor = Monitor::new(
-        &inst.layers,
+        truth,
         scale.clone(),
         opts.blowup,
         opts.tol,
@@ -230,7 +232,7 @@ pub fn run_ml_amp(model: &Model, inst: &Instance, opts: &AmpOptions) -> Result<A
     }
     let run = monitor.finish(|| snapshot(&state));
     let (estimates, variances) = run.kept;
-    let mse_layers = mse_layers(&estimates, &inst.layers);
+    let mse_layers = mse_layers(&estimates, truth);
     Ok(AmpResult {
         estimates,
         variances,

@@ -9,10 +9,12 @@ pub mod options;
 pub mod parallel_rows;
 pub mod progress;
 pub mod run;
+pub mod solve;
 pub mod vamp;
 
 pub use amp::{AmpOptions, AmpResult, run_ml_amp};
 pub use monitor::{mse, mse_layers};
 pub use progress::{Progress, Tick};
 pub use run::{Algorithm, RunOptions, RunReport, run_model_file};
+pub use solve::{SolveOptions, SolveReport, solve_model_file};
 pub use vamp::{VampOptions, VampResult, run_ml_vamp};

@@ -80,6 +80,9 @@ pub struct RunOptions<'a> {
     pub safeguard: bool,
     /// Told of every iteration (the CLI's progress bar); nobody by default.
     pub progress: Progress<'a>,
+    /// A directory to write the sampled instance and the run's results into
+    /// (`mlamp run --save DIR`; the files of [`crate::algo::solve`]).
+    pub save: Option<&'a Path>,
 }
 
 impl Default for RunOptions<'_> {
@@ -97,6 +100,7 @@ impl Default for RunOptions<'_> {
             max_memory: None,
             safeguard: true,
             progress: Progress::default(),
+            save: None,
         }
     }
 }
@@ -172,36 +176,54 @@ pub struct RunReport {
 impl RunReport {
     /// "converged", "not converged" or "diverged (kept iteration k)".
     pub fn status(&self) -> String {
-        if self.diverged {
-            format!("diverged (kept iteration {})", self.kept_iteration)
-        } else if self.converged {
-            "converged".into()
-        } else {
-            "not converged".into()
-        }
+        status(self.converged, self.diverged, self.kept_iteration)
+    }
+
+    /// What to change when the run did not converge (`None` if it did).
+    pub fn hint(&self) -> Option<String> {
+        hint(
+            self.converged,
+            self.diverged,
+            self.iterations,
+            self.rejected.is_some(),
+        )
     }
 }
 
-impl RunReport {
-    /// What to change when the run did not converge (`None` if it did).
-    pub fn hint(&self) -> Option<String> {
-        let damping = if self.rejected.is_some() {
-            "a fixed --damping 0.5 (or 0.2) instead of the adaptive one"
-        } else {
-            "a smaller --damping (0.5, 0.2)"
-        };
-        if self.diverged {
-            Some(format!(
-                "the estimates blew up; try {damping}, or the other --algorithm"
-            ))
-        } else if !self.converged {
-            Some(format!(
-                "not converged in {} iterations: raise --iters, or try {damping}",
-                self.iterations
-            ))
-        } else {
-            None
-        }
+/// "converged", "not converged" or "diverged (kept iteration k)".
+pub(crate) fn status(converged: bool, diverged: bool, kept_iteration: usize) -> String {
+    if diverged {
+        format!("diverged (kept iteration {kept_iteration})")
+    } else if converged {
+        "converged".into()
+    } else {
+        "not converged".into()
+    }
+}
+
+/// What to change when a run did not converge (`None` if it did); `amp`: an ML-AMP run
+/// (whose damping adapts unless fixed).
+pub(crate) fn hint(
+    converged: bool,
+    diverged: bool,
+    iterations: usize,
+    amp: bool,
+) -> Option<String> {
+    let damping = if amp {
+        "a fixed --damping 0.5 (or 0.2) instead of the adaptive one"
+    } else {
+        "a smaller --damping (0.5, 0.2)"
+    };
+    if diverged {
+        Some(format!(
+            "the estimates blew up; try {damping}, or the other --algorithm"
+        ))
+    } else if !converged {
+        Some(format!(
+            "not converged in {iterations} iterations: raise --iters, or try {damping}"
+        ))
+    } else {
+        None
     }
 }
 
@@ -240,46 +262,84 @@ impl fmt::Display for RunReport {
 
 /// Samples an instance of the model file `path` and runs the chosen algorithm on it. Every
 /// check (the options against the algorithm, the model against what the algorithm assumes,
-/// the estimators the kinds provide) comes before the instance is sampled.
+/// the estimators the kinds provide) comes before the instance is sampled. With
+/// [`RunOptions::save`], the instance and the run's results are written there as
+/// [`crate::algo::solve`] writes them, so that `mlamp solve` on the saved files gives the
+/// same bits.
 pub fn run_model_file(path: &Path, opts: &RunOptions) -> Result<RunReport, Error> {
     let model = Model::from_file(path)?;
-    let mut memory_estimate = 0;
-    let mut guard = |usage| -> Result<(), Error> {
-        memory_estimate = memory::check(
-            &model,
-            opts.n,
-            usage,
-            opts.max_memory,
-            opts.algorithm.name(),
-        )?;
-        Ok(())
+    let driver = driver(&model, opts)?;
+    model.sizes(opts.n)?;
+    let memory_estimate = memory::check(
+        &model,
+        opts.n,
+        driver.usage(),
+        opts.max_memory,
+        opts.algorithm.name(),
+    )?;
+    let inst = Instance::sample(&model, opts.n, opts.seed)?;
+    let outcome = execute(&model, &inst, &driver)?;
+    let tests = match driver {
+        Driver::Amp(_) => None,
+        Driver::Vamp(_) => committee_test_errors(&model, &inst, &outcome.estimates[0], opts)?,
     };
-    let report = |sizes: Vec<usize>, r: Common, memory_estimate| RunReport {
+    if let Some(dir) = opts.save {
+        let summary = super::solve::summary(&path.display().to_string(), &inst, &outcome, true)?;
+        super::solve::save_instance(dir, &model, &inst)?;
+        super::solve::write_results(dir, &inst, &outcome, &summary)?;
+    }
+    let r = outcome;
+    finite_report(RunReport {
         model: path.display().to_string(),
         algorithm: opts.algorithm.name(),
         n: opts.n,
         seed: opts.seed,
-        sizes,
+        sizes: inst.sizes,
         memory_estimate,
-        mse_signal: r.mse_layers[0],
-        trace: r.trace.iter().map(|t| t[0]).collect(),
-        mse_layers: r.mse_layers,
-        trace_layers: r.trace,
-        iterations: r.iterations,
-        converged: r.converged,
-        diverged: r.diverged,
-        kept_iteration: r.kept_iteration,
-        clamped: None,
-        rejected: None,
-        vamp_d: None,
-        interventions: None,
-        interventions_layers: None,
-        damping_reductions: None,
-        test_error: None,
-        test_error_measured: None,
+        mse_signal: r.common.mse_layers[0],
+        trace: r.common.trace.iter().map(|t| t[0]).collect(),
+        mse_layers: r.common.mse_layers,
+        trace_layers: r.common.trace,
+        iterations: r.common.iterations,
+        converged: r.common.converged,
+        diverged: r.common.diverged,
+        kept_iteration: r.common.kept_iteration,
+        clamped: r.clamped,
+        rejected: r.rejected,
+        vamp_d: r.interventions.as_ref().map(|_| model.d),
+        interventions: r.interventions.as_ref().map(|i| i.iter().sum()),
+        interventions_layers: r.interventions,
+        damping_reductions: r.damping_reductions,
+        test_error: tests.map(|t| t.0),
+        test_error_measured: tests.map(|t| t.1),
         depth: model.depth(),
         d: model.d,
-    };
+    })
+}
+
+/// A checked algorithm with its options: what [`driver`] makes of [`RunOptions`] before any
+/// instance exists.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Driver<'a> {
+    /// ML-AMP.
+    Amp(AmpOptions<'a>),
+    /// ML-Mat-VAMP.
+    Vamp(VampOptions<'a>),
+}
+
+impl Driver<'_> {
+    /// What the memory guard counts for it.
+    pub(crate) fn usage(&self) -> Usage {
+        match self {
+            Driver::Amp(_) => Usage::Amp,
+            Driver::Vamp(_) => Usage::Vamp,
+        }
+    }
+}
+
+/// The options of `opts`'s algorithm, checked against it and against `model` (its
+/// assumptions, the estimators its kinds provide); the error names the option or field.
+pub(crate) fn driver<'a>(model: &Model, opts: &RunOptions<'a>) -> Result<Driver<'a>, Error> {
     match opts.algorithm {
         Algorithm::Amp => {
             if opts.estimator.is_some() {
@@ -302,16 +362,7 @@ pub fn run_model_file(path: &Path, opts: &RunOptions) -> Result<RunReport, Error
                 ..AmpOptions::default()
             };
             amp.validate()?;
-            model.sizes(opts.n)?;
-            guard(Usage::Amp)?;
-            let inst = Instance::sample(&model, opts.n, opts.seed)?;
-            let r = run_ml_amp(&model, &inst, &amp)?;
-            let (clamped, rejected) = (r.clamped, r.rejected);
-            finite_report(RunReport {
-                clamped: Some(clamped),
-                rejected: Some(rejected),
-                ..report(inst.sizes, common!(r), memory_estimate)
-            })
+            Ok(Driver::Amp(amp))
         }
         Algorithm::Vamp => {
             if opts.mean_variance {
@@ -329,27 +380,75 @@ pub fn run_model_file(path: &Path, opts: &RunOptions) -> Result<RunReport, Error
                 ..VampOptions::default()
             };
             vamp.validate()?;
-            check_estimators(&model, vamp.estimator)?;
+            check_estimators(model, vamp.estimator)?;
             if opts.test_samples == 0 {
                 return Err(Error::invalid("test-samples", "must be at least 1"));
             }
-            model.sizes(opts.n)?;
-            guard(Usage::Vamp)?;
-            let inst = Instance::sample(&model, opts.n, opts.seed)?;
-            let r = run_ml_vamp(&model, &inst, &vamp)?;
-            let interventions = r.total_interventions();
-            let tests = committee_test_errors(&model, &inst, &r.estimates[0], opts)?;
-            finite_report(RunReport {
-                test_error: tests.map(|t| t.0),
-                test_error_measured: tests.map(|t| t.1),
-                vamp_d: Some(model.d),
-                interventions: Some(interventions),
-                interventions_layers: Some(r.interventions),
-                damping_reductions: Some(r.damping_reductions),
-                ..report(inst.sizes, common!(r), memory_estimate)
-            })
+            Ok(Driver::Vamp(vamp))
         }
     }
+}
+
+/// How sure a run is of its estimates.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Uncertainty {
+    /// ML-AMP: every entry's posterior variance, per variable `h_0, …, h_{L−1}`.
+    Variances(Vec<Vec<f64>>),
+    /// ML-Mat-VAMP: per variable, the mean over its rows of their posterior covariance
+    /// (row-major `d × d`; [`crate::algo::VampResult::covariances`]).
+    MeanCovariances(Vec<Vec<f64>>),
+}
+
+/// What a run of either algorithm produced, as both `run` and `solve` report it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Outcome {
+    /// The estimates `ĥ_0 = x̂, …, ĥ_{L−1}` (row-major `n_k × d`) of the kept iterate.
+    pub estimates: Vec<Vec<f64>>,
+    /// Their uncertainty.
+    pub uncertainty: Uncertainty,
+    /// The algorithm's name.
+    pub algorithm: &'static str,
+    pub(crate) common: Common,
+    /// ML-AMP: entries of A clamped at 0.
+    pub clamped: Option<usize>,
+    /// ML-AMP: steps undone by the adaptive damping.
+    pub rejected: Option<usize>,
+    /// ML-Mat-VAMP: interventions per layer.
+    pub interventions: Option<Vec<usize>>,
+    /// ML-Mat-VAMP: damping reductions by the safeguard.
+    pub damping_reductions: Option<usize>,
+}
+
+/// Runs the driver on an instance (checked against the model by the driver).
+pub(crate) fn execute(model: &Model, inst: &Instance, driver: &Driver) -> Result<Outcome, Error> {
+    Ok(match driver {
+        Driver::Amp(amp) => {
+            let r = run_ml_amp(model, inst, amp)?;
+            Outcome {
+                estimates: r.estimates,
+                uncertainty: Uncertainty::Variances(r.variances),
+                algorithm: Algorithm::Amp.name(),
+                clamped: Some(r.clamped),
+                rejected: Some(r.rejected),
+                interventions: None,
+                damping_reductions: None,
+                common: common!(r),
+            }
+        }
+        Driver::Vamp(vamp) => {
+            let r = run_ml_vamp(model, inst, vamp)?;
+            Outcome {
+                estimates: r.estimates,
+                uncertainty: Uncertainty::MeanCovariances(r.covariances),
+                algorithm: Algorithm::Vamp.name(),
+                clamped: None,
+                rejected: None,
+                interventions: Some(r.interventions),
+                damping_reductions: Some(r.damping_reductions),
+                common: common!(r),
+            }
+        }
+    })
 }
 
 /// `Ok(report)` if every number it reports is finite, else [`Error::NonFinite`]: a NaN or an
@@ -419,11 +518,12 @@ macro_rules! common {
 use common;
 
 /// The fields both algorithms' results have.
-struct Common {
-    mse_layers: Vec<f64>,
-    trace: Vec<Vec<f64>>,
-    iterations: usize,
-    converged: bool,
-    diverged: bool,
-    kept_iteration: usize,
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Common {
+    pub(crate) mse_layers: Vec<f64>,
+    pub(crate) trace: Vec<Vec<f64>>,
+    pub(crate) iterations: usize,
+    pub(crate) converged: bool,
+    pub(crate) diverged: bool,
+    pub(crate) kept_iteration: usize,
 }

@@ -7,7 +7,7 @@
 
 use super::parallel_rows::ParallelRows;
 use mlamp_core::estimator::Estimator;
-use mlamp_core::mat::{ChannelDenoiser, symmetric_eigen};
+use mlamp_core::mat::{ChannelDenoiser, Precision, symmetric_eigen};
 use mlamp_core::ml_vamp::{LayerNoise, LayerState, LinearLayer, MlVamp, VampLayer};
 
 use super::denoisers::{channel_denoiser, prior_denoiser};
@@ -91,7 +91,13 @@ impl VampOptions<'_> {
 pub struct VampResult {
     /// The estimates `ĥ_0 = x̂, ĥ_1, …, ĥ_{L−1}` (row-major `n_k × d`) of the kept iterate.
     pub estimates: Vec<Vec<f64>>,
-    /// MSE of each estimate against the ground truth, signal first.
+    /// For each `h_k` of the kept iterate, the mean over its rows of their posterior
+    /// covariance, `⟨C⟩ = (Γ⁺ + Γ⁻)⁻¹` (row-major `d × d`): after the forward update of
+    /// `h_k`, `Γ⁺ = Λ⁺ − Γ⁻` with `Λ⁺ = ⟨C⟩⁻¹` (Algorithm 1, lines 5–6 and 10–11, of Pandit,
+    /// Sahraee-Ardakan, Rangan, Schniter, Fletcher, *Matrix inference and estimation in
+    /// multi-layer models*; see [`mlamp_core::ml_vamp`]).
+    pub covariances: Vec<Vec<f64>>,
+    /// MSE of each estimate against the ground truth (as far as known), signal first.
     pub mse_layers: Vec<f64>,
     /// Per iteration, the MSE of every layer (signal first).
     pub trace: Vec<Vec<f64>>,
@@ -115,7 +121,8 @@ pub struct VampResult {
 }
 
 impl VampResult {
-    /// MSE of the signal.
+    /// MSE of the signal. Panics for an instance without the signal's truth (of given
+    /// data, [`Instance::from_data`]): `mse_layers.first()` is the total form.
     pub fn mse_signal(&self) -> f64 {
         self.mse_layers[0]
     }
@@ -297,11 +304,19 @@ fn iterate<const D: usize>(
     inst: &Instance,
     opts: &VampOptions,
 ) -> Result<VampResult, Error> {
-    let snapshot = |state: &[LayerState<'_, f64, D>]| -> Vec<Vec<f64>> {
-        state.iter().map(|s| s.input.estimate.to_vec()).collect()
+    type Precisions<const D: usize> = Vec<nalgebra::SMatrix<f64, D, D>>;
+    let snapshot = |state: &[LayerState<'_, f64, D>]| -> (Vec<Vec<f64>>, Precisions<D>) {
+        (
+            state.iter().map(|s| s.input.estimate.to_vec()).collect(),
+            state
+                .iter()
+                .map(|s| s.input.plus.gamma.matrix() + s.input.minus.gamma.matrix())
+                .collect(),
+        )
     };
     let scale = scale.iter().step_by(2).copied().collect();
-    let mut monitor = Monitor::new(&inst.layers, scale, opts.blowup, opts.tol, snapshot(state))
+    let truth = &inst.layers[..inst.known_truths()];
+    let mut monitor = Monitor::new(truth, scale, opts.blowup, opts.tol, snapshot(state))
         .reporting(opts.progress, opts.max_iter);
     let mut min_eigenvalue = f64::INFINITY;
     let (mut damping, mut reductions) = (opts.damping, 0);
@@ -340,10 +355,18 @@ fn iterate<const D: usize>(
         .map(|s| s.input.interventions + s.pre.interventions)
         .collect();
     let run = monitor.finish(|| snapshot(state));
-    let estimates = run.kept;
-    let mse_layers = mse_layers(&estimates, &inst.layers);
+    let (estimates, precisions) = run.kept;
+    let covariances = precisions
+        .into_iter()
+        .map(|lambda| {
+            let c = Precision::new_named(lambda, "posterior precision Γ⁺ + Γ⁻")?.inverse();
+            Ok((0..D * D).map(|i| c[(i / D, i % D)]).collect())
+        })
+        .collect::<Result<_, Error>>()?;
+    let mse_layers = mse_layers(&estimates, truth);
     Ok(VampResult {
         estimates,
+        covariances,
         mse_layers,
         trace: run.trace,
         iterations: run.iterations,

@@ -18,7 +18,8 @@
 use mlamp_core::prior::Draw;
 use rand_distr::{Distribution, StandardUniform};
 
-use crate::error::Error;
+use crate::arrays::Matrix;
+use crate::error::{DataProblem, Error};
 use crate::linalg::svd::Svd;
 use crate::model::{Model, WeightsSpec};
 
@@ -40,8 +41,21 @@ pub struct Instance {
     /// (`spectrum` weights), those factors, kept instead of decomposing `W_k` again.
     pub factors: Vec<Option<Svd>>,
     /// `h_0 = x, h_1, …, h_L = y`: the ground truth of every layer, row-major `n_k × d`
-    /// (`y`: `n_L × p`, `p` the output channel's observation dimension, `d` or fewer).
+    /// (`y`: `n_L × p`, `p` the output channel's observation dimension, `d` or fewer). In an
+    /// instance made of given data ([`Instance::from_data`]) the truths not given are empty:
+    /// those of `h_j, …, h_{L−1}` for some `j` (all of them if none is given).
     pub layers: Vec<Vec<f64>>,
+}
+
+/// Given data for [`Instance::from_data`]: matrices read from array files.
+#[derive(Clone, Debug)]
+pub struct Data {
+    /// `W_1, …, W_L` (our order, from the signal): `W_k` is `n_k × n_{k−1}`.
+    pub weights: Vec<Matrix>,
+    /// `y`: `n_L × p` (a vector for `p = 1`).
+    pub observation: Matrix,
+    /// The ground truth of `h_0 = x, h_1, …` as far as known (possibly none), each `n_k × d`.
+    pub truth: Vec<Matrix>,
 }
 
 impl Instance {
@@ -115,6 +129,120 @@ impl Instance {
         })
     }
 
+    /// The instance of given data: the sizes `n_0 = ` columns of `W_1`, `n_k = ` rows of
+    /// `W_k`; `model`'s alphas are set to the ratios of these sizes (its file's alphas are
+    /// only for sampling). Every shape is checked against the model (`L` weights, `y` with
+    /// the output channel's `p` columns, truths of `d` columns) and against its neighbours;
+    /// the error names the file, the layer and both shapes.
+    pub fn from_data(model: &mut Model, data: Data) -> Result<Self, Error> {
+        let Data {
+            weights,
+            observation,
+            truth,
+        } = data;
+        let depth = model.depth();
+        let d = model.d;
+        if weights.len() != depth {
+            return Err(Error::invalid(
+                "weights",
+                format!(
+                    "the model has {depth} layers, {} weight files were given (one per layer, \
+                     from the signal to the observation)",
+                    weights.len()
+                ),
+            ));
+        }
+        if truth.len() > depth {
+            let which = match depth {
+                1 => "the signal x = h_0's".to_string(),
+                2 => "x = h_0, then h_1".to_string(),
+                _ => format!("x = h_0, then h_1, …, h_{}", depth - 1),
+            };
+            return Err(Error::invalid(
+                "truth",
+                format!(
+                    "{} files given, at most {depth}: {which} (the observation is h_{depth})",
+                    truth.len()
+                ),
+            ));
+        }
+        let shape_err = |m: &Matrix, what: String| Error::Data {
+            path: m.path.clone(),
+            problem: DataProblem::Shape(what),
+        };
+        let mut sizes = vec![weights[0].cols];
+        for (k, w) in weights.iter().enumerate() {
+            if k > 0 && w.cols != weights[k - 1].rows {
+                let prev = &weights[k - 1];
+                return Err(shape_err(
+                    w,
+                    format!(
+                        "layers[{k}]: W_{} is {} but W_{k} ({}) is {}: W_{} needs {} columns",
+                        k + 1,
+                        w.shape(),
+                        prev.path,
+                        prev.shape(),
+                        k + 1,
+                        prev.rows
+                    ),
+                ));
+            }
+            sizes.push(w.rows);
+        }
+        let p = model.layers[depth - 1].channel.observation_dim(d);
+        let last = &weights[depth - 1];
+        if observation.rows != last.rows || observation.cols != p {
+            return Err(shape_err(
+                &observation,
+                format!(
+                    "layers[{}]: the observation is {} but needs {}×{p} (the rows of W_{depth} \
+                     ({}, {}), and the output's {p} entries per row)",
+                    depth - 1,
+                    observation.shape(),
+                    last.rows,
+                    last.path,
+                    last.shape()
+                ),
+            ));
+        }
+        for (k, h) in truth.iter().enumerate() {
+            if h.rows != sizes[k] || h.cols != d {
+                let w = &weights[k];
+                return Err(shape_err(
+                    h,
+                    format!(
+                        "h_{k}: the truth is {} but needs {}×{d} (the columns of {} ({}), and d = {d})",
+                        h.shape(),
+                        sizes[k],
+                        w.path,
+                        w.shape()
+                    ),
+                ));
+            }
+        }
+        model.set_sizes(&sizes)?;
+        let mut layers: Vec<Vec<f64>> = truth.into_iter().map(|m| m.values).collect();
+        layers.resize(depth, Vec::new());
+        layers.push(observation.values);
+        Ok(Self {
+            sizes,
+            d,
+            weights: weights.into_iter().map(|m| m.values).collect(),
+            factors: vec![None; depth],
+            layers,
+        })
+    }
+
+    /// How many of `h_0 = x, …, h_{L−1}` have a known ground truth (all of them in a sampled
+    /// instance; those given in one made of data).
+    pub fn known_truths(&self) -> usize {
+        let hidden = self.layers.len().saturating_sub(1);
+        self.layers[..hidden]
+            .iter()
+            .take_while(|h| !h.is_empty())
+            .count()
+    }
+
     /// Checks that the instance fits `model` (layers, sizes, `d`, the weights' shapes) and
     /// holds only finite values; the error names the part.
     pub fn check_against(&self, model: &Model) -> Result<(), Error> {
@@ -132,7 +260,18 @@ impl Instance {
                 "does not have the model's number of layers",
             ));
         }
+        let known = self.known_truths();
         for (k, (h, &n)) in self.layers.iter().zip(&self.sizes).enumerate() {
+            // Unknown truths (empty) come after the known ones, never the observation.
+            if k >= known && k < depth {
+                if h.is_empty() {
+                    continue;
+                }
+                return Err(Error::invalid(
+                    format!("instance.layers[{k}]"),
+                    format!("is known but h_{known} before it is not"),
+                ));
+            }
             // Every variable has rows of d, except an output that observes fewer per row.
             let width = match k.checked_sub(1) {
                 Some(j) => model.layers[j].channel.observation_dim(self.d),
@@ -169,7 +308,7 @@ impl Instance {
             .expect("an instance has at least the signal")
     }
 
-    /// The signal `x = h_0`.
+    /// The signal `x = h_0` (empty if unknown: see [`Instance::known_truths`]).
     pub fn signal(&self) -> &[f64] {
         &self.layers[0]
     }
@@ -294,5 +433,77 @@ mod tests {
                     .all(|(u, v)| u.to_bits() == v.to_bits())
             );
         }
+    }
+
+    fn matrix(path: &str, rows: usize, cols: usize, values: Vec<f64>) -> Matrix {
+        Matrix {
+            path: path.into(),
+            rows,
+            cols,
+            values,
+        }
+    }
+
+    #[test]
+    fn data_sets_the_sizes_and_alphas_and_refuses_mismatched_shapes() {
+        let text = "[prior]\ntype = \"gaussian\"\n[[layers]]\nalpha = 1.0\n\
+                    channel = { type = \"relu\" }\n[[layers]]\nalpha = 1.0\n\
+                    channel = { type = \"linear\", noise_var = 0.1 }\n";
+        let data = |w2_cols: usize, y_rows: usize, truth: Vec<Matrix>| Data {
+            weights: vec![
+                matrix("W1", 6, 4, vec![0.5; 24]),
+                matrix("W2", 3, w2_cols, vec![0.5; 3 * w2_cols]),
+            ],
+            observation: matrix("y", y_rows, 1, vec![1.0; y_rows]),
+            truth,
+        };
+        let mut m = Model::from_toml(text).unwrap();
+        let inst = Instance::from_data(&mut m, data(6, 3, vec![])).unwrap();
+        assert_eq!(inst.sizes, [4, 6, 3]);
+        assert_eq!((m.layers[0].alpha, m.layers[1].alpha), (1.5, 0.5));
+        assert_eq!(m.sizes(4).unwrap(), [4, 6, 3]);
+        assert_eq!(inst.known_truths(), 0);
+        assert!(inst.check_against(&m).is_ok());
+        assert!(inst.signal().is_empty() && inst.observation() == [1.0; 3]);
+        // The signal's truth only.
+        let x = matrix("x", 4, 1, vec![0.1, 0.2, 0.3, 0.4]);
+        let inst = Instance::from_data(&mut m, data(6, 3, vec![x.clone()])).unwrap();
+        assert_eq!(
+            (inst.known_truths(), inst.signal()),
+            (1, &[0.1, 0.2, 0.3, 0.4][..])
+        );
+        assert!(inst.check_against(&m).is_ok());
+        // A known truth after an unknown one is refused by the check.
+        let mut gap = inst.clone();
+        gap.layers[0].clear();
+        gap.layers[1] = vec![0.0; 6];
+        assert!(gap.check_against(&m).is_err());
+        // Mismatches: the file, the layer, both shapes.
+        let shape = |r: Result<Instance, Error>| match r {
+            Err(Error::Data {
+                path,
+                problem: DataProblem::Shape(s),
+            }) => format!("{path}: {s}"),
+            other => panic!("{other:?}"),
+        };
+        let e = shape(Instance::from_data(&mut m, data(5, 3, vec![])));
+        assert!(
+            e.starts_with("W2: layers[1]") && e.contains("3×5") && e.contains("6×4"),
+            "{e}"
+        );
+        let e = shape(Instance::from_data(&mut m, data(6, 2, vec![])));
+        assert!(
+            e.starts_with("y: layers[1]") && e.contains("2×1") && e.contains("3×1"),
+            "{e}"
+        );
+        let h1 = matrix("h1", 4, 1, vec![0.0; 4]);
+        let e = shape(Instance::from_data(&mut m, data(6, 3, vec![x, h1])));
+        assert!(
+            e.starts_with("h1: h_1") && e.contains("4×1") && e.contains("6×1"),
+            "{e}"
+        );
+        let mut short = data(6, 3, vec![]);
+        short.weights.pop();
+        assert!(Instance::from_data(&mut m, short).is_err());
     }
 }

@@ -282,6 +282,29 @@ impl Model {
         Ok(sizes)
     }
 
+    /// Sets the alphas to the ratios of `sizes` (`n_0, …, n_L`, of given data), so that
+    /// [`Model::sizes`]`(n_0)` gives them back; an error naming the layer whose ratio is
+    /// outside [`ALPHA_RANGE`] or whose running product leaves [`MAX_SIZE_RATIO`].
+    pub fn set_sizes(&mut self, sizes: &[usize]) -> Result<(), Error> {
+        if sizes.len() != self.depth() + 1 {
+            return Err(Error::invalid(
+                "sizes",
+                format!("{} sizes for {} layers", sizes.len(), self.depth()),
+            ));
+        }
+        for (k, l) in self.layers.iter_mut().enumerate() {
+            let alpha = sizes[k + 1] as f64 / sizes[k] as f64;
+            check_alpha(
+                &format!("layers[{k}].alpha (rows / columns of W_{})", k + 1),
+                alpha,
+            )?;
+            l.alpha = alpha;
+        }
+        self.check_representable()?;
+        debug_assert_eq!(self.sizes(sizes[0]).ok().as_deref(), Some(sizes));
+        Ok(())
+    }
+
     /// The scalar channels, for ML-AMP and its state evolution: an error naming the first
     /// layer whose channel only ML-Mat-VAMP runs.
     pub fn channels(&self) -> Result<Vec<&dyn Channel<f64>>, Error> {
