@@ -258,8 +258,8 @@ fn m_step(
 ) -> Result<[Vec<f64>; 2], Error> {
     let (n, p) = (problem.y.len(), problem.p);
     for j in 0..p {
-        for i in 0..n {
-            scratch.weighted[(i, j)] = w[i].sqrt() * x.x[(i, j)];
+        for (i, wi) in w.iter().enumerate() {
+            scratch.weighted[(i, j)] = wi.sqrt() * x.x[(i, j)];
         }
     }
     let [g0, g1] = &mut scratch.gram;
