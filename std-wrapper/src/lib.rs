@@ -13,6 +13,8 @@
 //! - [`se`]: the state evolutions (ML-AMP with its free energy, ML-Mat-VAMP's Theorem 1);
 //! - [`committee`]: the two-layer network of the ML-Mat-VAMP paper's section 2.3: its ADAM
 //!   baseline and its test error (eq. 17);
+//! - [`mixed_regression`]: mixed linear regression (the ML-Mat-VAMP paper's eq. 6): its EM
+//!   baseline and the error up to the label swap;
 //! - [`experiments`]: phase curves, thresholds, plots.
 //!
 //! A new prior or channel kind is one core file (its mathematics) plus one entry in
@@ -53,6 +55,7 @@ pub mod experiments;
 pub mod instance;
 pub mod linalg;
 pub mod memory;
+pub mod mixed_regression;
 pub mod model;
 pub mod se;
 pub mod streams;

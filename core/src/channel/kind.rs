@@ -42,7 +42,7 @@ pub enum RowChannelForm<'a, T> {
         noise_var: T,
     },
     /// Mixed linear regression `y = z_q + N(0, Δ)`, `q = 0` with probability `π`, of a row of
-    /// 2 ([`crate::mat::MixedLinearDenoiser`]: MMSE in closed form; no MAP).
+    /// 2 ([`crate::mat::MixedLinearDenoiser`]: MMSE in closed form; its MAP is not offered to the algorithms).
     MixedLinear {
         /// `π ∈ (0, 1)`.
         pi: T,

@@ -105,7 +105,9 @@ impl<T: Real> ChannelKind<T> for MixedLinear<T> {
     }
 
     /// [`RowChannelForm::MixedLinear`] for MMSE; [`Error::Unsupported`] naming `d` unless
-    /// `d = 2`, naming `estimator` for MAP (why: [`crate::mat::MixedLinearDenoiser`]).
+    /// `d = 2`, naming `estimator` for MAP: the marginal mode exists
+    /// ([`crate::mat::MixedLinearDenoiser::map`]) but ML-Mat-VAMP and its SE cannot use it
+    /// (why: [`crate::mat::MixedLinearDenoiser`]).
     fn row_form(&self, estimator: Estimator, d: usize) -> Result<RowChannelForm<'_, T>, Error> {
         if estimator == Estimator::Map {
             return Err(MIXED_LINEAR_NO_MAP);

@@ -14,7 +14,7 @@
 //! | sigmoid, tanh | `d = 1`, quadrature | any `d`, Newton |
 //! | sign | `d = 1`, closed form (the scalar channel) | none: the likelihood is a step |
 //! | committee (output only) | any `d ≤ 8`, MAP-centred Gauss–Hermite cubature | any `d ≤ 8`: Newton (sigmoid), exact faces (ReLU) |
-//! | mixed-linear (output only) | `d = 2`, closed form (two Gaussians) | none: its modes jump between the components |
+//! | mixed-linear (output only) | `d = 2`, closed form (two Gaussians) | refused: its mode (`MixedLinearDenoiser::map`, tested) jumps between the components; runs do not converge |
 
 use mlamp_core::channel::{Activation, ChannelKind, RowChannelForm};
 use mlamp_core::estimator::Estimator;
