@@ -130,7 +130,14 @@ fn main() {
         );
         csv += &format!(
             "{observed},{},{},{},{},{},{},{},{},{mmse_conv},{}\n",
-            row[0], row[1], se_last.value, se_last.se, row[2], row[3], row[4], soft.lambda,
+            row[0],
+            row[1],
+            se_last.value,
+            se_last.se,
+            row[2],
+            row[3],
+            row[4],
+            soft.lambda,
             map_run.converged
         );
     }

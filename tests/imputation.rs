@@ -61,7 +61,10 @@ fn gaussian_network_imputes_the_exact_posterior_mean() {
         let a_o = DMatrix::from_fn(rows.len(), n, |r, c| a[(rows[r], c)]);
         let y_o = DVector::from_fn(rows.len(), |r, _| obs.values[rows[r] * d + j]);
         let lhs = DMatrix::identity(n, n) + a_o.transpose() * &a_o / delta;
-        let x = lhs.cholesky().unwrap().solve(&(a_o.transpose() * y_o / delta));
+        let x = lhs
+            .cholesky()
+            .unwrap()
+            .solve(&(a_o.transpose() * y_o / delta));
         let exact = &a * x;
         for i in 0..n2 {
             if !obs.mask[i * d + j] {
@@ -70,7 +73,10 @@ fn gaussian_network_imputes_the_exact_posterior_mean() {
         }
     }
     println!("largest difference on a missing entry {worst:e}");
-    assert!(worst < 1e-9, "largest difference on a missing entry {worst:e}");
+    assert!(
+        worst < 1e-9,
+        "largest difference on a missing entry {worst:e}"
+    );
 }
 
 /// The mean and standard error of `v`.
@@ -139,20 +145,31 @@ fn relu_generative_model_against_its_state_evolution_and_the_baselines() {
 #[test]
 fn bad_models_and_observations_are_typed_errors() {
     let base = |d: usize, observed: &str, last: bool| {
-        let masked = format!("channel = {{ type = \"masked\", observed = {observed}, noise_var = 0.1 }}");
+        let masked =
+            format!("channel = {{ type = \"masked\", observed = {observed}, noise_var = 0.1 }}");
         let linear = "channel = { type = \"linear\", noise_var = 0.1 }";
-        let (a, b) = if last { (linear, masked.as_str()) } else { (masked.as_str(), linear) };
+        let (a, b) = if last {
+            (linear, masked.as_str())
+        } else {
+            (masked.as_str(), linear)
+        };
         format!(
             "d = {d}\n[prior]\ntype = \"gaussian\"\n[[layers]]\nalpha = 1.0\n{a}\n[[layers]]\nalpha = 1.0\n{b}\n"
         )
     };
     // observed = 0: a mask with no observed entry; above 1.
     for observed in ["0.0", "1.5"] {
-        let err = Model::from_toml(&base(2, observed, true)).err().unwrap().to_string();
+        let err = Model::from_toml(&base(2, observed, true))
+            .err()
+            .unwrap()
+            .to_string();
         assert!(err.contains("observed"), "{err}");
     }
     // Only the last layer.
-    let err = Model::from_toml(&base(2, "0.5", false)).err().unwrap().to_string();
+    let err = Model::from_toml(&base(2, "0.5", false))
+        .err()
+        .unwrap()
+        .to_string();
     assert!(err.contains("last layer"), "{err}");
     // ML-AMP has no form for it.
     let m = Model::from_toml(&base(1, "0.5", true)).unwrap();
@@ -162,7 +179,9 @@ fn bad_models_and_observations_are_typed_errors() {
     let m = Model::from_toml(&base(1, "0.001", true)).unwrap();
     let inst = Instance::sample(&m, 3, 1).unwrap();
     assert!(inst.observation().chunks_exact(2).all(|r| r[1] == 0.0));
-    let err = run_ml_vamp(&m, &inst, &VampOptions::default()).unwrap_err().to_string();
+    let err = run_ml_vamp(&m, &inst, &VampOptions::default())
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("observed"), "{err}");
     // A d = 2 observation read as d = 3, a d = 2 instance for a d = 3 model, and rows of d
     // values without their mask: each refused, naming what.
@@ -171,16 +190,25 @@ fn bad_models_and_observations_are_typed_errors() {
     let err = Observed::from_masked_rows(inst.observation(), 3).unwrap_err();
     assert!(err.to_string().contains("observation"), "{err}");
     let m3 = Model::from_toml(&base(3, "0.5", true)).unwrap();
-    let err = run_ml_vamp(&m3, &inst, &VampOptions::default()).unwrap_err().to_string();
+    let err = run_ml_vamp(&m3, &inst, &VampOptions::default())
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("d"), "{err}");
     let last = inst.layers.len() - 1;
-    let y: Vec<f64> = inst.layers[last].chunks_exact(4).flat_map(|r| [r[0], r[1]]).collect();
+    let y: Vec<f64> = inst.layers[last]
+        .chunks_exact(4)
+        .flat_map(|r| [r[0], r[1]])
+        .collect();
     inst.layers[last] = y;
-    let err = run_ml_vamp(&m2, &inst, &VampOptions::default()).unwrap_err().to_string();
+    let err = run_ml_vamp(&m2, &inst, &VampOptions::default())
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("instance.layers[2]"), "{err}");
     // A mask entry that is neither 0 nor 1.
     let mut inst = Instance::sample(&m2, 40, 1).unwrap();
     inst.layers[last][2] = 0.5;
-    let err = run_ml_vamp(&m2, &inst, &VampOptions::default()).unwrap_err().to_string();
+    let err = run_ml_vamp(&m2, &inst, &VampOptions::default())
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("mask"), "{err}");
 }

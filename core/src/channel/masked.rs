@@ -38,7 +38,8 @@ impl<T: Real> Masked<T> {
     /// with no observed entry observes nothing); `"noise_var"` unless `Δ` is 0 or in
     /// `[1e-30, 1e30]`.
     pub fn new(observed: T, noise_var: T) -> Result<Self, Error> {
-        if !(observed > T::ZERO && observed <= T::ONE) {
+        let inside = observed > T::ZERO && observed <= T::ONE;
+        if !inside {
             return Err(Error::InvalidParameter {
                 name: "observed",
                 requirement: "in (0, 1]: the probability that an entry is observed (0 would be \

@@ -40,7 +40,8 @@ pub struct MaskedDenoiser<T, const D: usize> {
 }
 
 /// The requirement of a mask entry.
-const MASK_VALUES: &str = "0 (missing) or 1 (observed) in each of the last d entries of an observed row";
+const MASK_VALUES: &str =
+    "0 (missing) or 1 (observed) in each of the last d entries of an observed row";
 
 impl<T: MatReal, const D: usize> MaskedDenoiser<T, D> {
     /// The estimator for noise variance `noise_var`; `estimator` may be either (the MAP and
@@ -74,7 +75,8 @@ impl<T: MatReal, const D: usize> MaskedDenoiser<T, D> {
         let mut jacobian = SMatrix::<T, D, D>::identity();
         for k in (0..D).filter(|&k| mask[k] != T::ZERO) {
             let obs = EntryObservation::new(&mean, &cov, k, values[k], self.noise_var);
-            if !(obs.s > T::EPSILON * c0[(k, k)]) {
+            // Also skips a NaN s (never from a finite message).
+            if obs.s.partial_cmp(&(T::EPSILON * c0[(k, k)])) != Some(core::cmp::Ordering::Greater) {
                 continue;
             }
             let row_k = jacobian.row(k).into_owned();
@@ -91,7 +93,11 @@ impl<T: MatReal, const D: usize> MaskedDenoiser<T, D> {
     /// ([`Error::NonFinite`]), and mask entries 0 or 1 ([`Error::InvalidParameter`] naming
     /// `mask`).
     pub fn check_row(y: &[T]) -> Result<(), Error> {
-        crate::error::length("masked observation row (d values, then d mask entries)", y, 2 * D)?;
+        crate::error::length(
+            "masked observation row (d values, then d mask entries)",
+            y,
+            2 * D,
+        )?;
         if !y.iter().all(|v| Real::is_finite(*v)) {
             return Err(Error::NonFinite {
                 what: "observation",
@@ -250,7 +256,8 @@ mod tests {
 
     #[test]
     fn closed_form_of_a_row_of_three_and_the_noiseless_limit() {
-        let g = Precision::new(Matrix3::new(2.0, 0.5, -0.3, 0.5, 1.5, 0.4, -0.3, 0.4, 1.0)).unwrap();
+        let g =
+            Precision::new(Matrix3::new(2.0, 0.5, -0.3, 0.5, 1.5, 0.4, -0.3, 0.4, 1.0)).unwrap();
         let r = Vector3::new(0.2, -0.5, 1.0);
         let v = [1.0, 7.0, -0.4];
         for m in [[1.0, 0.0, 1.0], [0.0, 1.0, 0.0], [1.0, 1.0, 1.0]] {
@@ -270,7 +277,11 @@ mod tests {
         let c_uo = nalgebra::RowVector2::new(c[(1, 0)], c[(1, 2)]);
         let e = Vector2::new(v[0] - r[0], v[2] - r[2]);
         let zu = r[1] + (c_uo * c_oo.try_inverse().unwrap() * e)[0];
-        assert!((est.mean - Vector3::new(v[0], zu, v[2])).amax() < 1e-12, "{}", est.mean);
+        assert!(
+            (est.mean - Vector3::new(v[0], zu, v[2])).amax() < 1e-12,
+            "{}",
+            est.mean
+        );
         // The observed entries do not move with r; the missing one moves with r_u only
         // through the conditional (∂ẑ_u/∂r_u = 1).
         assert!(est.jacobian.row(0).amax() < 1e-12 && est.jacobian.row(2).amax() < 1e-12);
@@ -344,7 +355,10 @@ mod tests {
     #[test]
     fn hostile_inputs_stay_finite() {
         let g = Precision::new(Matrix3::from_diagonal(&Vector3::new(1e8, 1.0, 1e-8))).unwrap();
-        let skew = Precision::new(Matrix3::new(1.0, 0.999_999, 0.0, 0.999_999, 1.0, 0.0, 0.0, 0.0, 1e-6)).unwrap();
+        let skew = Precision::new(Matrix3::new(
+            1.0, 0.999_999, 0.0, 0.999_999, 1.0, 0.0, 0.0, 0.0, 1e-6,
+        ))
+        .unwrap();
         for delta in [0.0, 1e-30, 1e-12, 1e12, 1e30] {
             let den = MaskedDenoiser::<f64, 3>::new(delta, Estimator::Mmse).unwrap();
             for value in [1e300, 1e150, -1e8, 0.0] {
@@ -356,7 +370,11 @@ mod tests {
                             RowMessage::new(Vector3::new(3.0, -1e5, 1e10), gamma),
                         );
                         assert!(
-                            est.mean.iter().chain(est.jacobian.iter()).chain(cov.iter()).all(|x| x.is_finite()),
+                            est.mean
+                                .iter()
+                                .chain(est.jacobian.iter())
+                                .chain(cov.iter())
+                                .all(|x| x.is_finite()),
                             "Δ {delta} y {value} mask {m:?}: {est:?}"
                         );
                     }
@@ -370,7 +388,10 @@ mod tests {
         for delta in [-1.0, 1e-40, f64::NAN, f64::INFINITY] {
             assert!(matches!(
                 MaskedDenoiser::<f64, 2>::new(delta, Estimator::Mmse),
-                Err(Error::InvalidParameter { name: "noise_var", .. })
+                Err(Error::InvalidParameter {
+                    name: "noise_var",
+                    ..
+                })
             ));
         }
         let den = MaskedDenoiser::<f64, 2>::new(0.1, Estimator::Mmse).unwrap();
@@ -394,9 +415,18 @@ mod tests {
         // An observation whose mask is empty everywhere, and one with a single entry.
         assert!(matches!(
             den.check_observations(&[1.0, 2.0, 0.0, 0.0, 3.0, 4.0, 0.0, 0.0]),
-            Err(Error::InvalidParameter { name: "observed", .. })
+            Err(Error::InvalidParameter {
+                name: "observed",
+                ..
+            })
         ));
-        assert!(den.check_observations(&[1.0, 2.0, 0.0, 0.0, 3.0, 4.0, 0.0, 1.0]).is_ok());
-        assert!(den.check_observations(&[1.0, 2.0, 0.0, 0.0, 3.0, 4.0, 0.0]).is_err());
+        assert!(
+            den.check_observations(&[1.0, 2.0, 0.0, 0.0, 3.0, 4.0, 0.0, 1.0])
+                .is_ok()
+        );
+        assert!(
+            den.check_observations(&[1.0, 2.0, 0.0, 0.0, 3.0, 4.0, 0.0])
+                .is_err()
+        );
     }
 }

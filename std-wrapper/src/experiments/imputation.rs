@@ -54,10 +54,7 @@ impl Observed {
             }
         }
         if !mask.iter().any(|&m| m) {
-            return Err(Error::invalid(
-                "observed",
-                "the mask has no observed entry",
-            ));
+            return Err(Error::invalid("observed", "the mask has no observed entry"));
         }
         Ok(Self { n, d, values, mask })
     }
@@ -319,7 +316,11 @@ pub fn impute_ml_vamp(
 
 /// The data matrix `W_L h_{L−1}` of an instance (`n_L × d`): the truth of the imputation.
 pub fn data_matrix(inst: &Instance) -> Result<Vec<f64>, Error> {
-    let k = inst.weights.len().checked_sub(1).ok_or(Error::invalid("instance", "no layers"))?;
+    let k = inst
+        .weights
+        .len()
+        .checked_sub(1)
+        .ok_or(Error::invalid("instance", "no layers"))?;
     pre_activation(
         &inst.weights[k],
         inst.sizes[k + 1],
@@ -376,7 +377,10 @@ pub fn impute_by_columns(
     opts: &VampOptions,
 ) -> Result<(Vec<f64>, Vec<VampResult>), Error> {
     let d = inst.d;
-    let rows = *inst.sizes.last().ok_or(Error::invalid("instance", "no layers"))?;
+    let rows = *inst
+        .sizes
+        .last()
+        .ok_or(Error::invalid("instance", "no layers"))?;
     let mut z = vec![0.0; rows * d];
     let mut runs = Vec::with_capacity(d);
     for j in 0..d {
@@ -424,8 +428,12 @@ mod tests {
     /// with probability `p`.
     fn low_rank(n: usize, d: usize, r: usize, p: f64, seed: u64) -> (Vec<f64>, Observed) {
         let mut rng = stream(seed, 0);
-        let a: Vec<f64> = (0..n * r).map(|_| crate::streams::normal(&mut rng)).collect();
-        let b: Vec<f64> = (0..d * r).map(|_| crate::streams::normal(&mut rng)).collect();
+        let a: Vec<f64> = (0..n * r)
+            .map(|_| crate::streams::normal(&mut rng))
+            .collect();
+        let b: Vec<f64> = (0..d * r)
+            .map(|_| crate::streams::normal(&mut rng))
+            .collect();
         let mut truth = vec![0.0; n * d];
         for i in 0..n {
             for j in 0..d {
@@ -433,7 +441,10 @@ mod tests {
             }
         }
         let mask: Vec<bool> = (0..n * d)
-            .map(|_| { let u: f64 = StandardUniform.sample(&mut rng); u < p })
+            .map(|_| {
+                let u: f64 = StandardUniform.sample(&mut rng);
+                u < p
+            })
             .collect();
         let values = truth
             .iter()
@@ -446,7 +457,7 @@ mod tests {
     #[test]
     fn soft_impute_fixed_point_and_low_rank_recovery() {
         // Its fixed point satisfies Z = S_λ(P_Ω(Y) + P_Ω⊥(Z)): checked by one more SVD.
-        let (truth, obs) = low_rank(300, 6, 2, 0.6, 3);
+        let (_, obs) = low_rank(300, 6, 2, 0.6, 3);
         let opts = SoftImputeOptions {
             tol: 1e-14,
             max_iter: 5000,
@@ -465,7 +476,11 @@ mod tests {
         )
         .unwrap()
         .0;
-        let diff = z.iter().zip(&again).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+        let diff = z
+            .iter()
+            .zip(&again)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
         assert!(diff < 1e-5, "{diff}");
         // A rank-2 matrix of 6 columns with 90 % of its entries (72 % left to fit on, so a
         // row has its 2 degrees of freedom observed but for ~1 % of the rows): soft-impute
@@ -479,7 +494,11 @@ mod tests {
         let mean = mse_missing(&mean_imputation(&obs), &truth, &obs);
         // Measured: 0.059 against 0.77 (the nuclear norm is not rank at 6 columns: the
         // held-out error levels off at 0.034 as λ → 0).
-        assert!(soft < 0.15 * mean, "soft-impute {soft} vs mean {mean}: {:?}", fit.path);
+        assert!(
+            soft < 0.15 * mean,
+            "soft-impute {soft} vs mean {mean}: {:?}",
+            fit.path
+        );
         assert!(fit.lambda > 0.0 && fit.path.len() == 20);
     }
 

@@ -212,8 +212,14 @@ fn check_memory(d: usize, samples: usize) -> Result<(), Error> {
 
 /// A row of the output update: the true row, the message's row, the estimate and the observed
 /// row (its first `observation_dim` entries).
-type OutputRowFn<'a, const D: usize> = dyn Fn(&mut Source) -> (SVector<f64, D>, SVector<f64, D>, RowEstimate<f64, D>, [f64; 2 * MAX_D])
-    + Sync
+type OutputRowFn<'a, const D: usize> = dyn Fn(
+        &mut Source,
+    ) -> (
+        SVector<f64, D>,
+        SVector<f64, D>,
+        RowEstimate<f64, D>,
+        [f64; 2 * MAX_D],
+    ) + Sync
     + 'a;
 
 /// A committee output's `(σ, F2, Δ)`.
