@@ -26,8 +26,8 @@ use nalgebra::SMatrix;
 ///
 /// `ẑ = (Γ + P/Δ)⁻¹ (Γ r + P v/Δ)`, `J = ∂ẑ/∂r = (Γ + P/Δ)⁻¹ Γ`.
 ///
-/// Computed as one [`EntryObservation`] per observed entry, in column order, on the message's
-/// covariance `C = Γ⁻¹`: each multiplies the Jacobian by `I − C' e_k e_kᵀ/s` (`C'` the
+/// Computed as one `EntryObservation` (a rank-one Kalman update) per observed entry, in
+/// column order, on the message's covariance `C = Γ⁻¹`: each multiplies the Jacobian by `I − C' e_k e_kᵀ/s` (`C'` the
 /// covariance so far), ending at `J = I − C P (P C P + Δ P)⁺ P = Cov Γ` without dividing by
 /// `Δ`, so `Δ = 0` (exact observations: `ẑ_j = v_j` on `Ω`, the Gaussian conditional of
 /// the missing entries given them) is the same code. A row without observed entries returns
