@@ -109,6 +109,29 @@ pub fn norm_cdf<T: Real>(x: T) -> T {
     }
 }
 
+/// The standard normal quantile: the `t` with `Φ(t) = p` ([`norm_cdf`]), for `0 < p < 1`, by
+/// bisection on `[−40, 40]` (Φ is monotone; the loop stops when the midpoint no longer splits
+/// the bracket, at most 200 halvings, one ulp), returning the bracket's upper end: a standard
+/// normal `ξ` satisfies `ξ < t` with probability `p`. How the channels turn a probability
+/// into a draw from their normal stream (mixed linear regression's component, the masked
+/// output's mask). `p ≤ 0` gives `−40`'s neighbourhood and `p ≥ 1` the largest `t` with
+/// `Φ(t) < 1`; callers check `p` first.
+pub fn norm_quantile<T: Real>(p: T) -> T {
+    let (mut lo, mut hi) = (T::c(-40.0), T::c(40.0));
+    for _ in 0..200 {
+        let mid = (lo + hi) * T::HALF;
+        if mid <= lo || mid >= hi {
+            break;
+        }
+        if norm_cdf(mid) < p {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    hi
+}
+
 /// log Φ(x), accurate in both tails: `ln_1p(−Φ(−x))` for x > 1 (with the tail-accurate
 /// [`norm_cdf`]), `ln_1p(−½ erfc(x/√2))` for 0 < x ≤ 1, and for x < −1
 /// `ln(½ erfcx(−x/√2)) − x²/2`, which stays finite (≈ −x²/2) where Φ itself underflows.

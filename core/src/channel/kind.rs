@@ -49,6 +49,15 @@ pub enum RowChannelForm<'a, T> {
         /// `Δ ≥ 0`.
         noise_var: T,
     },
+    /// The masked output `y_ij = z_ij + N(0, Δ)` on the observed entries of a row, whose
+    /// observed row carries its `d` values and `d` mask entries
+    /// ([`crate::mat::MaskedDenoiser`]: MAP = MMSE, closed form, any `d`).
+    Masked {
+        /// The probability that an entry is observed, `(0, 1]`.
+        observed: T,
+        /// `Δ ≥ 0`.
+        noise_var: T,
+    },
 }
 
 /// A layer's channel kind: its law, its ML-AMP form and its ML-Mat-VAMP row estimator.

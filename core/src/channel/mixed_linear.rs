@@ -15,7 +15,7 @@ use crate::estimator::Estimator;
 use crate::mat::{MIXED_LINEAR_NO_MAP, mixed_linear_check_pi as check_pi};
 use crate::quadrature::Rule;
 use crate::real::Real;
-use crate::special::norm_cdf;
+use crate::special::norm_quantile;
 
 /// `P(y | z) = π N(y; z₀, Δ) + (1 − π) N(y; z₁, Δ)` for a row `z = (z₀, z₁)`, `0 < π < 1`,
 /// `Δ ≥ 0` (eq. 6 of Pandit, Sahraee-Ardakan, Rangan, Schniter, Fletcher, *Matrix inference
@@ -36,23 +36,10 @@ impl<T: Real> MixedLinear<T> {
     pub fn new(pi: T, noise_var: T) -> Result<Self, Error> {
         check_pi(pi)?;
         crate::error::noise_scale("noise_var", noise_var)?;
-        // Φ(t) = π by bisection on [−40, 40] (Φ is monotone; 200 halvings reach one ulp).
-        let (mut lo, mut hi) = (T::c(-40.0), T::c(40.0));
-        for _ in 0..200 {
-            let mid = (lo + hi) * T::HALF;
-            if mid <= lo || mid >= hi {
-                break;
-            }
-            if norm_cdf(mid) < pi {
-                lo = mid;
-            } else {
-                hi = mid;
-            }
-        }
         Ok(Self {
             pi,
             noise_var,
-            threshold: hi,
+            threshold: norm_quantile(pi),
         })
     }
 
@@ -133,6 +120,7 @@ impl<T: Real> ChannelKind<T> for MixedLinear<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::special::norm_cdf;
 
     #[test]
     fn parameters_are_checked() {

@@ -5,6 +5,7 @@
 //! `b(z) ∝ P(y | z) exp(−½ (z − r)ᵀ Γ (z − r))` is a mixture of two Gaussians, so its MMSE
 //! estimator is a closed form.
 
+use super::entry_observation::EntryObservation;
 use super::{ChannelDenoiser, MatReal, PairEstimate, RowEstimate, RowMessage};
 use crate::error::Error;
 use crate::estimator::Estimator;
@@ -35,7 +36,8 @@ struct Component<T: MatReal, const D: usize> {
 /// the message by Sherman–Morrison):
 ///
 /// - `s_k = Δ + C_kk`, `m_k = r + C e_k (y − r_k)/s_k`, `C_k = C − C e_k e_kᵀ C/s_k`
-///   (`= (Γ + e_k e_kᵀ/Δ)⁻¹`, without dividing by `Δ`, so `Δ → 0` stays finite);
+///   (`= (Γ + e_k e_kᵀ/Δ)⁻¹`, without dividing by `Δ`, so `Δ → 0` stays finite; the update
+///   is `EntryObservation`, shared with the masked output);
 /// - its evidence `∫ N(y; z_k, Δ) e^{−½‖z − r‖²_Γ} dz ∝ s_k^{−½} e^{−(y − r_k)²/(2 s_k)}`.
 ///
 /// **MMSE**: the weights `w_k ∝ π_k s_k^{−½} e^{−(y − r_k)²/(2 s_k)}` (log domain, the larger
@@ -118,16 +120,14 @@ impl<T: MatReal, const D: usize> MixedLinearDenoiser<T, D> {
         r: &SVector<T, D>,
         c: &SMatrix<T, D, D>,
     ) -> Component<T, D> {
-        let s = self.noise_var + c[(k, k)];
-        let ck = c.column(k).into_owned();
-        let e = y - r[k];
-        let t = Real::abs(e) / Real::sqrt(s);
+        let obs = EntryObservation::new(r, c, k, y, self.noise_var);
+        let t = Real::abs(y - r[k]) / Real::sqrt(obs.s);
         Component {
-            mean: r + ck * (e / s),
-            covariance: c - ck * ck.transpose() / s,
+            mean: obs.mean,
+            covariance: obs.covariance,
             score: self.log_pi[k] - T::HALF * t * t,
             t,
-            s,
+            s: obs.s,
         }
     }
 

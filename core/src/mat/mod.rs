@@ -30,9 +30,11 @@
 
 mod activation;
 mod committee;
+mod entry_observation;
 mod gaussian_row;
 mod group_l1;
 mod laplace_row;
+mod masked;
 mod message;
 mod mixed_linear;
 mod mixture_row;
@@ -46,6 +48,7 @@ pub use committee::{CommitteeDenoiser, CommitteeMap, CommitteeMmse, default_node
 pub use gaussian_row::{GaussianRow, GaussianRowPosterior};
 pub use group_l1::GroupL1;
 pub use laplace_row::LaplaceRow;
+pub use masked::{MaskedDenoiser, check_mask_not_empty};
 pub use message::{Message, MessageMut, RowMessage};
 pub use mixed_linear::MixedLinearDenoiser;
 pub(crate) use mixed_linear::{NO_MAP as MIXED_LINEAR_NO_MAP, check_pi as mixed_linear_check_pi};
@@ -176,6 +179,17 @@ pub trait ChannelDenoiser<T: MatReal, const D: usize>: Sync {
     /// channel, …), else a typed error. Default: [`check_observation_row`].
     fn check_observation(&self, y: &[T]) -> Result<(), crate::Error> {
         check_observation_row(y, self.observation_dim())
+    }
+
+    /// `Ok(())` if the whole observation `y` (rows of [`ChannelDenoiser::observation_dim`]
+    /// entries, its length checked by the caller) is possible: by default every row by
+    /// [`ChannelDenoiser::check_observation`]; an output whose observation must satisfy
+    /// something across rows adds to it (the masked output: at least one observed entry).
+    fn check_observations(&self, y: &[T]) -> Result<(), crate::Error> {
+        for row in y.chunks(self.observation_dim().max(1)) {
+            self.check_observation(row)?;
+        }
+        Ok(())
     }
 }
 

@@ -290,9 +290,7 @@ impl<'m, T: MatReal, const D: usize> MlVamp<'m, T, D> {
             });
         }
         crate::error::length("observation", y, last.linear.rows() * p)?;
-        for y_row in y.chunks_exact(p) {
-            last.channel.check_observation(y_row)?;
-        }
+        last.channel.check_observations(y)?;
         crate::error::length("second moments", scale, 2 * layers.len())?;
         for &s in scale {
             crate::error::positive("second moment", s)?;

@@ -6,7 +6,8 @@
 
 use mlamp_core::channel::activation::{self, Sigmoid, Tanh};
 use mlamp_core::channel::{
-    Activation, ChannelKind, Committee, Linear, MixedLinear, Noisy, Relu, Sign, SnrReference,
+    Activation, ChannelKind, Committee, Linear, Masked, MixedLinear, Noisy, Relu, Sign,
+    SnrReference,
 };
 use mlamp_core::estimator::Estimator;
 use mlamp_core::prior::{
@@ -180,6 +181,18 @@ pub enum ChannelSpec {
         #[serde(default)]
         noise_var: f64,
     },
+    /// The masked output of imputation (section 2.4, eq. 10 of Pandit, Sahraee-Ardakan,
+    /// Rangan, Schniter, Fletcher, *Matrix inference and estimation in multi-layer models*):
+    /// each entry of the pre-activation `z` observed with probability `observed` (the mask
+    /// drawn from the instance's seed), `y = z + N(0, noise_var)` there; an observed row is
+    /// the `d` values then the `d` mask entries. ML-Mat-VAMP only, last layer only.
+    Masked {
+        /// The probability that an entry is observed, `(0, 1]`.
+        observed: f64,
+        /// Noise variance ≥ 0.
+        #[serde(default)]
+        noise_var: f64,
+    },
 }
 
 /// The activation of a committee output.
@@ -304,6 +317,10 @@ impl ChannelSpec {
                 }
                 Box::new(MixedLinear::new(pi, noise_var).map_err(at)?)
             }
+            ChannelSpec::Masked {
+                observed,
+                noise_var,
+            } => Box::new(Masked::new(observed, noise_var).map_err(at)?),
             ChannelSpec::Committee {
                 activation,
                 ref f2,

@@ -87,7 +87,7 @@ use crate::algo::Progress;
 use crate::algo::denoisers::{channel_denoiser, prior_denoiser};
 use crate::committee::test_error::predicted_test_error;
 use crate::error::Error;
-use crate::model::Model;
+use crate::model::{MAX_D, Model};
 use crate::se::spectral_law::SpectralLaw;
 
 /// Options of the ML-Mat-VAMP state evolution.
@@ -143,6 +143,10 @@ pub struct VampSeIteration {
     /// `E|y − ŷ|²/Δ` of a fresh noisy label (1 is the floor), eq. 17's cubature on the
     /// predicted [`VampSeIteration::signal_joint`]; `None` for other outputs.
     pub test_error: Option<Estimate>,
+    /// For a masked output (imputation): the predicted MSE per missing entry of the output's
+    /// estimate of its pre-activation `z_{K−1}` (the data matrix), over the masks; `None`
+    /// for other outputs or `observed = 1`.
+    pub mse_unobserved: Option<Estimate>,
     /// Interventions of the extrinsic steps in this iteration.
     pub interventions: usize,
     /// The largest cross moment between a linear layer's backward-message error and the
@@ -206,6 +210,18 @@ fn check_memory(d: usize, samples: usize) -> Result<(), Error> {
     }
 }
 
+/// A row of the output update: the true row, the message's row, the estimate and the observed
+/// row (its first `observation_dim` entries).
+type OutputRowFn<'a, const D: usize> = dyn Fn(
+        &mut Source,
+    ) -> (
+        SVector<f64, D>,
+        SVector<f64, D>,
+        RowEstimate<f64, D>,
+        [f64; 2 * MAX_D],
+    ) + Sync
+    + 'a;
+
 /// A committee output's `(σ, F2, Δ)`.
 type CommitteeOutput<'m> = (&'m dyn Activation<f64>, &'m [f64], f64);
 
@@ -260,7 +276,7 @@ impl<'m, const D: usize> Se<'m, D> {
         for (k, (l, c)) in model.layers.iter().zip(&channels).enumerate() {
             let p = c.observation_dim();
             let hidden = k + 1 < model.depth();
-            if p != l.channel.observation_dim(D) || (hidden && p != D) || p > D {
+            if p != l.channel.observation_dim(D) || (hidden && p != D) || p > 2 * D {
                 return Err(Error::invalid(
                     format!("layers[{k}].channel"),
                     "its estimator and its kind disagree on the observation's size",
@@ -459,6 +475,44 @@ impl<'m, const D: usize> Se<'m, D> {
         })
     }
 
+    /// The probability that an entry is observed, if the output is masked.
+    fn masked_observed(&self) -> Result<Option<f64>, Error> {
+        let last = self
+            .model
+            .layers
+            .last()
+            .ok_or(Error::invalid("layers", "none"))?;
+        Ok(match last.channel.row_form(Estimator::Mmse, D) {
+            Ok(RowChannelForm::Masked { observed, .. }) if observed < 1.0 => Some(observed),
+            _ => None,
+        })
+    }
+
+    /// The MSE per missing entry of a masked output's estimate of its pre-activation (the
+    /// data matrix): the rows of this iteration's output update drawn again (the same stream,
+    /// so the same rows), their observed entries zeroed in the truth and the estimate,
+    /// `E ‖(ẑ − z) ⊙ (1 − m)‖² / (d (1 − observed))` (the expected number of missing
+    /// entries of a row in the denominator), with its jackknife standard error.
+    fn unobserved_mse(
+        &self,
+        observed: f64,
+        v: usize,
+        t: usize,
+        output_row: &OutputRowFn<'_, D>,
+    ) -> Estimate {
+        let blocks = monte_carlo::sample(self.rule, self.opts.seed, self.key(t, v, 1), &|rng| {
+            let (a, zr, mut est, y) = output_row(rng);
+            let missing = SVector::<f64, D>::from_fn(|j, _| f64::from(y[D + j] == 0.0));
+            est.mean = est.mean.component_mul(&missing);
+            (a.component_mul(&missing), zr, est)
+        });
+        let (value, se) = UpdateMoments::new(&blocks, None).estimate(|k| {
+            UpdateMoments::<D>::block(k, Part::Estimate, Part::Estimate).trace()
+                / (D as f64 * (1.0 - observed))
+        });
+        Estimate { value, se }
+    }
+
     /// One iteration of Algorithm 1 on the row-wise model (see the module docs).
     fn step(&self, state: &mut [VariableSe<D>], t: usize) -> Result<VampSeIteration, Error> {
         let depth = self.model.depth();
@@ -504,6 +558,7 @@ impl<'m, const D: usize> Se<'m, D> {
         }
 
         // Lines 15–18: the output's estimate of z_{K−1}.
+        let mut mse_unobserved = None;
         {
             let v = 2 * depth - 1;
             let z = state[v];
@@ -511,17 +566,23 @@ impl<'m, const D: usize> Se<'m, D> {
             let kind = &*self.model.layers[depth - 1].channel;
             let den = &*self.channels[depth - 1];
             let p = den.observation_dim();
-            interventions += self.backward_mc(&mut state[v], v, t, &|rng| {
+            // The row and its observation (at most 2d entries: a masked output's values and
+            // mask).
+            let output_row = |rng: &mut Source| {
                 let (a, b) = halves::<D>(&draw(&ab, rng));
-                let mut y = [0.0; D];
+                let mut y = [0.0; 2 * MAX_D];
                 channel_row(kind, a.as_slice(), rng, &mut y[..p]);
                 let zr = a + b;
-                (
-                    a,
-                    zr,
-                    den.denoise_output(&y[..p], RowMessage::new(zr, &z.gamma_plus)),
-                )
+                let est = den.denoise_output(&y[..p], RowMessage::new(zr, &z.gamma_plus));
+                (a, zr, est, y)
+            };
+            interventions += self.backward_mc(&mut state[v], v, t, &|rng| {
+                let (a, zr, est, _) = output_row(rng);
+                (a, zr, est)
             })?;
+            if let Some(observed) = self.masked_observed()? {
+                mse_unobserved = Some(self.unobserved_mse(observed, v, t, &output_row));
+            }
         }
         for k in (0..depth).rev() {
             // Lines 20–23: the linear layer's estimate of h_k.
@@ -582,6 +643,7 @@ impl<'m, const D: usize> Se<'m, D> {
             }
         };
         Ok(VampSeIteration {
+            mse_unobserved,
             mse_layers,
             error_covariance,
             test_error,

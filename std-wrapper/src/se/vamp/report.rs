@@ -8,7 +8,7 @@ use std::path::Path;
 use mlamp_core::estimator::Estimator;
 use serde::Serialize;
 
-use super::{Estimate, VampSeOptions, VampSeResult, vamp_state_evolution};
+use super::{Estimate, VampSeIteration, VampSeOptions, VampSeResult, vamp_state_evolution};
 use crate::algo::Progress;
 use crate::error::Error;
 use crate::model::{Model, WeightsSpec};
@@ -96,6 +96,13 @@ pub struct VampSeReport {
     /// Its Monte-Carlo standard errors.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub test_error_se: Option<Vec<f64>>,
+    /// A masked output (imputation): per iteration, the predicted MSE per missing entry of
+    /// the estimate of the data matrix (the output's pre-activation).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mse_unobserved: Option<Vec<f64>>,
+    /// Its Monte-Carlo standard errors.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mse_unobserved_se: Option<Vec<f64>>,
     /// The largest, over the iterations, cross moment between a linear layer's
     /// backward-message error and the input's forward error that its regression on the truth
     /// leaves out (0 in exact arithmetic when every message is unbiased).
@@ -162,12 +169,17 @@ pub fn vamp_se_model_file(path: &Path, opts: &VampSeCliOptions) -> Result<VampSe
     report(path, &model, sizes, opts, &result)
 }
 
-/// `f` of every iteration's predicted test error, if the output has one.
-fn per_iteration(result: &VampSeResult, f: impl Fn(&Estimate) -> f64) -> Option<Vec<f64>> {
+/// `f` of every iteration's `pick` (the predicted test error, the MSE on missing entries),
+/// if the output has one.
+fn per_iteration(
+    result: &VampSeResult,
+    pick: impl Fn(&VampSeIteration) -> Option<&Estimate>,
+    f: impl Fn(&Estimate) -> f64,
+) -> Option<Vec<f64>> {
     result
         .iterations
         .iter()
-        .map(|it| it.test_error.as_ref().map(&f))
+        .map(|it| pick(it).map(&f))
         .collect()
 }
 
@@ -211,8 +223,10 @@ fn report(
         mse_signal: signal.value,
         mse_signal_se: signal.se,
         signal_joint: last.signal_joint.clone(),
-        test_error: per_iteration(result, |e| e.value),
-        test_error_se: per_iteration(result, |e| e.se),
+        test_error: per_iteration(result, |it| it.test_error.as_ref(), |e| e.value),
+        test_error_se: per_iteration(result, |it| it.test_error.as_ref(), |e| e.se),
+        mse_unobserved: per_iteration(result, |it| it.mse_unobserved.as_ref(), |e| e.value),
+        mse_unobserved_se: per_iteration(result, |it| it.mse_unobserved.as_ref(), |e| e.se),
         decorrelation: result
             .iterations
             .iter()
@@ -263,6 +277,11 @@ impl fmt::Display for VampSeReport {
             && let (Some(v), Some(s)) = (v.last(), s.last())
         {
             write!(f, "\nnormalised test error (SE, eq. 17)  {v:.4} ± {s:.1e}")?;
+        }
+        if let (Some(v), Some(s)) = (&self.mse_unobserved, &self.mse_unobserved_se)
+            && let (Some(v), Some(s)) = (v.last(), s.last())
+        {
+            write!(f, "\nMSE on the missing entries (SE)  {v:.4e} ± {s:.1e}")?;
         }
         Ok(())
     }
