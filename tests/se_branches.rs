@@ -63,6 +63,22 @@ fn perceptron_branches(alpha: f64, noise: f64) -> (f64, f64, f64) {
     (mmse, u.free_energy, i.free_energy)
 }
 
+/// The fixed points from only the all-uninformative and the all-informed starts, ranked: what
+/// the SE did before it tried every combination.
+fn two_starts(se: &StateEvolution<'_>) -> SeAnalysis {
+    let depth = se.depth();
+    SeAnalysis::from_fixed_points(
+        vec![
+            (
+                StartCode::UNINFORMATIVE,
+                se.fixed_point(Start::Uninformative),
+            ),
+            (StartCode::informed(depth), se.fixed_point(Start::Informed)),
+        ],
+        se.rho()[..depth].to_vec(),
+    )
+}
+
 const ALPHA1_GRID: [f64; 4] = [0.05, 0.1, 0.3, 1.0];
 
 /// The case: at α2 = 1 and 1.2 (below the perceptron's α_IT = 1.245) x cannot be
@@ -143,16 +159,7 @@ fn decoder_h1_only_branch_is_the_perceptron() {
 fn data_processing_check_flags_the_two_start_answer() {
     let m = model(&decoder(1.0, 0.3));
     let se = state_evolution(&m);
-    let two = SeAnalysis::from_fixed_points(
-        vec![
-            (
-                StartCode::UNINFORMATIVE,
-                se.fixed_point(Start::Uninformative),
-            ),
-            (StartCode::informed(2), se.fixed_point(Start::Informed)),
-        ],
-        se.rho()[..2].to_vec(),
-    );
+    let two = two_starts(&se);
     assert!(two.mmse_signal() < 1e-9);
     let flagged = checks::data_processing(&se, &two).unwrap();
     eprintln!("two starts: {flagged:?}");
@@ -425,16 +432,7 @@ fn decoder_phase_scan_below_the_perceptron_threshold() {
 fn following_a_neighbours_branch_finds_what_the_starts_miss() {
     let m = model(&decoder(1.0, 0.3));
     let se = state_evolution(&m);
-    let two = SeAnalysis::from_fixed_points(
-        vec![
-            (
-                StartCode::UNINFORMATIVE,
-                se.fixed_point(Start::Uninformative),
-            ),
-            (StartCode::informed(2), se.fixed_point(Start::Informed)),
-        ],
-        se.rho()[..2].to_vec(),
-    );
+    let two = two_starts(&se);
     assert!(two.mmse_signal() < 1e-9, "the two starts' answer");
     let neighbour = analyse(&model(&decoder(1.0, 0.35)));
     let followed = two.follow(&se, &neighbour).checked().unwrap();
@@ -477,16 +475,7 @@ fn following_finds_the_three_layer_models_hidden_branch() {
     };
     let m = three(0.2);
     let se = state_evolution(&m);
-    let two = SeAnalysis::from_fixed_points(
-        vec![
-            (
-                StartCode::UNINFORMATIVE,
-                se.fixed_point(Start::Uninformative),
-            ),
-            (StartCode::informed(3), se.fixed_point(Start::Informed)),
-        ],
-        se.rho()[..3].to_vec(),
-    );
+    let two = two_starts(&se);
     let (p_mmse, _, _) = perceptron_branches(1.0, 0.0);
     assert!(two.mmse_signal() < 1e-9, "{}", two.mmse_signal());
     let followed = two.follow(&se, &analyse(&three(0.25))).checked().unwrap();
