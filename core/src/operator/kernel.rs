@@ -123,13 +123,22 @@ impl<'a, 'p, T, P: Prefetch<T>> Ahead<'a, 'p, T, P> {
         if self.width == self.stride {
             self.pf.ahead(self.next, self.done, len);
             self.done += len;
+        } else if self.off + len < self.width {
+            // Within one row's part of the window (the usual case): one hint, inline.
+            let start = self.row * self.stride;
+            if start < self.next.len() {
+                let row = &self.next[start..(start + self.width).min(self.next.len())];
+                self.pf.ahead(row, self.off, len);
+            }
+            self.off += len;
         } else {
             self.step_window(len);
         }
     }
 
-    /// [`step`](Self::step) in a window: each row's part of the range hinted on its own,
-    /// nothing past the last row.
+    /// [`step`](Self::step) in a window across the end of a row: each row's part of the
+    /// range hinted on its own, nothing past the last row.
+    #[inline(never)]
     fn step_window(&mut self, mut len: usize) {
         while len > 0 && self.width > 0 {
             let start = self.row * self.stride;
