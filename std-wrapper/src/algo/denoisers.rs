@@ -15,12 +15,13 @@
 //! | sign | `d = 1`, closed form (the scalar channel) | none: the likelihood is a step |
 //! | committee (output only) | any `d ≤ 8`, MAP-centred Gauss–Hermite cubature | any `d ≤ 8`: Newton (sigmoid), exact faces (ReLU) |
 //! | mixed-linear (output only) | `d = 2`, closed form (two Gaussians) | none: its modes jump between the components |
+//! | sketch (output only) | none: a multimodal periodic belief | any `d ≤ 8`: exact coordinate minimisation and Newton, several starts |
 
 use mlamp_core::channel::{Activation, ChannelKind, RowChannelForm};
 use mlamp_core::estimator::Estimator;
 use mlamp_core::mat::{
     ActivationDenoiser, ChannelDenoiser, CommitteeDenoiser, GaussianRow, GroupL1, LaplaceRow,
-    MixedLinearDenoiser, PerEntry, RowDenoiser, RowSparse, ScalarChannelDenoiser,
+    MixedLinearDenoiser, PerEntry, RowDenoiser, RowSparse, ScalarChannelDenoiser, SketchDenoiser,
 };
 use mlamp_core::prior::{Prior, RowPriorForm};
 use nalgebra::{SMatrix, SVector};
@@ -68,5 +69,8 @@ pub fn channel_denoiser<const D: usize>(
         RowChannelForm::MixedLinear { pi, noise_var } => Box::new(
             MixedLinearDenoiser::<f64, D>::new(pi, noise_var, estimator)?,
         ),
+        RowChannelForm::Sketch { alpha, noise_var } => {
+            Box::new(SketchDenoiser::<f64, D>::new(alpha, noise_var, estimator)?)
+        }
     })
 }
