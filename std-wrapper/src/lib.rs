@@ -45,6 +45,7 @@
 
 pub mod algo;
 pub mod bytes;
+pub mod clustering;
 pub mod committee;
 pub mod error;
 pub mod experiments;
