@@ -27,14 +27,12 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use mlamp::algo::vamp::{VampOptions, run_ml_vamp};
 use mlamp::clustering::kmeans::{kmeans, sse};
 use mlamp::clustering::matching::centroid_error;
-use mlamp::clustering::sketch::{compensate, frequencies, sketch};
+use mlamp::clustering::recovery::{RecoveryOptions, recover};
+use mlamp::clustering::sketch::{compensate, frequencies, nnls_weights, sketch};
 use mlamp::clustering::transpose;
-use mlamp::core::channel::phasor_sum;
 use mlamp::streams::{normal, stream};
-use mlamp::{Instance, Model};
 
 /// Command-line settings.
 struct Args {
@@ -44,6 +42,7 @@ struct Args {
     seeds: u64,
     restarts: u64,
     noise_var: f64,
+    freq_scale: f64,
     out: Option<String>,
 }
 
@@ -54,9 +53,10 @@ fn parse(args: &[String]) -> Result<Args, String> {
         m: 100_000,
         p: 10,
         d: 4,
-        seeds: 5,
-        restarts: 4,
-        noise_var: 1e-3,
+        seeds: 3,
+        restarts: 8,
+        noise_var: 1e-2,
+        freq_scale: 1.0,
         out: None,
     };
     let mut it = args.iter();
@@ -82,6 +82,14 @@ fn parse(args: &[String]) -> Result<Args, String> {
                     .filter(|x| x.is_finite() && *x > 0.0)
                     .ok_or(format!("--noise-var must be a number > 0, got {v}"))?
             }
+            "--freq-scale" => {
+                let v = value()?;
+                a.freq_scale = v
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|x| x.is_finite() && *x > 0.0)
+                    .ok_or(format!("--freq-scale must be a number > 0, got {v}"))?
+            }
             "--out" => a.out = Some(value()?),
             "-h" | "--help" => return Err(String::new()),
             s => return Err(format!("unknown argument {s}")),
@@ -105,21 +113,6 @@ struct Outcome {
     t_recover: f64,
     t_kmeans: f64,
     iterations: usize,
-}
-
-/// `Σ_i |y_i − Σ_j α_j e^{√−1 x_iᵀ f_j}|²` for `f` (`p × d`).
-fn sketch_residual(x: &[f64], y: &[f64], f: &[f64], p: usize, d: usize) -> f64 {
-    let alpha = vec![1.0 / d as f64; d];
-    x.chunks_exact(p)
-        .zip(y.chunks_exact(2))
-        .map(|(xi, yi)| {
-            let z: Vec<f64> = (0..d)
-                .map(|j| (0..p).map(|k| xi[k] * f[k * d + j]).sum())
-                .collect();
-            let (re, im) = phasor_sum(&alpha, &z);
-            (yi[0] - re).powi(2) + (yi[1] - im).powi(2)
-        })
-        .sum()
 }
 
 fn run_seed(a: &Args, seed: u64) -> Result<Outcome, Box<dyn std::error::Error>> {
@@ -152,39 +145,32 @@ fn run_seed(a: &Args, seed: u64) -> Result<Outcome, Box<dyn std::error::Error>> 
     }
     let spread = data.iter().map(|v| v * v).sum::<f64>() / (m * p) as f64;
     // The sketch.
-    let x = frequencies(n, p, 1.0 / p as f64, seed)?;
+    let x = frequencies(n, p, a.freq_scale / p as f64, seed)?;
     let t0 = Instant::now();
     let y = compensate(&sketch(&data, &x, p)?, &x, p, 1.0)?;
     let t_sketch = t0.elapsed().as_secs_f64();
     // Recovery from (X, y) alone.
-    let model = Model::from_toml(&format!(
-        "d = {d}\n[prior]\ntype = \"gaussian\"\nvar = {spread:?}\n[[layers]]\nalpha = {:?}\n\
-         channel = {{ type = \"sketch\", noise_var = {:?} }}\nestimator = \"map\"\n",
-        n as f64 / p as f64,
-        a.noise_var
-    ))?;
     let t1 = Instant::now();
-    let truth_f = transpose(&centroids, d, p);
-    let inst = Instance {
-        sizes: vec![p, n],
-        d,
-        weights: vec![x.clone()],
-        factors: vec![None],
-        layers: vec![truth_f.clone(), y.clone()],
+    let opts = RecoveryOptions {
+        restarts: a.restarts as usize,
+        noise_var: a.noise_var,
+        prior_var: spread,
+        seed,
+        ..RecoveryOptions::default()
     };
-    let opts = VampOptions {
-        max_iter: 200,
-        ..VampOptions::default()
-    };
-    let r = run_ml_vamp(&model, &inst, &opts)?;
-    let f_hat = r.estimates[0].clone();
+    let rec = recover(&x, &y, p, d, &opts)?;
     let t_recover = t1.elapsed().as_secs_f64();
-    let est = transpose(&f_hat, p, d);
-    let res = sketch_residual(&x, &y, &f_hat, p, d);
+    let est = transpose(&rec.f, p, d);
+    let weights = nnls_weights(&x, &y, &rec.f, p, d)?;
     eprintln!(
-        "seed {seed}: iterations {} converged {} residual {res:.4e} mse {:?}",
-        r.iterations, r.converged, r.mse_layers
+        "seed {seed}: residual {:.3e}, runs {:?}, NNLS weights of the estimate {weights:.3?}",
+        rec.residual,
+        rec.runs
+            .iter()
+            .map(|r| (r.iterations, r.converged, r.residual))
+            .collect::<Vec<_>>()
     );
+    let iterations = rec.runs.iter().map(|r| r.iterations).sum();
     // The baseline.
     let t2 = Instant::now();
     let km = kmeans(&data, p, d, 1_000 + seed, 300)?;
@@ -202,7 +188,7 @@ fn run_seed(a: &Args, seed: u64) -> Result<Outcome, Box<dyn std::error::Error>> 
         t_sketch,
         t_recover,
         t_kmeans,
-        iterations: r.iterations,
+        iterations,
     })
 }
 
@@ -223,7 +209,7 @@ fn main() -> ExitCode {
         match run_seed(&a, seed) {
             Ok(o) => {
                 println!(
-                    "seed {}: centroid error sketch {:.4} k-means {:.4}, SSE / k-means' {:.4}, sketch {} B vs data {} B, times sketch {:.3} s recover {:.3} s k-means {:.3} s ({} iterations)",
+                    "seed {}: centroid error sketch {:.2e} k-means {:.2e}, SSE / k-means' {:.4}, sketch {} B vs data {} B, times sketch {:.3} s recover {:.3} s k-means {:.3} s ({} iterations)",
                     o.seed,
                     o.err_sketch,
                     o.err_kmeans,

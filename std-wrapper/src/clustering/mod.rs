@@ -5,7 +5,8 @@
 //!   baseline the sketch is compared with);
 //! - [`sketch`]: the frequencies, the sketch `y_i = (1/M) Σ_m e^{√−1 x_iᵀ u_m}` of a data set
 //!   in one pass, and the non-negative least-squares weights `α` of given centroids;
-//! - [`matching`]: the error between two sets of centroids up to their order.
+//! - [`matching`]: the error between two sets of centroids up to their order;
+//! - [`recovery`]: the centroids from the sketch alone, by ML-Mat-VAMP.
 //!
 //! Shapes: a data set is `M × p` row-major (one point a row); a set of centroids is `d × p`
 //! row-major (one centroid a row); the signal `F` of ML-Mat-VAMP is its transpose, `p × d`
@@ -14,6 +15,7 @@
 
 pub mod kmeans;
 pub mod matching;
+pub mod recovery;
 pub mod sketch;
 
 use crate::error::Error;
