@@ -190,7 +190,7 @@ fn nearest_image<T: Real>(x: T, centre: T) -> T {
 /// `c ≥ 0` (see [`SketchDenoiser`]'s docs: it lies within `π` of `−b/a`).
 fn min_quadratic_cosine<T: Real>(a: T, b: T, c: T, theta: T) -> T {
     let m = -b / a;
-    if !(c > T::ZERO) {
+    if c.partial_cmp(&T::ZERO) != Some(core::cmp::Ordering::Greater) {
         return m;
     }
     let pi = T::c(core::f64::consts::PI);
@@ -199,7 +199,7 @@ fn min_quadratic_cosine<T: Real>(a: T, b: T, c: T, theta: T) -> T {
         return nearest_image(theta, m);
     }
     let (lo, hi) = (m - pi, m + pi);
-    if !(hi > lo) {
+    if hi.partial_cmp(&lo) != Some(core::cmp::Ordering::Greater) {
         return m;
     }
     let g = |t: T| T::HALF * a * t * t + b * t - c * Real::cos(t - theta);
@@ -391,7 +391,7 @@ impl<T: MatReal, const D: usize> Problem<'_, T, D> {
         for _ in 0..MAX_ROUNDS {
             let (zs, fs) = self.sweep(z, f);
             let flat = T::c(64.0) * T::EPSILON * (Real::abs(f) + T::ONE);
-            if !(fs < f - flat) {
+            if fs.partial_cmp(&(f - flat)) != Some(core::cmp::Ordering::Less) {
                 break;
             }
             (z, f) = self.newton(zs, fs, floor);

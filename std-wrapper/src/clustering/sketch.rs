@@ -128,7 +128,7 @@ pub fn nnls_weights(
         let Some(sol) = g.clone().cholesky().map(|c| c.solve(&r)) else {
             continue;
         };
-        if sol.iter().any(|&v| !(v >= 0.0)) {
+        if sol.iter().any(|&v| v.is_nan() || v < 0.0) {
             continue;
         }
         // ‖y − Aα‖² = yᵀy − 2 αᵀAᵀy + αᵀ AᵀA α.
