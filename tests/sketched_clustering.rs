@@ -165,7 +165,11 @@ fn same_seed_same_bits_on_any_thread_count() {
     let (y1, r1) = run(1);
     let (y2, r2) = run(2);
     assert!(y1.iter().zip(&y2).all(|(a, b)| a.to_bits() == b.to_bits()));
-    assert!(r1.f.iter().zip(&r2.f).all(|(a, b)| a.to_bits() == b.to_bits()));
+    assert!(
+        r1.f.iter()
+            .zip(&r2.f)
+            .all(|(a, b)| a.to_bits() == b.to_bits())
+    );
     assert_eq!(r1.runs, r2.runs);
     assert_eq!(r1.runs.len(), 2);
 }

@@ -326,16 +326,6 @@ impl<T: MatReal, const D: usize> Problem<'_, T, D> {
         (z, fz)
     }
 
-    /// `h` if positive definite, else with its eigenvalues floored at `floor`.
-    fn positive(&self, h: &SMatrix<T, D, D>, floor: T) -> Option<Precision<T, D>> {
-        if let Ok(p) = Precision::new(*h) {
-            return Some(p);
-        }
-        let scale = h.iter().fold(T::ZERO, |m, &v| Real::max(m, Real::abs(v)));
-        let floor = Real::max(floor, T::c(16.0) * T::EPSILON * scale);
-        Precision::with_floor(*h, floor).ok().map(|(p, _)| p)
-    }
-
     /// Damped Newton from `z` (`f(z) = fz`): never raises `f` beyond its rounding (where the
     /// predicted decrease is below `f`'s rounding, the full step is taken as long as `f` does
     /// not rise by more than that).
@@ -344,7 +334,7 @@ impl<T: MatReal, const D: usize> Problem<'_, T, D> {
         let mut prev_step = T::INFINITY;
         for _ in 0..MAX_NEWTON {
             let (grad, hess, _) = self.local(&z);
-            let Some(h) = self.positive(&hess, floor) else {
+            let Some(h) = super::precision::newton_curvature(&hess, floor) else {
                 break;
             };
             let p = -h.solve(&grad);
