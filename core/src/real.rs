@@ -78,6 +78,12 @@ pub trait Real:
     fn abs(self) -> Self;
     /// Cosine.
     fn cos(self) -> Self;
+    /// Sine.
+    fn sin(self) -> Self;
+    /// The angle of the point `(x, self)` in `(−π, π]` (`atan2(self, x)`).
+    fn atan2(self, x: Self) -> Self;
+    /// Arc cosine, in `[0, π]` (NaN outside `[−1, 1]`).
+    fn acos(self) -> Self;
     /// `true` unless NaN or infinite.
     fn is_finite(self) -> bool;
     /// `true` for NaN.
@@ -110,7 +116,8 @@ pub trait Real:
 
 macro_rules! impl_real {
     ($t:ty, $exp:ident, $expm1:ident, $ln:ident, $ln1p:ident, $sqrt:ident, $tanh:ident,
-     $erfc:ident, $fma:ident, $fabs:ident, $cos:ident) => {
+     $erfc:ident, $fma:ident, $fabs:ident, $cos:ident, $sin:ident, $atan2:ident,
+     $acos:ident) => {
         impl Real for $t {
             const EPSILON: Self = <$t>::EPSILON;
             const MAX: Self = <$t>::MAX;
@@ -173,6 +180,18 @@ macro_rules! impl_real {
                 libm::$cos(self)
             }
             #[inline]
+            fn sin(self) -> Self {
+                libm::$sin(self)
+            }
+            #[inline]
+            fn atan2(self, x: Self) -> Self {
+                libm::$atan2(self, x)
+            }
+            #[inline]
+            fn acos(self) -> Self {
+                libm::$acos(self)
+            }
+            #[inline]
             fn is_finite(self) -> bool {
                 <$t>::is_finite(self)
             }
@@ -185,8 +204,8 @@ macro_rules! impl_real {
 }
 
 impl_real!(
-    f64, exp, expm1, log, log1p, sqrt, tanh, erfc, fma, fabs, cos
+    f64, exp, expm1, log, log1p, sqrt, tanh, erfc, fma, fabs, cos, sin, atan2, acos
 );
 impl_real!(
-    f32, expf, expm1f, logf, log1pf, sqrtf, tanhf, erfcf, fmaf, fabsf, cosf
+    f32, expf, expm1f, logf, log1pf, sqrtf, tanhf, erfcf, fmaf, fabsf, cosf, sinf, atan2f, acosf
 );

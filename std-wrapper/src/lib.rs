@@ -49,6 +49,7 @@
 pub mod algo;
 pub mod arrays;
 pub mod bytes;
+pub mod clustering;
 pub mod committee;
 pub mod error;
 pub mod experiments;

@@ -58,6 +58,15 @@ pub enum RowChannelForm<'a, T> {
         /// `Δ ≥ 0`.
         noise_var: T,
     },
+    /// The sketched-clustering output `y = Σ_j α_j e^{√−1 z_j} + ξ` of a whole row, observed
+    /// as `(Re y, Im y)` ([`crate::mat::SketchDenoiser`]: MAP by multi-start Newton; no
+    /// MMSE).
+    Sketch {
+        /// `α`, one weight per entry of the row.
+        alpha: &'a [T],
+        /// `Δ > 0`, per real and imaginary part.
+        noise_var: T,
+    },
 }
 
 /// A layer's channel kind: its law, its ML-AMP form and its ML-Mat-VAMP row estimator.

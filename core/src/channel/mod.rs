@@ -24,6 +24,7 @@ mod noisy;
 mod quadrature;
 mod relu;
 mod sign;
+mod sketch;
 
 pub use activation::Activation;
 pub use committee::{Committee, MAX_COMMITTEE, SnrReference, output_power};
@@ -35,6 +36,7 @@ pub use noisy::Noisy;
 pub use quadrature::{Likelihood, QuadratureChannel};
 pub use relu::Relu;
 pub use sign::Sign;
+pub use sketch::{MAX_SKETCH, Sketch, phasor_sum};
 
 use crate::error::Error;
 use crate::quadrature::{Accumulator, Rule};

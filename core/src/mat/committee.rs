@@ -379,16 +379,6 @@ impl<T: MatReal, A: Activation<T> + ?Sized, const D: usize> Problem<'_, T, A, D>
         v[0]
     }
 
-    /// `H`, made positive definite if it is not: eigenvalues floored at `floor`.
-    fn positive(&self, h: &SMatrix<T, D, D>, floor: T) -> Option<Precision<T, D>> {
-        if let Ok(p) = Precision::new(*h) {
-            return Some(p);
-        }
-        let scale = h.iter().fold(T::ZERO, |m, &v| Real::max(m, Real::abs(v)));
-        let floor = Real::max(floor, T::c(16.0) * T::EPSILON * scale);
-        Precision::with_floor(*h, floor).ok().map(|(p, _)| p)
-    }
-
     /// Damped Newton from `start`: the point reached, `f` there and the iterations taken.
     /// A run that comes within a relative `JOIN` of a minimum in `known` (reached from an
     /// earlier start) stops there and returns that minimum: Newton converges to it from so
@@ -413,7 +403,7 @@ impl<T: MatReal, A: Activation<T> + ?Sized, const D: usize> Problem<'_, T, A, D>
             }
             it += 1;
             let loc = self.local(&z);
-            let Some(h) = self.positive(&loc.hess, floor) else {
+            let Some(h) = super::precision::newton_curvature(&loc.hess, floor) else {
                 break;
             };
             let p = -h.solve(&loc.grad);

@@ -42,6 +42,7 @@ mod per_entry;
 mod precision;
 mod row_sparse;
 mod scalar_channel;
+mod sketch;
 
 pub use activation::{ActivationDenoiser, Estimator};
 pub use committee::{CommitteeDenoiser, CommitteeMap, CommitteeMmse, default_nodes};
@@ -57,6 +58,8 @@ pub use per_entry::PerEntry;
 pub use precision::{Precision, symmetric_eigen};
 pub use row_sparse::RowSparse;
 pub use scalar_channel::ScalarChannelDenoiser;
+pub(crate) use sketch::NO_MMSE as SKETCH_NO_MMSE;
+pub use sketch::{SketchDenoiser, SketchMap};
 
 use crate::real::Real;
 use nalgebra::{RealField, SMatrix, SVector};

@@ -242,6 +242,22 @@ impl<T: MatReal, const D: usize> Precision<T, D> {
     }
 }
 
+/// A modified Newton method's curvature: `h` itself if it is positive definite, else `h`
+/// with its eigenvalues floored at `max(floor, 16 ε max|h_ij|)` ([`Precision::with_floor`]);
+/// `None` if even that fails (non-finite `h`). The MAP row estimators' Newton steps
+/// (the committee's, the sketch's) solve with it.
+pub(crate) fn newton_curvature<T: MatReal, const D: usize>(
+    h: &SMatrix<T, D, D>,
+    floor: T,
+) -> Option<Precision<T, D>> {
+    if let Ok(p) = Precision::new(*h) {
+        return Some(p);
+    }
+    let scale = h.iter().fold(T::ZERO, |m, &v| Real::max(m, Real::abs(v)));
+    let floor = Real::max(floor, T::c(16.0) * T::EPSILON * scale);
+    Precision::with_floor(*h, floor).ok().map(|(p, _)| p)
+}
+
 /// The eigen-decomposition of the symmetrised `(A + Aᵀ)/2 = Q diag(λ) Qᵀ`: eigenvalues in
 /// ascending order and the orthonormal eigenvectors as the columns of `Q` (column `k` goes
 /// with `λ_k`). `A` must be finite.

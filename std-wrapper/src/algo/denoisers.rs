@@ -16,12 +16,14 @@
 //! | committee (output only) | any `d ≤ 8`, MAP-centred Gauss–Hermite cubature | any `d ≤ 8`: Newton (sigmoid), exact faces (ReLU) |
 //! | mixed-linear (output only) | `d = 2`, closed form (two Gaussians) | refused: its mode (`MixedLinearDenoiser::map`, tested) jumps between the components; runs do not converge |
 //! | masked (output only) | any `d`, closed form (Gaussian in the observed entries) | the same (= MMSE) |
+//! | sketch (output only) | none: a multimodal periodic belief | any `d ≤ 8`: exact coordinate minimisation and Newton, several starts |
 
 use mlamp_core::channel::{Activation, ChannelKind, RowChannelForm};
 use mlamp_core::estimator::Estimator;
 use mlamp_core::mat::{
     ActivationDenoiser, ChannelDenoiser, CommitteeDenoiser, GaussianRow, GroupL1, LaplaceRow,
     MaskedDenoiser, MixedLinearDenoiser, PerEntry, RowDenoiser, RowSparse, ScalarChannelDenoiser,
+    SketchDenoiser,
 };
 use mlamp_core::prior::{Prior, RowPriorForm};
 use nalgebra::{SMatrix, SVector};
@@ -71,6 +73,9 @@ pub fn channel_denoiser<const D: usize>(
         ),
         RowChannelForm::Masked { noise_var, .. } => {
             Box::new(MaskedDenoiser::<f64, D>::new(noise_var, estimator)?)
+        }
+        RowChannelForm::Sketch { alpha, noise_var } => {
+            Box::new(SketchDenoiser::<f64, D>::new(alpha, noise_var, estimator)?)
         }
     })
 }

@@ -6,7 +6,7 @@
 
 use mlamp_core::channel::activation::{self, Sigmoid, Tanh};
 use mlamp_core::channel::{
-    Activation, ChannelKind, Committee, Linear, Masked, MixedLinear, Noisy, Relu, Sign,
+    Activation, ChannelKind, Committee, Linear, Masked, MixedLinear, Noisy, Relu, Sign, Sketch,
     SnrReference,
 };
 use mlamp_core::estimator::Estimator;
@@ -193,6 +193,18 @@ pub enum ChannelSpec {
         #[serde(default)]
         noise_var: f64,
     },
+    /// The sketched-clustering output `y = Σ_j α_j e^{√−1 z_j} + ξ` (section 2.2 of Pandit,
+    /// Sahraee-Ardakan, Rangan, Schniter, Fletcher, *Matrix inference and estimation in
+    /// multi-layer models*): rows of `d` (one entry per centroid), two numbers observed per row
+    /// (`Re y`, `Im y`, each with noise `N(0, noise_var)`); ML-Mat-VAMP with the MAP estimator
+    /// only, last layer only.
+    Sketch {
+        /// `α`: one weight `≥ 0` per centroid (`d` entries); default `1/d` each.
+        #[serde(default)]
+        alpha: Option<Vec<f64>>,
+        /// `Δ > 0`.
+        noise_var: f64,
+    },
 }
 
 /// The activation of a committee output.
@@ -321,6 +333,22 @@ impl ChannelSpec {
                 observed,
                 noise_var,
             } => Box::new(Masked::new(observed, noise_var).map_err(at)?),
+            ChannelSpec::Sketch {
+                ref alpha,
+                noise_var,
+            } => {
+                let alpha = match alpha {
+                    Some(a) if a.len() != ctx.d => {
+                        return Err(Error::invalid(
+                            format!("{field}.alpha"),
+                            format!("must have d = {} entries (has {})", ctx.d, a.len()),
+                        ));
+                    }
+                    Some(a) => a.clone(),
+                    None => vec![1.0 / ctx.d as f64; ctx.d],
+                };
+                Box::new(Sketch::new(&alpha, noise_var).map_err(at)?)
+            }
             ChannelSpec::Committee {
                 activation,
                 ref f2,
