@@ -471,3 +471,86 @@ fn bad_inputs_are_one_line_typed_errors_naming_the_file() {
     );
     std::fs::remove_dir_all(&tmp).ok();
 }
+
+#[test]
+fn solve_on_saved_runs_gives_their_bits_masked_d4() {
+    round_trip("imputation", "vamp", 2, 4);
+}
+
+/// A mask of the user's own: the masked output's observation is the `d` values then the `d`
+/// mask entries of each row, so a mask from a file is the last `d` columns of `y`. With the
+/// first column of the data matrix missing in every row, nothing informs the first column of
+/// any variable (the Gaussian network acts on each column alone): its estimate is the prior
+/// mean 0, while the observed columns are estimated; a mask entry other than 0 or 1 is a
+/// one-line error naming the mask.
+#[test]
+fn a_mask_of_your_own_is_the_observations_last_columns() {
+    let tmp = dir("own-mask");
+    let a = tmp.join("run");
+    ok(&mlamp(&[
+        "run",
+        &model("imputation"),
+        "--algorithm",
+        "vamp",
+        "--n",
+        "200",
+        "--seed",
+        "4",
+        "--save",
+        &s(&a),
+    ]));
+    let (shape, mut y) = read_npy(&a.join("y.npy"));
+    let d = 4;
+    assert_eq!(shape[1], 2 * d);
+    for row in y.chunks_exact_mut(2 * d) {
+        row[0] = 0.0;
+        row[d] = 0.0;
+    }
+    let own = tmp.join("y_own.npy");
+    let shape_text = format!("({}, {})", shape[0], shape[1]);
+    std::fs::write(&own, npy_bytes("<f8", false, &shape_text, &f64_bytes(&y))).unwrap();
+    let out = tmp.join("solve");
+    let mut args = vec!["solve".to_string(), model("imputation")];
+    args.extend(["--algorithm".into(), "vamp".into()]);
+    args.extend(solve_args(&a, 2).into_iter().map(
+        |p| {
+            if p.ends_with("y.npy") { s(&own) } else { p }
+        },
+    ));
+    args.extend(["--out".into(), s(&out)]);
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    ok(&mlamp(&argv));
+    let (xs, x_hat) = read_npy(&out.join("x_hat.npy"));
+    assert_eq!(xs[1], d);
+    let first: f64 = x_hat
+        .chunks_exact(d)
+        .map(|r| r[0].abs())
+        .fold(0.0, f64::max);
+    let rest: f64 = x_hat
+        .chunks_exact(d)
+        .map(|r| r[1].abs())
+        .fold(0.0, f64::max);
+    assert!(first < 1e-9, "the unobserved column's estimate: {first}");
+    assert!(rest > 0.1, "an observed column's estimate: {rest}");
+    // A mask entry of 0.5.
+    y[d + 1] = 0.5;
+    let bad = tmp.join("y_bad.npy");
+    std::fs::write(&bad, npy_bytes("<f8", false, &shape_text, &f64_bytes(&y))).unwrap();
+    let argv: Vec<String> = argv
+        .iter()
+        .map(|p| {
+            if p.ends_with("y_own.npy") {
+                s(&bad)
+            } else {
+                p.to_string()
+            }
+        })
+        .collect();
+    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+    let res = mlamp(&argv);
+    let err = String::from_utf8_lossy(&res.stderr);
+    assert!(!res.status.success(), "a mask entry 0.5 accepted");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("mask"), "{err}");
+    std::fs::remove_dir_all(&tmp).ok();
+}
