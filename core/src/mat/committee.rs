@@ -5,6 +5,7 @@
 //! piecewise-affine `σ` such as ReLU, exactly by enumerating its faces), MMSE by an adaptive
 //! Gauss–Hermite product cubature. See [`CommitteeDenoiser`].
 
+use super::newton::{MAX_NEWTON, NewtonRun, max_abs};
 use super::precision::lower_inverse;
 use super::{
     ChannelDenoiser, MatReal, PairEstimate, Precision, RowEstimate, RowMessage, symmetric_eigen,
@@ -17,12 +18,6 @@ use crate::quadrature::GaussHermite;
 use crate::real::Real;
 use nalgebra::{SMatrix, SVector};
 
-/// Most Newton iterations from one start.
-const MAX_NEWTON: usize = 100;
-/// Most step halvings of one backtracking line search.
-const MAX_HALVINGS: usize = 60;
-/// Sufficient-decrease constant of the line search (Armijo).
-const ARMIJO: f64 = 1e-4;
 /// Ray scans grade geometrically by this ratio from a quarter of the prior's scale.
 const GRADING: f64 = 1.5;
 /// Most points per side of one ray scan.
@@ -327,11 +322,6 @@ struct Local<T: MatReal, const D: usize> {
     gauss_newton: SMatrix<T, D, D>,
 }
 
-/// `‖x‖∞`.
-fn max_abs<T: MatReal, const D: usize>(x: &SVector<T, D>) -> T {
-    x.iter().fold(T::ZERO, |m, &v| Real::max(m, Real::abs(v)))
-}
-
 impl<T: MatReal, A: Activation<T> + ?Sized, const D: usize> Problem<'_, T, A, D> {
     fn s(&self, z: &SVector<T, D>) -> T {
         (0..D).fold(T::ZERO, |a, j| a + self.f2[j] * self.phi.value(z[j]))
@@ -391,9 +381,8 @@ impl<T: MatReal, A: Activation<T> + ?Sized, const D: usize> Problem<'_, T, A, D>
     ) -> (SVector<T, D>, T, usize) {
         let mut z = start;
         let mut fz = self.value(&z);
-        let r_norm = max_abs(&self.r);
+        let mut run = NewtonRun::new(max_abs(&self.r));
         let mut it = 0;
-        let mut prev_step = T::INFINITY;
         while it < MAX_NEWTON {
             if let Some(&(zk, fk)) = known
                 .iter()
@@ -403,45 +392,11 @@ impl<T: MatReal, A: Activation<T> + ?Sized, const D: usize> Problem<'_, T, A, D>
             }
             it += 1;
             let loc = self.local(&z);
-            let Some(h) = super::precision::newton_curvature(&loc.hess, floor) else {
-                break;
-            };
-            let p = -h.solve(&loc.grad);
-            let slope = loc.grad.dot(&p);
-            if !(slope < T::ZERO && Real::is_finite(slope)) {
+            if !run.step(&mut z, &mut fz, &loc.grad, &loc.hess, floor, |x| {
+                self.value(x)
+            }) {
                 break;
             }
-            let tol = T::c(16.0) * T::EPSILON * (max_abs(&z) + r_norm + T::ONE);
-            let flat = T::c(16.0) * T::EPSILON * (Real::abs(fz) + T::ONE);
-            // Where the predicted decrease is below f's rounding, the full Newton step is
-            // taken as long as f does not rise by more than its rounding.
-            let rounding = -slope <= flat;
-            let mut t = T::ONE;
-            let mut next = None;
-            for _ in 0..MAX_HALVINGS {
-                let zn = z + p * t;
-                let fnew = self.value(&zn);
-                if fnew <= fz + T::c(ARMIJO) * t * slope || (rounding && fnew <= fz + flat) {
-                    next = Some((zn, fnew));
-                    break;
-                }
-                if rounding {
-                    break;
-                }
-                t *= T::HALF;
-            }
-            let Some((zn, fnew)) = next else {
-                break;
-            };
-            let step = max_abs(&(zn - z));
-            z = zn;
-            fz = fnew;
-            // Converged, or in the rounding regime and the steps stopped shrinking (the
-            // gradient's rounding noise).
-            if step <= tol || (rounding && step > T::HALF * prev_step) {
-                break;
-            }
-            prev_step = step;
         }
         (z, fz, it)
     }

@@ -38,6 +38,7 @@ mod masked;
 mod message;
 mod mixed_linear;
 mod mixture_row;
+mod newton;
 mod per_entry;
 mod precision;
 mod row_sparse;

@@ -4,18 +4,13 @@
 //! section 2.2): MAP by exact coordinate minimisation and Newton from several starts. See
 //! [`SketchDenoiser`].
 
+use super::newton::{MAX_NEWTON, NewtonRun, max_abs};
 use super::{ChannelDenoiser, MatReal, PairEstimate, Precision, RowEstimate, RowMessage};
 use crate::error::Error;
 use crate::estimator::Estimator;
 use crate::real::Real;
 use nalgebra::{SMatrix, SVector};
 
-/// Most Newton iterations from one start.
-const MAX_NEWTON: usize = 100;
-/// Most step halvings of one backtracking line search.
-const MAX_HALVINGS: usize = 60;
-/// Sufficient-decrease constant of the line search (Armijo).
-const ARMIJO: f64 = 1e-4;
 /// Most rounds of (coordinate sweep, Newton) from one start.
 const MAX_ROUNDS: usize = 10;
 /// Most rounds of moves (lattice shifts, pair reflections) from one row's best minimum.
@@ -163,11 +158,6 @@ struct Problem<'a, T: MatReal, const D: usize> {
     y: [T; 2],
     r: SVector<T, D>,
     gamma: &'a Precision<T, D>,
-}
-
-/// `‖x‖∞`.
-fn max_abs<T: MatReal, const D: usize>(x: &SVector<T, D>) -> T {
-    x.iter().fold(T::ZERO, |m, &v| Real::max(m, Real::abs(v)))
 }
 
 /// `2π`.
@@ -330,45 +320,12 @@ impl<T: MatReal, const D: usize> Problem<'_, T, D> {
     /// predicted decrease is below `f`'s rounding, the full step is taken as long as `f` does
     /// not rise by more than that).
     fn newton(&self, mut z: SVector<T, D>, mut fz: T, floor: T) -> (SVector<T, D>, T) {
-        let r_norm = max_abs(&self.r);
-        let mut prev_step = T::INFINITY;
+        let mut run = NewtonRun::new(max_abs(&self.r));
         for _ in 0..MAX_NEWTON {
             let (grad, hess, _) = self.local(&z);
-            let Some(h) = super::precision::newton_curvature(&hess, floor) else {
-                break;
-            };
-            let p = -h.solve(&grad);
-            let slope = grad.dot(&p);
-            if !(slope < T::ZERO && Real::is_finite(slope)) {
+            if !run.step(&mut z, &mut fz, &grad, &hess, floor, |x| self.value(x)) {
                 break;
             }
-            let tol = T::c(16.0) * T::EPSILON * (max_abs(&z) + r_norm + T::ONE);
-            let flat = T::c(16.0) * T::EPSILON * (Real::abs(fz) + T::ONE);
-            let rounding = -slope <= flat;
-            let mut t = T::ONE;
-            let mut next = None;
-            for _ in 0..MAX_HALVINGS {
-                let zn = z + p * t;
-                let fnew = self.value(&zn);
-                if fnew <= fz + T::c(ARMIJO) * t * slope || (rounding && fnew <= fz + flat) {
-                    next = Some((zn, fnew));
-                    break;
-                }
-                if rounding {
-                    break;
-                }
-                t *= T::HALF;
-            }
-            let Some((zn, fnew)) = next else {
-                break;
-            };
-            let step = max_abs(&(zn - z));
-            z = zn;
-            fz = fnew;
-            if step <= tol || (rounding && step > T::HALF * prev_step) {
-                break;
-            }
-            prev_step = step;
         }
         (z, fz)
     }
