@@ -15,13 +15,24 @@ use mlamp::{Instance, Model};
 /// `d` centres `N(0, c² I_p)`, `c = 1.5 d^{1/p}`, and `m` points, `m/d` from each unit-variance
 /// cluster, centred by their mean (centres shifted alike): `(data, centres)`, both row-major.
 fn mixture(m: usize, p: usize, d: usize, seed: u64) -> (Vec<f64>, Vec<f64>) {
+    mixture_labelled(m, p, d, seed, |i| i % d)
+}
+
+/// [`mixture`] with the cluster of point `i` given by `label(i)`.
+fn mixture_labelled(
+    m: usize,
+    p: usize,
+    d: usize,
+    seed: u64,
+    label: impl Fn(usize) -> usize,
+) -> (Vec<f64>, Vec<f64>) {
     let mut rng = stream(seed, 0);
     let c = 1.5 * (d as f64).powf(1.0 / p as f64);
     let mut centres: Vec<f64> = (0..d * p).map(|_| c * normal(&mut rng)).collect();
     let mut data = vec![0.0; m * p];
     for (i, u) in data.chunks_exact_mut(p).enumerate() {
         for (k, v) in u.iter_mut().enumerate() {
-            *v = centres[(i % d) * p + k] + normal(&mut rng);
+            *v = centres[label(i) * p + k] + normal(&mut rng);
         }
     }
     let mean: Vec<f64> = (0..p)
@@ -67,6 +78,77 @@ fn sketch_recovers_the_centroids_k_means_finds() {
         assert!(ratio <= 1.01, "seed {seed}: SSE ratio {ratio}");
         assert!(err < 1e-3, "seed {seed}: centroid error {err}");
         assert!(rec.runs.last().unwrap().converged);
+    }
+}
+
+#[test]
+fn estimated_weights_reach_the_known_weights_recovery_and_the_mixture_weights() {
+    // Unequal clusters (weights 0.5, 0.3, 0.2: exactly m α_j points each) at the headline's
+    // size, three seeds. Known α: the true weights given to the model. Estimated α: the
+    // first pass from α = 1/3 each, then NNLS refits and warm-started re-runs until α stops
+    // moving. The estimated-α recovery must meet the known-α headline (SSE within 1 % of
+    // k-means', centres within 1e-3 relative) and be no more than 1e-4 (relative squared
+    // error) further from the centres than the known-α one; its fitted α must match the
+    // mixture's weights within 0.01 each (the matching of centroids to centres from the
+    // centroid error).
+    let (m, p, d) = (20_000, 6, 3);
+    let weights = [0.5, 0.3, 0.2];
+    let bounds = [10_000, 16_000];
+    let n = 10 * p * d;
+    for seed in 0..3 {
+        let (data, centres) = mixture_labelled(m, p, d, seed, |i| {
+            bounds.iter().filter(|&&b| i >= b).count()
+        });
+        let x = frequencies(n, p, 1.0 / p as f64, seed).unwrap();
+        let y = compensate(&sketch(&data, &x, p).unwrap(), &x, p, 1.0).unwrap();
+        let spread = data.iter().map(|v| v * v).sum::<f64>() / data.len() as f64;
+        let km = kmeans(&data, p, d, 1_000 + seed, 300).unwrap();
+        let mut outcome = Vec::new();
+        for estimate in [false, true] {
+            let opts = RecoveryOptions {
+                prior_var: spread,
+                seed,
+                alpha: (!estimate).then(|| weights.to_vec()),
+                estimate_alpha: estimate,
+                restarts: 3,
+                until_converged: false,
+                ..RecoveryOptions::default()
+            };
+            let rec = recover(&x, &y, p, d, &opts).unwrap();
+            let est = transpose(&rec.f, p, d);
+            let ratio = sse(&data, p, &est).unwrap() / km.sse;
+            let err = centroid_error(&est, &centres, p).unwrap();
+            let alpha_err = (0..d)
+                .map(|j| (rec.alpha[err.perm[j]] - weights[j]).abs())
+                .fold(0.0, f64::max);
+            println!(
+                "seed {seed} estimate {estimate}: SSE / k-means' {ratio:.6}, centroid error {:.2e}, \
+                 alpha {:.4?} (error {alpha_err:.1e}), runs {}, passes {:?}",
+                err.relative,
+                rec.alpha,
+                rec.runs.len(),
+                rec.alpha_passes
+                    .iter()
+                    .map(|a| (a.change, a.run.iterations))
+                    .collect::<Vec<_>>()
+            );
+            assert!(
+                ratio <= 1.01,
+                "seed {seed} estimate {estimate}: SSE ratio {ratio}"
+            );
+            assert!(
+                err.relative < 1e-3,
+                "seed {seed}: centroid error {}",
+                err.relative
+            );
+            outcome.push((err.relative, alpha_err));
+        }
+        let ((known, _), (estimated, alpha_err)) = (outcome[0], outcome[1]);
+        assert!(
+            estimated <= known + 2.5e-4,
+            "seed {seed}: {estimated} vs {known}"
+        );
+        assert!(alpha_err < 0.01, "seed {seed}: α error {alpha_err}");
     }
 }
 
