@@ -164,6 +164,7 @@ pub fn vamp_se_model_file(path: &Path, opts: &VampSeCliOptions) -> Result<VampSe
         seed: opts.seed,
         estimator: opts.estimator,
         progress: opts.progress,
+        informed: None,
     };
     let result = vamp_state_evolution(&model, &laws, &se)?;
     report(path, &model, sizes, opts, &result)
