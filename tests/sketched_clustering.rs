@@ -240,6 +240,16 @@ fn bad_sketches_are_typed_errors_naming_the_field() {
     assert!(e.contains("alpha") && e.contains("d = 2"), "{e}");
     let e = recover(&x, &y, p, 9, &opts).unwrap_err().to_string();
     assert!(e.contains('d'), "{e}");
+    // Estimated α: a tolerance that is not a number >= 0.
+    for tol in [f64::NAN, -1.0] {
+        let bad = RecoveryOptions {
+            estimate_alpha: true,
+            alpha_tol: tol,
+            ..RecoveryOptions::default()
+        };
+        let e = recover(&x, &y, p, d, &bad).unwrap_err().to_string();
+        assert!(e.contains("alpha_tol"), "{e}");
+    }
     // The model file: α of the wrong length, negative α, no noise, MMSE.
     let model = |channel: &str, est: &str| {
         format!(

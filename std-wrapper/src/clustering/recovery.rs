@@ -141,7 +141,9 @@ pub fn residual(x: &[f64], y: &[f64], f: &[f64], alpha: &[f64], p: usize) -> f64
 ///
 /// Errors ([`Error::Invalid`], naming the field): `frequencies` or `sketch` of the wrong
 /// shape or with non-finite entries, `d` outside `1..=8`, `alpha` without `d` entries (or
-/// negative, or all 0), `noise_var`, `prior_var`, `restarts`, and the options of the run.
+/// negative, or all 0), `noise_var`, `prior_var`, `restarts`, `alpha_tol` (estimated `α`:
+/// finite, `≥ 0`), and the options of the run; `sketch` if every run's first iteration is
+/// NaN or infinite (no iterate to keep).
 pub fn recover(
     x: &[f64],
     y: &[f64],
