@@ -156,6 +156,10 @@ enum Command {
         /// The estimator for every layer, mmse or map (default: each layer's `estimator`).
         #[arg(long)]
         estimator: Option<Estimator>,
+        /// Start the output's pre-activation from the truth plus Gaussian noise of EPS times
+        /// its second moment (the branch of a successful run), instead of no information.
+        #[arg(long, value_name = "EPS")]
+        informed: Option<f64>,
         /// Print one JSON object instead of a summary.
         #[arg(long)]
         json: bool,
@@ -281,6 +285,7 @@ fn run(cli: Cli) -> Result<(), Error> {
             seed,
             n,
             estimator,
+            informed,
             json,
         } => {
             let bar = spinner(
@@ -295,6 +300,7 @@ fn run(cli: Cli) -> Result<(), Error> {
                 n,
                 estimator,
                 progress: Progress::to(&tick),
+                informed,
             };
             let report = vamp_se_model_file(&model, &opts);
             bar.finish_and_clear();

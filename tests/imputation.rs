@@ -212,3 +212,144 @@ fn bad_models_and_observations_are_typed_errors() {
         .to_string();
     assert!(err.contains("mask"), "{err}");
 }
+
+#[test]
+fn a_mask_file_equal_to_the_seeded_mask_gives_the_same_bits() {
+    // imputation.toml's network (d = 4, observed 0.5), n = 50: the mask the seed draws, saved
+    // as .npy and as .csv next to a copy of the model with `mask = "FILE"` (a path relative
+    // to the model file) in place of `observed`, gives the same instance, bit for bit; a
+    // different mask file observes exactly its own entries.
+    let dir = std::env::temp_dir().join(format!("mlamp-mask-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = std::fs::read_to_string("examples/models/imputation.toml").unwrap();
+    let seeded = Model::from_toml(&text).unwrap();
+    let (n, d, seed) = (50, 4, 3);
+    let inst = Instance::sample(&seeded, n, seed).unwrap();
+    let y = inst.observation();
+    let mask: Vec<f64> = y
+        .chunks_exact(2 * d)
+        .flat_map(|r| r[d..].to_vec())
+        .collect();
+    let rows = mask.len() / d;
+    assert_eq!(rows, 200);
+    let seen = mask.iter().filter(|&&m| m == 1.0).count();
+    assert!(seen > 0 && seen < mask.len());
+    mlamp::arrays::write_npy(&dir.join("mask.npy"), &[rows, d], &mask).unwrap();
+    let csv: String = mask
+        .chunks_exact(d)
+        .map(|r| {
+            r.iter()
+                .map(|v| format!("{v}"))
+                .collect::<Vec<_>>()
+                .join(",")
+                + "\n"
+        })
+        .collect();
+    std::fs::write(dir.join("mask.csv"), csv).unwrap();
+    let with_file = |file: &str| {
+        let path = dir.join(format!("model-{file}.toml"));
+        std::fs::write(
+            &path,
+            text.replace("observed = 0.5", &format!("mask = \"{file}\"")),
+        )
+        .unwrap();
+        Model::from_file(&path)
+    };
+    for file in ["mask.npy", "mask.csv"] {
+        let model = with_file(file).unwrap();
+        let again = Instance::sample(&model, n, seed).unwrap();
+        for (a, b) in inst.layers.iter().zip(&again.layers) {
+            assert!(
+                a.iter().zip(b).all(|(u, v)| u.to_bits() == v.to_bits()),
+                "{file}"
+            );
+        }
+        // The state evolution's masks: iid at the file's fraction.
+        let form = model.layers[1]
+            .channel
+            .row_form(Estimator::Mmse, d)
+            .unwrap();
+        match form {
+            mlamp::core::channel::RowChannelForm::Masked { observed, .. } => {
+                assert_eq!(observed, seen as f64 / mask.len() as f64)
+            }
+            _ => panic!("not masked"),
+        }
+    }
+    // Another mask: the first column observed everywhere, nothing else.
+    let own: Vec<f64> = (0..rows * d).map(|i| f64::from(i % d == 0)).collect();
+    mlamp::arrays::write_npy(&dir.join("own.npy"), &[rows, d], &own).unwrap();
+    let other = Instance::sample(&with_file("own.npy").unwrap(), n, seed).unwrap();
+    for (r, (a, b)) in other
+        .observation()
+        .chunks_exact(2 * d)
+        .zip(y.chunks_exact(2 * d))
+        .enumerate()
+    {
+        assert_eq!(&a[d..], &own[r * d..(r + 1) * d]);
+        // The first column's value is the pre-activation plus the same noise draw: where
+        // the seed's mask observed it too, the same number.
+        if b[d] == 1.0 {
+            assert_eq!(a[0].to_bits(), b[0].to_bits());
+        }
+        assert!(a[1..d].iter().all(|&v| v == 0.0));
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn bad_mask_files_are_typed_errors_naming_the_file_or_the_field() {
+    let dir = std::env::temp_dir().join(format!("mlamp-badmask-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = std::fs::read_to_string("examples/models/imputation.toml").unwrap();
+    let d = 4;
+    let load = |channel: &str| {
+        let path = dir.join("model.toml");
+        std::fs::write(
+            &path,
+            text.replace("observed = 0.5, noise_var = 1e-2", channel),
+        )
+        .unwrap();
+        Model::from_file(&path)
+    };
+    let write = |name: &str, rows: usize, cols: usize, f: &dyn Fn(usize) -> f64| {
+        let v: Vec<f64> = (0..rows * cols).map(f).collect();
+        mlamp::arrays::write_npy(&dir.join(name), &[rows, cols], &v).unwrap();
+    };
+    write("good.npy", 200, d, &|i| f64::from(i % 3 == 0));
+    write("cols.npy", 200, 3, &|_| 1.0);
+    write("half.npy", 200, d, &|i| if i == 9 { 0.5 } else { 1.0 });
+    write("none.npy", 200, d, &|_| 0.0);
+    let err = |channel: &str| load(channel).err().expect("accepted").to_string();
+    // Exactly one of observed and mask.
+    for channel in [
+        "observed = 0.5, mask = \"good.npy\", noise_var = 1e-2",
+        "noise_var = 1e-2",
+    ] {
+        let e = err(channel);
+        assert!(
+            e.contains("layers[1].channel.observed") && e.contains("exactly one"),
+            "{e}"
+        );
+    }
+    // The file: missing, wrong columns, an entry 0.5, no observed entry.
+    for (file, what) in [
+        ("missing.npy", "missing.npy"),
+        ("cols.npy", "200×3"),
+        ("half.npy", "entry [2, 1]"),
+        ("none.npy", "observes no entry"),
+    ] {
+        let e = err(&format!("mask = \"{file}\", noise_var = 1e-2"));
+        let path = dir.join(file).display().to_string();
+        assert!(e.contains(&path) && e.contains(what), "{file}: {e}");
+    }
+    // The right columns but not the output's rows: at sampling, naming the file.
+    let model = load("mask = \"good.npy\", noise_var = 1e-2").unwrap();
+    assert!(Instance::sample(&model, 50, 0).is_ok());
+    let e = Instance::sample(&model, 60, 0).unwrap_err().to_string();
+    assert!(
+        e.contains("good.npy") && e.contains("200 rows") && e.contains("240"),
+        "{e}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -63,6 +63,54 @@ impl<T: Real> Masked<T> {
     pub fn noise_var(&self) -> T {
         self.noise_var
     }
+
+    /// [`ChannelKind::sample_row`] with the mask given (`mask`, `d` entries, each 0 or 1)
+    /// instead of drawn: the same draws in the same order (`u_j`, then `ξ_j`, per entry; `u_j`
+    /// unused), so a given mask equal to the one `sample_row` would draw gives the same row,
+    /// bit for bit. Errors: [`Error::ShapeMismatch`] unless `mask` has `z.len()` entries and
+    /// `out` `2 z.len()`; [`Error::InvalidParameter`] naming `mask` for an entry neither 0
+    /// nor 1.
+    pub fn sample_row_with_mask(
+        &self,
+        z: &[T],
+        mask: &[T],
+        xi: &mut dyn FnMut() -> T,
+        out: &mut [T],
+    ) -> Result<(), Error> {
+        crate::error::length("mask row", mask, z.len())?;
+        if mask.iter().any(|&m| m != T::ZERO && m != T::ONE) {
+            return Err(Error::InvalidParameter {
+                name: "mask",
+                requirement: "entries 0 (missing) or 1 (observed)",
+            });
+        }
+        self.fill_row(z, xi, out, &|j, _| mask[j] == T::ONE)
+    }
+
+    /// The row `(v, m)`: per entry `j` draws `u_j` then `ξ_j`; observed if `seen(j, u_j)`.
+    fn fill_row(
+        &self,
+        z: &[T],
+        xi: &mut dyn FnMut() -> T,
+        out: &mut [T],
+        seen: &dyn Fn(usize, T) -> bool,
+    ) -> Result<(), Error> {
+        crate::error::length(
+            "masked observation row (d values, then d mask entries)",
+            out,
+            2 * z.len(),
+        )?;
+        let (values, mask) = out.split_at_mut(z.len());
+        let sd = self.noise_var.sqrt();
+        for (j, ((v, m), &zj)) in values.iter_mut().zip(mask.iter_mut()).zip(z).enumerate() {
+            let u = xi();
+            let noise = xi();
+            let seen = seen(j, u);
+            *m = if seen { T::ONE } else { T::ZERO };
+            *v = if seen { zj + sd * noise } else { T::ZERO };
+        }
+        Ok(())
+    }
 }
 
 impl<T: Real> ChannelKind<T> for Masked<T> {
@@ -88,21 +136,7 @@ impl<T: Real> ChannelKind<T> for Masked<T> {
     /// does not depend on the mask). Errors ([`Error::ShapeMismatch`]) unless `out` has
     /// `2 z.len()` entries.
     fn sample_row(&self, z: &[T], xi: &mut dyn FnMut() -> T, out: &mut [T]) -> Result<(), Error> {
-        crate::error::length(
-            "masked observation row (d values, then d mask entries)",
-            out,
-            2 * z.len(),
-        )?;
-        let (values, mask) = out.split_at_mut(z.len());
-        let sd = self.noise_var.sqrt();
-        for ((v, m), &zj) in values.iter_mut().zip(mask.iter_mut()).zip(z) {
-            let u = xi();
-            let noise = xi();
-            let seen = self.threshold.is_none_or(|t| u < t);
-            *m = if seen { T::ONE } else { T::ZERO };
-            *v = if seen { zj + sd * noise } else { T::ZERO };
-        }
-        Ok(())
+        self.fill_row(z, xi, out, &|_, u| self.threshold.is_none_or(|t| u < t))
     }
 
     fn amp(&self) -> Option<&dyn Channel<T>> {
@@ -180,6 +214,27 @@ mod tests {
             assert_eq!(out, [2.0, 0.0, 1.0, 0.0]);
             assert!(draws.next().is_none());
         }
+        // A given mask: the same draws consumed, the given entries observed.
+        let ch = Masked::new(0.5, 0.25).unwrap();
+        let mut draws = [-9.0, 2.0, -9.0, 5.0].into_iter();
+        let mut out = [9.0; 4];
+        ch.sample_row_with_mask(
+            &[1.0, -3.0],
+            &[0.0, 1.0],
+            &mut || draws.next().unwrap(),
+            &mut out,
+        )
+        .unwrap();
+        assert_eq!(out, [0.0, -0.5, 0.0, 1.0]);
+        assert!(draws.next().is_none());
+        assert!(matches!(
+            ch.sample_row_with_mask(&[1.0, -3.0], &[0.5, 1.0], &mut || 0.0, &mut out),
+            Err(Error::InvalidParameter { name: "mask", .. })
+        ));
+        assert!(matches!(
+            ch.sample_row_with_mask(&[1.0, -3.0], &[1.0], &mut || 0.0, &mut out),
+            Err(Error::ShapeMismatch { .. })
+        ));
         // observed = 1: every entry, whatever the draw.
         let ch = Masked::new(1.0, 0.0).unwrap();
         let mut out = [0.0; 4];

@@ -104,17 +104,29 @@ impl Instance {
             let p = layer.channel.observation_dim(d);
             let mut out = vec![0.0; n_out * p];
             let mut z = vec![0.0; d];
-            for (row, out_row) in w.chunks_exact(n_in).zip(out.chunks_exact_mut(p)) {
+            if let Some(mask) = &layer.mask {
+                mask.check_rows(n_out)?;
+            }
+            for (i, (row, out_row)) in w
+                .chunks_exact(n_in)
+                .zip(out.chunks_exact_mut(p))
+                .enumerate()
+            {
                 z.iter_mut().for_each(|v| *v = 0.0);
                 for (a, h) in row.iter().zip(input.chunks_exact(d)) {
                     for (zc, hc) in z.iter_mut().zip(h) {
                         *zc += a * hc;
                     }
                 }
-                layer
-                    .channel
-                    .sample_row(&z, &mut || normal(&mut nr), out_row)
-                    .map_err(|e| Error::at(&format!("layers[{k}].channel"), e))?;
+                let mut xi = || normal(&mut nr);
+                match &layer.mask {
+                    // The mask file's row instead of one drawn from the seed.
+                    Some(mask) => mask.sample_row(i, &z, &mut xi, out_row)?,
+                    None => layer
+                        .channel
+                        .sample_row(&z, &mut xi, out_row)
+                        .map_err(|e| Error::at(&format!("layers[{k}].channel"), e))?,
+                }
             }
             weights.push(w);
             factors.push(svd);

@@ -40,9 +40,11 @@
 //! per entry. `sigmoid` and `tanh` (`h = φ(z) + N(0, noise_var)`) and `spectrum` weights run
 //! only with ML-Mat-VAMP.
 
+pub mod mask;
 mod registry;
 mod spec;
 
+pub use mask::MaskFile;
 pub use registry::{
     BuiltChannel, BuiltPrior, ChannelSpec, CommitteeActivation, LayerContext, PriorSpec,
 };
@@ -70,6 +72,9 @@ pub struct Layer {
     pub weights: WeightsSpec,
     /// ML-Mat-VAMP's estimator for the channel.
     pub estimator: Estimator,
+    /// A masked output's mask file (`mask = "FILE"`), whose rows the sampled instances
+    /// observe instead of a mask drawn from the seed.
+    pub mask: Option<MaskFile>,
 }
 
 /// A validated model: ready to generate instances and to run.
@@ -86,6 +91,12 @@ impl ModelSpec {
     /// Validates and builds the model: every kind through the `registry`, every error
     /// naming its field.
     pub fn build(&self) -> Result<Model, Error> {
+        self.build_in(None)
+    }
+
+    /// [`ModelSpec::build`] with relative file names in the spec (a masked output's `mask`)
+    /// resolved against `dir` (the model file's directory; `None`: the working directory).
+    pub fn build_in(&self, dir: Option<&Path>) -> Result<Model, Error> {
         if !(1..=MAX_D).contains(&self.d) {
             return Err(Error::invalid("d", format!("must be in 1..={MAX_D}")));
         }
@@ -103,9 +114,15 @@ impl ModelSpec {
             let field = format!("layers[{k}].channel");
             // The input's second moment, through the layers built so far.
             let below: Vec<&dyn ChannelKind<f64>> = layers.iter().map(|l| l.kind()).collect();
+            let mask = l
+                .channel
+                .mask_file()
+                .map(|(file, noise_var)| MaskFile::read(file, dir, self.d, noise_var, &field))
+                .transpose()?;
             let ctx = LayerContext {
                 d: self.d,
                 input_second_moment: layer_moments(prior.as_ref(), self.d, &below)?[k].second,
+                mask_observed: mask.as_ref().map(|m| m.channel.observed()),
             };
             let channel = l.channel.build(&field, &ctx)?;
             let role = if k == last {
@@ -127,6 +144,7 @@ impl ModelSpec {
                 channel,
                 weights: l.weights,
                 estimator: l.estimator,
+                mask,
             });
         }
         let model = Model {
@@ -192,7 +210,7 @@ impl Model {
             path: path.display().to_string(),
             source,
         })?;
-        ModelSpec::parse(&text, &path.display().to_string())?.build()
+        ModelSpec::parse(&text, &path.display().to_string())?.build_in(path.parent())
     }
 
     /// Parses and validates TOML text.

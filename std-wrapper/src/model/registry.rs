@@ -184,11 +184,17 @@ pub enum ChannelSpec {
     /// The masked output of imputation (section 2.4, eq. 10 of Pandit, Sahraee-Ardakan,
     /// Rangan, Schniter, Fletcher, *Matrix inference and estimation in multi-layer models*):
     /// each entry of the pre-activation `z` observed with probability `observed` (the mask
-    /// drawn from the instance's seed), `y = z + N(0, noise_var)` there; an observed row is
-    /// the `d` values then the `d` mask entries. ML-Mat-VAMP only, last layer only.
+    /// drawn from the instance's seed), or where the file `mask` says (exactly one of the
+    /// two), `y = z + N(0, noise_var)` there; an observed row is the `d` values then the `d`
+    /// mask entries. ML-Mat-VAMP only, last layer only.
     Masked {
         /// The probability that an entry is observed, `(0, 1]`.
-        observed: f64,
+        #[serde(default)]
+        observed: Option<f64>,
+        /// A mask file (`.npy`, `.npz`, `.csv`; `n_L × d`, entries 0 or 1), relative to the
+        /// model file's directory ([`super::mask::MaskFile`]).
+        #[serde(default)]
+        mask: Option<String>,
         /// Noise variance ≥ 0.
         #[serde(default)]
         noise_var: f64,
@@ -225,6 +231,9 @@ pub struct LayerContext {
     pub d: usize,
     /// `ρ_z`: the layer's input's second moment per entry under the model.
     pub input_second_moment: f64,
+    /// The fraction of observed entries of a masked output's mask file, if it has one
+    /// (read by the model's build, [`super::mask::MaskFile`]).
+    pub mask_observed: Option<f64>,
 }
 
 /// The committee's noise, as written.
@@ -305,6 +314,18 @@ fn committee<A: Activation<f64> + Send + Sync + 'static>(
 }
 
 impl ChannelSpec {
+    /// A masked output's mask file and noise variance, if it names one.
+    pub fn mask_file(&self) -> Option<(&str, f64)> {
+        match self {
+            ChannelSpec::Masked {
+                mask: Some(m),
+                noise_var,
+                ..
+            } => Some((m, *noise_var)),
+            _ => None,
+        }
+    }
+
     /// Builds the channel; `field` is its path in the file (for errors naming the bad value),
     /// `ctx` what the build may need of the model around it.
     pub fn build(&self, field: &str, ctx: &LayerContext) -> Result<BuiltChannel, Error> {
@@ -331,8 +352,29 @@ impl ChannelSpec {
             }
             ChannelSpec::Masked {
                 observed,
+                ref mask,
                 noise_var,
-            } => Box::new(Masked::new(observed, noise_var).map_err(at)?),
+            } => {
+                let observed = match (observed, mask, ctx.mask_observed) {
+                    (Some(o), None, _) => o,
+                    (None, Some(_), Some(fraction)) => fraction,
+                    (Some(_), Some(_), _) | (None, None, _) => {
+                        return Err(Error::invalid(
+                            format!("{field}.observed"),
+                            "give exactly one of observed (a fraction, the mask drawn from the \
+                             seed) and mask (a file)",
+                        ));
+                    }
+                    (None, Some(_), None) => {
+                        return Err(Error::invalid(
+                            format!("{field}.mask"),
+                            "the mask file was not read (build the model through Model::from_file \
+                             or ModelSpec::build_in)",
+                        ));
+                    }
+                };
+                Box::new(Masked::new(observed, noise_var).map_err(at)?)
+            }
             ChannelSpec::Sketch {
                 ref alpha,
                 noise_var,

@@ -104,6 +104,13 @@ pub struct VampSeOptions<'a> {
     pub estimator: Option<Estimator>,
     /// Told of every finished iteration (the CLI's progress bar); nobody by default.
     pub progress: Progress<'a>,
+    /// `None` (default): the algorithm's uninformative start, `R^± = 0`. `Some(ε)`: the
+    /// output layer's pre-activation `z_{K−1}` starts from the backward message
+    /// `R^- = z⁰ + C`, `C ~ N(0, ε ρ I)`, of precision `Γ^- = I/(ε ρ)` (`ρ` the variable's
+    /// second-moment scale): the state evolution of a run started near the truth, which
+    /// follows the fixed point a successful recovery reaches where the uninformative start
+    /// cannot break a symmetry (the sketch's order of the centroids). `ε > 0`, finite.
+    pub informed: Option<f64>,
 }
 
 impl Default for VampSeOptions<'_> {
@@ -115,6 +122,7 @@ impl Default for VampSeOptions<'_> {
             seed: 0,
             estimator: None,
             progress: Progress::default(),
+            informed: None,
         }
     }
 }
@@ -176,6 +184,11 @@ pub fn vamp_state_evolution(
             "samples",
             "samples and iterations must be positive",
         ));
+    }
+    if let Some(eps) = opts.informed
+        && !(eps.is_finite() && eps > 0.0)
+    {
+        return Err(Error::invalid("informed", "must be finite and > 0"));
     }
     check_memory(model.d, opts.samples)?;
     macro_rules! dispatch {
@@ -360,15 +373,27 @@ impl<'m, const D: usize> Se<'m, D> {
     }
 
     fn initial(&self) -> Result<Vec<VariableSe<D>>, Error> {
+        let output = 2 * self.model.depth() - 1;
         self.truth_moments()
             .into_iter()
             .zip(&self.scales)
-            .map(|(truth, &rho)| {
+            .enumerate()
+            .map(|(v, (truth, &rho))| {
+                let (gamma_minus, backward) = match self.opts.informed {
+                    Some(eps) if v == output => (
+                        Precision::identity_scaled(1.0 / (eps * rho))?,
+                        Backward::unbiased(SMatrix::identity() * (eps * rho)),
+                    ),
+                    _ => (
+                        Precision::identity_scaled(INITIAL_RELATIVE_PRECISION / rho)?,
+                        Backward::zero_message(),
+                    ),
+                };
                 Ok(VariableSe {
                     gamma_plus: Precision::identity_scaled(1.0 / rho)?,
-                    gamma_minus: Precision::identity_scaled(INITIAL_RELATIVE_PRECISION / rho)?,
+                    gamma_minus,
                     forward: Forward::zero_message(truth),
-                    backward: Backward::zero_message(),
+                    backward,
                     fresh: [true; 2],
                     interventions: 0,
                 })

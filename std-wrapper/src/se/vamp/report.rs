@@ -38,6 +38,9 @@ pub struct VampSeCliOptions<'a> {
     pub estimator: Option<Estimator>,
     /// Told of every finished iteration (the CLI's progress bar); nobody by default.
     pub progress: Progress<'a>,
+    /// The informed start's relative error ([`VampSeOptions::informed`]); `None`: the
+    /// uninformative start.
+    pub informed: Option<f64>,
 }
 
 impl Default for VampSeCliOptions<'_> {
@@ -51,6 +54,7 @@ impl Default for VampSeCliOptions<'_> {
             n: 1000,
             estimator: se.estimator,
             progress: se.progress,
+            informed: se.informed,
         }
     }
 }
@@ -164,6 +168,7 @@ pub fn vamp_se_model_file(path: &Path, opts: &VampSeCliOptions) -> Result<VampSe
         seed: opts.seed,
         estimator: opts.estimator,
         progress: opts.progress,
+        informed: opts.informed,
     };
     let result = vamp_state_evolution(&model, &laws, &se)?;
     report(path, &model, sizes, opts, &result)
