@@ -7,9 +7,7 @@
 
 use super::newton::{MAX_NEWTON, NewtonRun, max_abs};
 use super::precision::lower_inverse;
-use super::{
-    ChannelDenoiser, MatReal, PairEstimate, Precision, RowEstimate, RowMessage, symmetric_eigen,
-};
+use super::{ChannelDenoiser, MatReal, Precision, RowEstimate, RowMessage, symmetric_eigen};
 use crate::channel::Activation;
 use crate::channel::MAX_COMMITTEE;
 use crate::error::Error;
@@ -929,17 +927,6 @@ impl<T: MatReal, A: Activation<T>, const D: usize> ChannelDenoiser<T, D>
 {
     fn name(&self) -> &'static str {
         "committee"
-    }
-
-    /// Not defined: the committee is only an output layer (its kind refuses to be a hidden
-    /// one, [`crate::channel::ChannelKind::check_as_hidden`]). Returns NaN estimates, so a
-    /// caller that ignored that check sees it at once rather than a plausible number.
-    fn denoise_pair(
-        &self,
-        _output: RowMessage<'_, T, D>,
-        _input: RowMessage<'_, T, D>,
-    ) -> PairEstimate<T, D> {
-        PairEstimate::undefined()
     }
 
     /// One number per row.

@@ -9,7 +9,7 @@
 //! mask `m` (`m_j = 1` observed, `0` missing). Missing entries carry no NaN.
 
 use super::entry_observation::EntryObservation;
-use super::{ChannelDenoiser, MatReal, PairEstimate, RowEstimate, RowMessage};
+use super::{ChannelDenoiser, MatReal, RowEstimate, RowMessage};
 use crate::error::Error;
 use crate::estimator::Estimator;
 use crate::real::Real;
@@ -134,16 +134,6 @@ pub fn check_mask_not_empty<T: Real>(y: &[T], d: usize) -> Result<(), Error> {
 impl<T: MatReal, const D: usize> ChannelDenoiser<T, D> for MaskedDenoiser<T, D> {
     fn name(&self) -> &'static str {
         "masked"
-    }
-
-    /// Not defined: the masked output is only an output layer (its kind refuses to be a
-    /// hidden one). Returns NaN estimates, so a caller that ignored that check sees it.
-    fn denoise_pair(
-        &self,
-        _output: RowMessage<'_, T, D>,
-        _input: RowMessage<'_, T, D>,
-    ) -> PairEstimate<T, D> {
-        PairEstimate::undefined()
     }
 
     /// `2D`: the values, then the mask.

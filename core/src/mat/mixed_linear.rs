@@ -6,7 +6,7 @@
 //! estimator is a closed form.
 
 use super::entry_observation::EntryObservation;
-use super::{ChannelDenoiser, MatReal, PairEstimate, RowEstimate, RowMessage};
+use super::{ChannelDenoiser, MatReal, RowEstimate, RowMessage};
 use crate::error::Error;
 use crate::estimator::Estimator;
 use crate::real::Real;
@@ -388,16 +388,6 @@ pub(crate) fn check_pi<T: Real>(pi: T) -> Result<(), Error> {
 impl<T: MatReal, const D: usize> ChannelDenoiser<T, D> for MixedLinearDenoiser<T, D> {
     fn name(&self) -> &'static str {
         "mixed-linear"
-    }
-
-    /// Not defined: mixed linear regression is only an output layer (its kind refuses to be
-    /// a hidden one). Returns NaN estimates, so a caller that ignored that check sees it.
-    fn denoise_pair(
-        &self,
-        _output: RowMessage<'_, T, D>,
-        _input: RowMessage<'_, T, D>,
-    ) -> PairEstimate<T, D> {
-        PairEstimate::undefined()
     }
 
     /// One number per row.

@@ -161,11 +161,18 @@ pub trait ChannelDenoiser<T: MatReal, const D: usize>: Sync {
 
     /// The hidden-layer estimates for the messages `output = (r_out, Γ_out)` on the
     /// activation `h` and `input = (r_in, Γ_in)` on the pre-activation `z`.
+    ///
+    /// Default: [`PairEstimate::undefined`], for the output-only channels (committee,
+    /// mixed-linear, masked, sketch: their kinds refuse to be a hidden layer,
+    /// [`crate::channel::ChannelKind::check_as_hidden`]); every channel that can be a hidden
+    /// layer implements it.
     fn denoise_pair(
         &self,
-        output: RowMessage<'_, T, D>,
-        input: RowMessage<'_, T, D>,
-    ) -> PairEstimate<T, D>;
+        _output: RowMessage<'_, T, D>,
+        _input: RowMessage<'_, T, D>,
+    ) -> PairEstimate<T, D> {
+        PairEstimate::undefined()
+    }
 
     /// The number `p ≥ 1` of entries of one observed row `y` (the observation is `n_L × p`).
     /// Default: `D`, one observation per entry of the row.

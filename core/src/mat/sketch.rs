@@ -5,7 +5,7 @@
 //! [`SketchDenoiser`].
 
 use super::newton::{MAX_NEWTON, NewtonRun, max_abs};
-use super::{ChannelDenoiser, MatReal, PairEstimate, Precision, RowEstimate, RowMessage};
+use super::{ChannelDenoiser, MatReal, Precision, RowEstimate, RowMessage};
 use crate::error::Error;
 use crate::estimator::Estimator;
 use crate::real::Real;
@@ -496,16 +496,6 @@ impl<T: MatReal, const D: usize> Problem<'_, T, D> {
 impl<T: MatReal, const D: usize> ChannelDenoiser<T, D> for SketchDenoiser<T, D> {
     fn name(&self) -> &'static str {
         "sketch"
-    }
-
-    /// Not defined: the sketch is only an output layer (its kind refuses to be a hidden
-    /// one). Returns NaN estimates, so a caller that ignored that check sees it.
-    fn denoise_pair(
-        &self,
-        _output: RowMessage<'_, T, D>,
-        _input: RowMessage<'_, T, D>,
-    ) -> PairEstimate<T, D> {
-        PairEstimate::undefined()
     }
 
     /// Two numbers per row, `(Re y, Im y)`.
