@@ -193,7 +193,10 @@ fn bad_models_and_observations_are_typed_errors() {
     let err = run_ml_vamp(&m3, &inst, &VampOptions::default())
         .unwrap_err()
         .to_string();
-    assert!(err.contains("d"), "{err}");
+    assert!(
+        err.contains("instance.d") && err.contains("model's d"),
+        "{err}"
+    );
     let last = inst.layers.len() - 1;
     let y: Vec<f64> = inst.layers[last]
         .chunks_exact(4)

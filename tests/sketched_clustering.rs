@@ -239,7 +239,7 @@ fn bad_sketches_are_typed_errors_naming_the_field() {
     let e = recover(&x, &y, p, d, &wrong).unwrap_err().to_string();
     assert!(e.contains("alpha") && e.contains("d = 2"), "{e}");
     let e = recover(&x, &y, p, 9, &opts).unwrap_err().to_string();
-    assert!(e.contains('d'), "{e}");
+    assert!(e.contains("d: must be 1..=8, got 9"), "{e}");
     // Estimated α: a tolerance that is not a number >= 0.
     for tol in [f64::NAN, -1.0] {
         let bad = RecoveryOptions {
