@@ -70,6 +70,17 @@ pub fn phase_model_file(
     tick: &(dyn Fn() + Sync),
 ) -> Result<PhaseReport, Error> {
     let m = Model::from_file(path)?;
+    let se = checked_state_evolution(&m, opts)?;
+    let outputs = create_outputs(&opts.out)?;
+    let curve = scan(&se, opts.layer - 1, opts.from, opts.to, opts.steps, tick)?;
+    write_report(curve, &path.display().to_string(), opts.layer, outputs)
+}
+
+/// The state evolution of `m` once `opts`' layer, steps and range are checked against it.
+pub(crate) fn checked_state_evolution<'m>(
+    m: &'m Model,
+    opts: &PhaseOptions,
+) -> Result<StateEvolution<'m>, Error> {
     if opts.layer == 0 || opts.layer > m.depth() {
         return Err(Error::invalid(
             "layer",
@@ -82,27 +93,37 @@ pub fn phase_model_file(
             format!("must be in 2..={MAX_STEPS}"),
         ));
     }
-    let se = StateEvolution::new(&m, opts.se)?;
+    let se = StateEvolution::new(m, opts.se)?;
     for (flag, a) in [("from", opts.from), ("to", opts.to)] {
         crate::model::check_alpha(flag, a)?;
     }
-    // The output files are created (empty) before the work, so that an unwritable --out
-    // fails now, not after the scan.
-    std::fs::create_dir_all(&opts.out).map_err(io(&opts.out))?;
-    let csv_path = opts.out.join("phase.csv");
-    let svg_path = opts.out.join("phase.svg");
+    Ok(se)
+}
+
+/// Creates `out` and the (empty) `phase.csv` and `phase.svg` in it, before the work, so that
+/// an unwritable output directory fails now, not after the scan; their paths.
+pub(crate) fn create_outputs(out: &Path) -> Result<(PathBuf, PathBuf), Error> {
+    std::fs::create_dir_all(out).map_err(io(out))?;
+    let csv_path = out.join("phase.csv");
+    let svg_path = out.join("phase.svg");
     for p in [&csv_path, &svg_path] {
         std::fs::File::create(p).map_err(io(p))?;
     }
-    let curve = scan(&se, opts.layer - 1, opts.from, opts.to, opts.steps, tick)?;
+    Ok((csv_path, svg_path))
+}
+
+/// Writes the scan's table and plot (titled by the model's name and the layer, from 1) to
+/// `outputs` (from [`create_outputs`]) and reports.
+pub(crate) fn write_report(
+    curve: PhaseCurve,
+    model_name: &str,
+    layer: usize,
+    (csv_path, svg_path): (PathBuf, PathBuf),
+) -> Result<PhaseReport, Error> {
     write_csv(&csv_path, &curve.points)?;
-    plot(
-        &svg_path,
-        &curve,
-        &format!("{}: layer {}", path.display(), opts.layer),
-    )?;
+    plot(&svg_path, &curve, &format!("{model_name}: layer {layer}"))?;
     Ok(PhaseReport {
-        layer: opts.layer,
+        layer,
         alpha_alg: curve.thresholds.alpha_alg,
         alpha_it: curve.thresholds.alpha_it,
         transitions: curve.transitions,
