@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::phase::{PhaseCurve, PhasePoint, Transition, TransitionKind, scan};
+use super::phase::{
+    PhaseCurve, PhasePoint, Transition, TransitionKind, analyse_points, grid, scan, scan_analysed,
+};
 use super::plot::{Axes, Legend, Region, Series, Style, figure};
 use crate::error::Error;
 use crate::model::Model;
@@ -98,6 +100,74 @@ pub(crate) fn checked_state_evolution<'m>(
         crate::model::check_alpha(flag, a)?;
     }
     Ok(se)
+}
+
+impl PhaseOptions {
+    /// The grid these options scan ([`grid`]), once `steps`, `from` and `to` are checked.
+    pub fn alphas(&self) -> Result<Vec<f64>, Error> {
+        if !(2..=MAX_STEPS).contains(&self.steps) {
+            return Err(Error::invalid(
+                "steps",
+                format!("must be in 2..={MAX_STEPS}"),
+            ));
+        }
+        for (flag, a) in [("from", self.from), ("to", self.to)] {
+            crate::model::check_alpha(flag, a)?;
+        }
+        grid(self.from, self.to, self.steps)
+    }
+}
+
+/// The state evolution of `m` for a scan of layer `layer` (from 1 at the signal) over
+/// `alphas`, once those are checked: 2 to [`MAX_STEPS`] valid alphas, strictly ascending.
+pub(crate) fn checked_grid<'m>(
+    m: &'m Model,
+    layer: usize,
+    alphas: &[f64],
+    se: SeOptions,
+) -> Result<StateEvolution<'m>, Error> {
+    if layer == 0 || layer > m.depth() {
+        return Err(Error::invalid(
+            "layer",
+            format!("must be in 1..={} (numbered from the signal)", m.depth()),
+        ));
+    }
+    if !(2..=MAX_STEPS).contains(&alphas.len()) {
+        return Err(Error::invalid(
+            "alphas",
+            format!("need 2 to {MAX_STEPS} of them, have {}", alphas.len()),
+        ));
+    }
+    for (i, &a) in alphas.iter().enumerate() {
+        crate::model::check_alpha(&format!("alphas[{i}]"), a)?;
+        if i > 0 && a <= alphas[i - 1] {
+            return Err(Error::invalid(
+                format!("alphas[{i}]"),
+                format!("{a} does not exceed alphas[{}] = {}: need ascending alphas", i - 1, alphas[i - 1]),
+            ));
+        }
+    }
+    StateEvolution::new(m, se)
+}
+
+/// The scan of layer `layer` (from 1 at the signal) of the model `m` over any ascending
+/// `alphas` (the grid of [`phase_model_file`] or another), named `model_name` in the plot:
+/// the same table, plot (written into `out`) and report as [`phase_model_file`] on the
+/// same grid. `tick` as for [`scan`].
+pub fn phase_model(
+    m: &Model,
+    model_name: &str,
+    layer: usize,
+    alphas: &[f64],
+    se: SeOptions,
+    out: &Path,
+    tick: &(dyn Fn() + Sync),
+) -> Result<PhaseReport, Error> {
+    let se = checked_grid(m, layer, alphas, se)?;
+    let outputs = create_outputs(out)?;
+    let analyses = analyse_points(&se, layer - 1, alphas, tick)?;
+    let curve = scan_analysed(&se, layer - 1, alphas, analyses, tick)?;
+    write_report(curve, model_name, layer, outputs)
 }
 
 /// Creates `out` and the (empty) `phase.csv` and `phase.svg` in it, before the work, so that

@@ -11,10 +11,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::phase::{analyse_points, grid, scan_analysed};
-use super::phase_report::{
-    PhaseOptions, PhaseReport, checked_state_evolution, create_outputs, write_report,
-};
+use super::phase::{analyse_points, scan_analysed};
+use super::phase_report::{PhaseOptions, PhaseReport, checked_grid, create_outputs, write_report};
 use crate::error::Error;
 use crate::model::ModelSpec;
 use crate::se::branches::{Branch, SeAnalysis, StartCode};
@@ -35,12 +33,8 @@ pub struct ShardHeader {
     pub model_toml: String,
     /// The scanned layer, from 1 at the signal.
     pub layer: usize,
-    /// Lowest alpha (its bits).
-    pub from: u64,
-    /// Highest alpha (its bits).
-    pub to: u64,
-    /// Grid points.
-    pub steps: usize,
+    /// The grid, ascending (the alphas' bits).
+    pub alphas: Vec<u64>,
     /// [`SeOptions::max_iter`].
     pub se_max_iter: usize,
     /// [`SeOptions::tol`] (its bits).
@@ -182,39 +176,35 @@ pub fn shard_indices(k: usize, n: usize, steps: usize) -> impl Iterator<Item = u
     (k - 1..steps).step_by(n.max(1))
 }
 
-/// Shard `k` of `n` (from [`parse_shard`]) of the scan `opts` of the model `model_toml`
-/// (named `model_name` in the plot and in errors): its grid points' analyses. `opts.out` is not used.
-/// `tick` is called once per grid point.
+/// Shard `k` of `n` (from [`parse_shard`]) of the scan of layer `layer` (from 1 at the
+/// signal) over `alphas` (ascending) of the model `model_toml` (named `model_name` in the
+/// plot and in errors): its grid points' analyses. `tick` is called once per grid point.
 pub fn phase_shard(
     model_toml: &str,
     model_name: &str,
-    opts: &PhaseOptions,
+    layer: usize,
+    alphas: &[f64],
+    se: SeOptions,
     (k, n): (usize, usize),
     tick: &(dyn Fn() + Sync),
 ) -> Result<PhaseShard, Error> {
     if k == 0 || k > n {
-        return Err(Error::invalid(
-            "shard",
-            format!("{k}/{n}: need 1 <= K <= N"),
-        ));
+        return Err(Error::invalid("shard", format!("{k}/{n}: need 1 <= K <= N")));
     }
     let m = ModelSpec::parse(model_toml, model_name)?.build()?;
-    let se = checked_state_evolution(&m, opts)?;
-    let alphas = grid(opts.from, opts.to, opts.steps)?;
-    let mine: Vec<usize> = shard_indices(k, n, opts.steps).collect();
+    let state_evolution = checked_grid(&m, layer, alphas, se)?;
+    let mine: Vec<usize> = shard_indices(k, n, alphas.len()).collect();
     let at: Vec<f64> = mine.iter().map(|&i| alphas[i]).collect();
-    let analyses = analyse_points(&se, opts.layer - 1, &at, tick)?;
+    let analyses = analyse_points(&state_evolution, layer - 1, &at, tick)?;
     Ok(PhaseShard {
         header: ShardHeader {
             format: SHARD_FORMAT,
             model_name: model_name.into(),
             model_toml: model_toml.into(),
-            layer: opts.layer,
-            from: opts.from.to_bits(),
-            to: opts.to.to_bits(),
-            steps: opts.steps,
-            se_max_iter: opts.se.max_iter,
-            se_tol: opts.se.tol.to_bits(),
+            layer,
+            alphas: bits(alphas),
+            se_max_iter: se.max_iter,
+            se_tol: se.tol.to_bits(),
             of: n,
         },
         shard: k,
@@ -277,7 +267,7 @@ pub fn merge_shards(
                 format!("shard {}/{} is out of range or given twice", s.shard, h.of),
             ));
         }
-        let expected: Vec<usize> = shard_indices(s.shard, h.of, h.steps).collect();
+        let expected: Vec<usize> = shard_indices(s.shard, h.of, h.alphas.len()).collect();
         if s.points.iter().map(|p| p.index).ne(expected) {
             return Err(Error::invalid(
                 "shards",
@@ -291,21 +281,14 @@ pub fn merge_shards(
             format!("shard {}/{} is missing", k + 1, h.of),
         ));
     }
-    let opts = PhaseOptions {
-        layer: h.layer,
-        from: f64::from_bits(h.from),
-        to: f64::from_bits(h.to),
-        steps: h.steps,
-        out: out.to_path_buf(),
-        se: SeOptions {
-            max_iter: h.se_max_iter,
-            tol: f64::from_bits(h.se_tol),
-        },
+    let se = SeOptions {
+        max_iter: h.se_max_iter,
+        tol: f64::from_bits(h.se_tol),
     };
+    let alphas = floats(&h.alphas);
     let m = ModelSpec::parse(&h.model_toml, &h.model_name)?.build()?;
-    let se = checked_state_evolution(&m, &opts)?;
-    let alphas = grid(opts.from, opts.to, opts.steps)?;
-    let mut analyses: Vec<Option<SeAnalysis>> = vec![None; h.steps];
+    let state_evolution = checked_grid(&m, h.layer, &alphas, se)?;
+    let mut analyses: Vec<Option<SeAnalysis>> = vec![None; alphas.len()];
     for s in shards {
         for p in &s.points {
             analyses[p.index] = Some(p.analysis());
@@ -316,7 +299,7 @@ pub fn merge_shards(
         .map(|a| a.expect("every index checked above"))
         .collect();
     let outputs = create_outputs(out)?;
-    let curve = scan_analysed(&se, h.layer - 1, &alphas, analyses, tick)?;
+    let curve = scan_analysed(&state_evolution, h.layer - 1, &alphas, analyses, tick)?;
     write_report(curve, &h.model_name, h.layer, outputs)
 }
 
@@ -343,7 +326,8 @@ pub fn phase_shard_model_file(
         .join(format!("phase-shard-{}-of-{}.json", shard.0, shard.1));
     // Created before the work, so that an unwritable directory fails now.
     std::fs::File::create(&file).map_err(write(&file))?;
-    let s = phase_shard(&text, &name, opts, shard, tick)?;
+    let alphas = opts.alphas()?;
+    let s = phase_shard(&text, &name, opts.layer, &alphas, opts.se, shard, tick)?;
     std::fs::write(&file, s.to_json()? + "\n").map_err(write(&file))?;
     Ok(file)
 }
