@@ -166,7 +166,7 @@ class Model:
             estimates=r["estimates"],
             variances=r.get("variances"),
             covariances=r.get("covariances"),
-            trace=np.array(trace, dtype=np.float64).reshape(len(trace), -1),
+            trace=np.array(trace, dtype=np.float64).reshape(len(trace), len(trace[0]) if trace else 0),
             mse_layers=summary["mse_layers"],
             iterations=summary["iterations"],
             converged=summary["converged"],
