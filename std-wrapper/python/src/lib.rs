@@ -96,8 +96,8 @@ impl PyModel {
     #[staticmethod]
     #[pyo3(signature = (text, name = "<model>".to_string()))]
     fn from_json(text: &str, name: String) -> PyResult<Self> {
-        let value: serde_json::Value = serde_json::from_str(text)
-            .map_err(|e| MlampError::new_err(format!("{name}: {e}")))?;
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| MlampError::new_err(format!("{name}: {e}")))?;
         let toml = toml::to_string(&value)
             .map_err(|e| MlampError::new_err(format!("{name}: not a model ({e})")))?;
         Self::parse(toml, name)
@@ -107,8 +107,12 @@ impl PyModel {
     #[staticmethod]
     fn from_file(path: PathBuf) -> PyResult<Self> {
         let name = path.display().to_string();
-        let text = std::fs::read_to_string(&path)
-            .map_err(|source| err(Error::Io { path: name.clone(), source }))?;
+        let text = std::fs::read_to_string(&path).map_err(|source| {
+            err(Error::Io {
+                path: name.clone(),
+                source,
+            })
+        })?;
         Self::parse(text, name)
     }
 
@@ -161,10 +165,7 @@ impl PyModel {
         } = inst;
         let depth = weights.len();
         for (k, w) in weights.into_iter().enumerate() {
-            out.set_item(
-                format!("W{}", k + 1),
-                array(py, w, sizes[k + 1], sizes[k])?,
-            )?;
+            out.set_item(format!("W{}", k + 1), array(py, w, sizes[k + 1], sizes[k])?)?;
         }
         for (k, h) in layers.into_iter().enumerate() {
             if k == depth {
@@ -291,7 +292,13 @@ impl PyModel {
 
     /// The scan of layer `layer`'s alpha (from 1 at the signal) over the ascending `alphas`:
     /// writes `phase.csv` and `phase.svg` into `out`; the JSON of `mlamp phase --json`.
-    fn phase(&self, py: Python<'_>, layer: usize, alphas: Vec<f64>, out: PathBuf) -> PyResult<String> {
+    fn phase(
+        &self,
+        py: Python<'_>,
+        layer: usize,
+        alphas: Vec<f64>,
+        out: PathBuf,
+    ) -> PyResult<String> {
         let report = py
             .detach(|| {
                 phase_model(

@@ -264,7 +264,13 @@ pub fn solve_model_file(path: &Path, opts: &SolveOptions) -> Result<SolveReport,
             .map(|t| read_matrix(t))
             .collect::<Result<_, _>>()?,
     };
-    let solved = solve_data(model, &path.display().to_string(), data, &opts.run, opts.out)?;
+    let solved = solve_data(
+        model,
+        &path.display().to_string(),
+        data,
+        &opts.run,
+        opts.out,
+    )?;
     Ok(solved.report)
 }
 

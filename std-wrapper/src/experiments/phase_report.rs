@@ -143,7 +143,11 @@ pub(crate) fn checked_grid<'m>(
         if i > 0 && a <= alphas[i - 1] {
             return Err(Error::invalid(
                 format!("alphas[{i}]"),
-                format!("{a} does not exceed alphas[{}] = {}: need ascending alphas", i - 1, alphas[i - 1]),
+                format!(
+                    "{a} does not exceed alphas[{}] = {}: need ascending alphas",
+                    i - 1,
+                    alphas[i - 1]
+                ),
             ));
         }
     }

@@ -189,7 +189,10 @@ pub fn phase_shard(
     tick: &(dyn Fn() + Sync),
 ) -> Result<PhaseShard, Error> {
     if k == 0 || k > n {
-        return Err(Error::invalid("shard", format!("{k}/{n}: need 1 <= K <= N")));
+        return Err(Error::invalid(
+            "shard",
+            format!("{k}/{n}: need 1 <= K <= N"),
+        ));
     }
     let m = ModelSpec::parse(model_toml, model_name)?.build()?;
     let state_evolution = checked_grid(&m, layer, alphas, se)?;
