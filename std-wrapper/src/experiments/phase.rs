@@ -394,7 +394,7 @@ pub fn scan_analysed(
         ));
     }
     if !StartCode::search_is_complete(se.depth()) {
-        follow_along(se, layer, &alphas, &mut analyses)?;
+        follow_along(se, layer, alphas, &mut analyses)?;
     }
     let graded = alphas
         .par_iter()
