@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::phase::{
-    PhaseCurve, PhasePoint, Transition, TransitionKind, analyse_points, grid, scan, scan_analysed,
+    PhaseCurve, PhasePoint, Transition, TransitionKind, analyse_points, grid, scan_analysed,
 };
 use super::plot::{Axes, Legend, Region, Series, Style, figure};
 use crate::error::Error;
@@ -65,41 +65,35 @@ pub const MAX_STEPS: usize = 100_000;
 
 /// Scans the model file `path` as `opts` says, writes `phase.csv` and `phase.svg` into
 /// `opts.out`, and reports; `tick` is called once per grid point and bisection step done
-/// (see [`scan`]). The output files are created before the scan.
+/// (see [`scan`](super::phase::scan)). The output files are created before the scan.
 pub fn phase_model_file(
     path: &Path,
     opts: &PhaseOptions,
     tick: &(dyn Fn() + Sync),
 ) -> Result<PhaseReport, Error> {
     let m = Model::from_file(path)?;
-    let se = checked_state_evolution(&m, opts)?;
-    let outputs = create_outputs(&opts.out)?;
-    let curve = scan(&se, opts.layer - 1, opts.from, opts.to, opts.steps, tick)?;
-    write_report(curve, &path.display().to_string(), opts.layer, outputs)
+    check_layer(&m, opts.layer)?;
+    let alphas = opts.alphas()?;
+    phase_model(
+        &m,
+        &path.display().to_string(),
+        opts.layer,
+        &alphas,
+        opts.se,
+        &opts.out,
+        tick,
+    )
 }
 
-/// The state evolution of `m` once `opts`' layer, steps and range are checked against it.
-pub(crate) fn checked_state_evolution<'m>(
-    m: &'m Model,
-    opts: &PhaseOptions,
-) -> Result<StateEvolution<'m>, Error> {
-    if opts.layer == 0 || opts.layer > m.depth() {
+/// `layer` (from 1 at the signal) is one of `m`'s.
+fn check_layer(m: &Model, layer: usize) -> Result<(), Error> {
+    if layer == 0 || layer > m.depth() {
         return Err(Error::invalid(
             "layer",
             format!("must be in 1..={} (numbered from the signal)", m.depth()),
         ));
     }
-    if !(2..=MAX_STEPS).contains(&opts.steps) {
-        return Err(Error::invalid(
-            "steps",
-            format!("must be in 2..={MAX_STEPS}"),
-        ));
-    }
-    let se = StateEvolution::new(m, opts.se)?;
-    for (flag, a) in [("from", opts.from), ("to", opts.to)] {
-        crate::model::check_alpha(flag, a)?;
-    }
-    Ok(se)
+    Ok(())
 }
 
 impl PhaseOptions {
@@ -126,12 +120,7 @@ pub(crate) fn checked_grid<'m>(
     alphas: &[f64],
     se: SeOptions,
 ) -> Result<StateEvolution<'m>, Error> {
-    if layer == 0 || layer > m.depth() {
-        return Err(Error::invalid(
-            "layer",
-            format!("must be in 1..={} (numbered from the signal)", m.depth()),
-        ));
-    }
+    check_layer(m, layer)?;
     if !(2..=MAX_STEPS).contains(&alphas.len()) {
         return Err(Error::invalid(
             "alphas",
@@ -157,7 +146,7 @@ pub(crate) fn checked_grid<'m>(
 /// The scan of layer `layer` (from 1 at the signal) of the model `m` over any ascending
 /// `alphas` (the grid of [`phase_model_file`] or another), named `model_name` in the plot:
 /// the same table, plot (written into `out`) and report as [`phase_model_file`] on the
-/// same grid. `tick` as for [`scan`].
+/// same grid. `tick` as for [`scan`](super::phase::scan).
 pub fn phase_model(
     m: &Model,
     model_name: &str,
