@@ -12,6 +12,7 @@ use mlamp::algo::{
 use mlamp::core::estimator::Estimator;
 use mlamp::experiments::phase::THRESHOLD_TOL;
 use mlamp::experiments::phase_report::{PhaseOptions, phase_model_file};
+use mlamp::experiments::phase_shard::{merge_shard_files, phase_shard_model_file};
 use mlamp::progress::{counting, progress, spinner};
 use mlamp::se::SeOptions;
 use mlamp::se::se_model_file_reporting;
@@ -181,6 +182,23 @@ enum Command {
         /// Grid points.
         #[arg(long, default_value_t = 21)]
         steps: usize,
+        /// Directory for `phase.csv` and `phase.svg` (with --shard: for the shard's file).
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+        /// Compute only shard K of N (1 <= K <= N: the grid points i with i mod N = K - 1)
+        /// and write their analyses to OUT/phase-shard-K-of-N.json, for `mlamp merge`.
+        #[arg(long, value_name = "K/N", value_parser = mlamp::experiments::phase_shard::parse_shard)]
+        shard: Option<(usize, usize)>,
+        /// Print one JSON object instead of a summary.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Merge the N shard files of a `phase --shard K/N` scan (any order) and finish the scan:
+    /// the same phase.csv, phase.svg and report as the scan without --shard, byte for byte.
+    Merge {
+        /// The shard files (phase-shard-K-of-N.json), all N of them.
+        #[arg(required = true, num_args = 1..)]
+        shards: Vec<PathBuf>,
         /// Directory for `phase.csv` and `phase.svg`.
         #[arg(long, default_value = ".")]
         out: PathBuf,
@@ -313,12 +331,9 @@ fn run(cli: Cli) -> Result<(), Error> {
             to,
             steps,
             out,
+            shard,
             json,
         } => {
-            // The grid, then up to two bisections to THRESHOLD_TOL from one grid interval.
-            let width = (to - from) / (steps.max(2) - 1) as f64;
-            let bisections = (width / THRESHOLD_TOL).log2().ceil().clamp(0.0, 64.0) as u64;
-            let bar = progress(json, steps as u64 + 2 * bisections, "state evolutions");
             let opts = PhaseOptions {
                 layer,
                 from,
@@ -327,6 +342,17 @@ fn run(cli: Cli) -> Result<(), Error> {
                 out,
                 se: mlamp::se::SeOptions::default(),
             };
+            if let Some(shard) = shard {
+                let bar = progress(json, steps.div_ceil(shard.1) as u64, "state evolutions");
+                let file = phase_shard_model_file(&model, &opts, shard, &|| bar.inc(1));
+                bar.finish_and_clear();
+                let file = file?.display().to_string();
+                return print(&ShardWritten { shard: file }, json);
+            }
+            // The grid, then up to two bisections to THRESHOLD_TOL from one grid interval.
+            let width = (to - from) / (steps.max(2) - 1) as f64;
+            let bisections = (width / THRESHOLD_TOL).log2().ceil().clamp(0.0, 64.0) as u64;
+            let bar = progress(json, steps as u64 + 2 * bisections, "state evolutions");
             // More thresholds than two: the bar grows by one bisection when it is full.
             let report = phase_model_file(&model, &opts, &|| {
                 if bar.position() + 1 >= bar.length().unwrap_or(0) {
@@ -339,6 +365,26 @@ fn run(cli: Cli) -> Result<(), Error> {
             warn(&report.warnings);
             print(&report, json)
         }
+        Command::Merge { shards, out, json } => {
+            let bar = spinner(json, format!("merging {} shards, bisecting", shards.len()));
+            let report = merge_shard_files(&shards, &out, &|| bar.inc(1));
+            bar.finish_and_clear();
+            let report = report?;
+            warn(&report.warnings);
+            print(&report, json)
+        }
+    }
+}
+
+/// What `phase --shard` reports: the shard's file.
+#[derive(Serialize)]
+struct ShardWritten {
+    shard: String,
+}
+
+impl std::fmt::Display for ShardWritten {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "wrote {}", self.shard)
     }
 }
 

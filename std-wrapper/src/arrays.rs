@@ -60,41 +60,59 @@ pub fn read_matrix(spec: &str) -> Result<Matrix, Error> {
             ));
         }
     };
-    let (rows, cols) = match *shape.as_slice() {
-        [n] => (n, 1),
-        [r, c] => (r, c),
-        _ => {
+    Matrix::new(spec, &shape, values)
+}
+
+impl Matrix {
+    /// The matrix named `name` (a file as given, or an argument's name) of the given shape
+    /// (a vector of `n` entries is `n × 1`) with the entries `values` (row-major): refused,
+    /// naming it, unless it is a non-empty vector or matrix of finite entries.
+    pub fn new(name: &str, shape: &[usize], values: Vec<f64>) -> Result<Self, Error> {
+        let (rows, cols) = match *shape {
+            [n] => (n, 1),
+            [r, c] => (r, c),
+            _ => {
+                return Err(data(
+                    name,
+                    DataProblem::Shape(format!(
+                        "has {} dimensions {shape:?}: a vector or a matrix is needed",
+                        shape.len()
+                    )),
+                ));
+            }
+        };
+        if rows == 0 || cols == 0 {
             return Err(data(
-                spec,
+                name,
+                DataProblem::Shape(format!("is empty ({rows}×{cols})")),
+            ));
+        }
+        if rows.checked_mul(cols) != Some(values.len()) {
+            return Err(data(
+                name,
                 DataProblem::Shape(format!(
-                    "has {} dimensions {shape:?}: a vector or a matrix is needed",
-                    shape.len()
+                    "has {} entries for its shape {rows}×{cols}",
+                    values.len()
                 )),
             ));
         }
-    };
-    if rows == 0 || cols == 0 {
-        return Err(data(
-            spec,
-            DataProblem::Shape(format!("is empty ({rows}×{cols})")),
-        ));
+        if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+            return Err(data(
+                name,
+                DataProblem::NonFinite {
+                    row: i / cols,
+                    col: i % cols,
+                    value: values[i],
+                },
+            ));
+        }
+        Ok(Self {
+            path: name.to_string(),
+            rows,
+            cols,
+            values,
+        })
     }
-    if let Some(i) = values.iter().position(|v| !v.is_finite()) {
-        return Err(data(
-            spec,
-            DataProblem::NonFinite {
-                row: i / cols,
-                col: i % cols,
-                value: values[i],
-            },
-        ));
-    }
-    Ok(Matrix {
-        path: spec.to_string(),
-        rows,
-        cols,
-        values,
-    })
 }
 
 /// Writes `values` (row-major, C order) as an `f64` `.npy` file of the given shape.

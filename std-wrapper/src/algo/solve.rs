@@ -101,7 +101,7 @@ pub struct SolveReport {
 }
 
 /// A variable's name in file names: `x` for `h_0`, `hK` for `h_K`.
-fn variable(k: usize) -> String {
+pub fn variable(k: usize) -> String {
     if k == 0 { "x".into() } else { format!("h{k}") }
 }
 
@@ -249,8 +249,8 @@ pub(crate) fn save_instance(dir: &Path, model: &Model, inst: &Instance) -> Resul
 /// the algorithm and the model; each file (format, element type, shape, finite entries);
 /// the shapes against the model and each other; the memory the run needs.
 pub fn solve_model_file(path: &Path, opts: &SolveOptions) -> Result<SolveReport, Error> {
-    let mut model = Model::from_file(path)?;
-    let driver: Driver = driver(&model, &opts.run)?;
+    let model = Model::from_file(path)?;
+    driver(&model, &opts.run)?;
     let data = Data {
         weights: opts
             .weights
@@ -264,26 +264,61 @@ pub fn solve_model_file(path: &Path, opts: &SolveOptions) -> Result<SolveReport,
             .map(|t| read_matrix(t))
             .collect::<Result<_, _>>()?,
     };
+    let solved = solve_data(
+        model,
+        &path.display().to_string(),
+        data,
+        &opts.run,
+        opts.out,
+    )?;
+    Ok(solved.report)
+}
+
+/// What [`solve_data`] gives: the report, and the estimates with their uncertainty.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Solved {
+    /// The report (`summary.json`'s).
+    pub report: SolveReport,
+    /// The estimates and their uncertainty.
+    pub outcome: Outcome,
+    /// `n_0, …, n_L`.
+    pub sizes: Vec<usize>,
+    /// Columns per row.
+    pub d: usize,
+}
+
+/// [`solve_model_file`] on data already in memory (`model_name` names the model in the
+/// report): the options checked against the algorithm and the model, the data's shapes
+/// against the model and each other, the memory; then the run, whose results are written
+/// into `out` if given.
+pub fn solve_data(
+    mut model: Model,
+    model_name: &str,
+    data: Data,
+    run: &RunOptions,
+    out: Option<&Path>,
+) -> Result<Solved, Error> {
+    let driver: Driver = driver(&model, run)?;
     let inst = Instance::from_data(&mut model, data)?;
     memory::check(
         &model,
         inst.sizes[0],
         driver.usage(),
-        opts.run.max_memory,
-        opts.run.algorithm.name(),
+        run.max_memory,
+        run.algorithm.name(),
     )?;
     let outcome = execute(&model, &inst, &driver)?;
-    let mut report = summary(
-        &path.display().to_string(),
-        &inst,
-        &outcome,
-        opts.out.is_some(),
-    )?;
-    if let Some(dir) = opts.out {
+    let mut report = summary(model_name, &inst, &outcome, out.is_some())?;
+    if let Some(dir) = out {
         write_results(dir, &inst, &outcome, &report)?;
         report.out = Some(dir.display().to_string());
     }
-    Ok(report)
+    Ok(Solved {
+        report,
+        outcome,
+        sizes: inst.sizes,
+        d: inst.d,
+    })
 }
 
 impl fmt::Display for SolveReport {

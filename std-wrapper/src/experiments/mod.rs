@@ -6,4 +6,5 @@
 pub mod imputation;
 pub mod phase;
 pub mod phase_report;
+pub mod phase_shard;
 pub mod plot;

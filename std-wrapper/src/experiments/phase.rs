@@ -335,25 +335,66 @@ pub fn scan(
     steps: usize,
     tick: &(dyn Fn() + Sync),
 ) -> Result<PhaseCurve, Error> {
+    let alphas = grid(from, to, steps)?;
+    let analyses = analyse_points(se, layer, &alphas, tick)?;
+    scan_analysed(se, layer, &alphas, analyses, tick)
+}
+
+/// The grid of a scan: `steps` alphas evenly spaced from `from` to `to`, both included
+/// (`from + (to − from)·i/(steps − 1)`).
+pub fn grid(from: f64, to: f64, steps: usize) -> Result<Vec<f64>, Error> {
     if !(from.is_finite() && to.is_finite() && 0.0 < from && from < to) {
         return Err(Error::invalid("from/to", "need 0 < from < to"));
     }
     if steps < 2 {
         return Err(Error::invalid("steps", "must be >= 2"));
     }
-    let alphas: Vec<f64> = (0..steps)
+    Ok((0..steps)
         .map(|i| from + (to - from) * i as f64 / (steps - 1) as f64)
-        .collect();
-    let mut analyses = alphas
+        .collect())
+}
+
+/// The analysis at each of `alphas` of layer `layer` on its own (in parallel; each point
+/// depends on its alpha only, so any subset of a grid, computed anywhere, gives the bits the
+/// whole grid gives there). `tick` is called once per point.
+pub fn analyse_points(
+    se: &StateEvolution<'_>,
+    layer: usize,
+    alphas: &[f64],
+    tick: &(dyn Fn() + Sync),
+) -> Result<Vec<SeAnalysis>, Error> {
+    alphas
         .par_iter()
         .map(|&a| {
             let an = analyse_at(se, layer, a, &[]);
             tick();
             an
         })
-        .collect::<Result<Vec<_>, Error>>()?;
+        .collect()
+}
+
+/// The rest of [`scan`] from the grid's analyses (`analyses[i]` at `alphas[i]`, from
+/// [`analyse_points`]): the branches followed along the grid, the checks, every threshold
+/// bisected. `tick` is called once per bisection step.
+pub fn scan_analysed(
+    se: &StateEvolution<'_>,
+    layer: usize,
+    alphas: &[f64],
+    mut analyses: Vec<SeAnalysis>,
+    tick: &(dyn Fn() + Sync),
+) -> Result<PhaseCurve, Error> {
+    if analyses.len() != alphas.len() || alphas.len() < 2 {
+        return Err(Error::invalid(
+            "steps",
+            format!(
+                "need one analysis per grid point and >= 2 points, have {} for {}",
+                analyses.len(),
+                alphas.len()
+            ),
+        ));
+    }
     if !StartCode::search_is_complete(se.depth()) {
-        follow_along(se, layer, &alphas, &mut analyses)?;
+        follow_along(se, layer, alphas, &mut analyses)?;
     }
     let graded = alphas
         .par_iter()

@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::phase::{PhaseCurve, PhasePoint, Transition, TransitionKind, scan};
+use super::phase::{
+    PhaseCurve, PhasePoint, Transition, TransitionKind, analyse_points, grid, scan_analysed,
+};
 use super::plot::{Axes, Legend, Region, Series, Style, figure};
 use crate::error::Error;
 use crate::model::Model;
@@ -63,46 +65,128 @@ pub const MAX_STEPS: usize = 100_000;
 
 /// Scans the model file `path` as `opts` says, writes `phase.csv` and `phase.svg` into
 /// `opts.out`, and reports; `tick` is called once per grid point and bisection step done
-/// (see [`scan`]). The output files are created before the scan.
+/// (see [`scan`](super::phase::scan)). The output files are created before the scan.
 pub fn phase_model_file(
     path: &Path,
     opts: &PhaseOptions,
     tick: &(dyn Fn() + Sync),
 ) -> Result<PhaseReport, Error> {
     let m = Model::from_file(path)?;
-    if opts.layer == 0 || opts.layer > m.depth() {
+    check_layer(&m, opts.layer)?;
+    let alphas = opts.alphas()?;
+    phase_model(
+        &m,
+        &path.display().to_string(),
+        opts.layer,
+        &alphas,
+        opts.se,
+        &opts.out,
+        tick,
+    )
+}
+
+/// `layer` (from 1 at the signal) is one of `m`'s.
+fn check_layer(m: &Model, layer: usize) -> Result<(), Error> {
+    if layer == 0 || layer > m.depth() {
         return Err(Error::invalid(
             "layer",
             format!("must be in 1..={} (numbered from the signal)", m.depth()),
         ));
     }
-    if !(2..=MAX_STEPS).contains(&opts.steps) {
+    Ok(())
+}
+
+impl PhaseOptions {
+    /// The grid these options scan ([`grid`]), once `steps`, `from` and `to` are checked.
+    pub fn alphas(&self) -> Result<Vec<f64>, Error> {
+        if !(2..=MAX_STEPS).contains(&self.steps) {
+            return Err(Error::invalid(
+                "steps",
+                format!("must be in 2..={MAX_STEPS}"),
+            ));
+        }
+        for (flag, a) in [("from", self.from), ("to", self.to)] {
+            crate::model::check_alpha(flag, a)?;
+        }
+        grid(self.from, self.to, self.steps)
+    }
+}
+
+/// The state evolution of `m` for a scan of layer `layer` (from 1 at the signal) over
+/// `alphas`, once those are checked: 2 to [`MAX_STEPS`] valid alphas, strictly ascending.
+pub(crate) fn checked_grid<'m>(
+    m: &'m Model,
+    layer: usize,
+    alphas: &[f64],
+    se: SeOptions,
+) -> Result<StateEvolution<'m>, Error> {
+    check_layer(m, layer)?;
+    if !(2..=MAX_STEPS).contains(&alphas.len()) {
         return Err(Error::invalid(
-            "steps",
-            format!("must be in 2..={MAX_STEPS}"),
+            "alphas",
+            format!("need 2 to {MAX_STEPS} of them, have {}", alphas.len()),
         ));
     }
-    let se = StateEvolution::new(&m, opts.se)?;
-    for (flag, a) in [("from", opts.from), ("to", opts.to)] {
-        crate::model::check_alpha(flag, a)?;
+    for (i, &a) in alphas.iter().enumerate() {
+        crate::model::check_alpha(&format!("alphas[{i}]"), a)?;
+        if i > 0 && a <= alphas[i - 1] {
+            return Err(Error::invalid(
+                format!("alphas[{i}]"),
+                format!(
+                    "{a} does not exceed alphas[{}] = {}: need ascending alphas",
+                    i - 1,
+                    alphas[i - 1]
+                ),
+            ));
+        }
     }
-    // The output files are created (empty) before the work, so that an unwritable --out
-    // fails now, not after the scan.
-    std::fs::create_dir_all(&opts.out).map_err(io(&opts.out))?;
-    let csv_path = opts.out.join("phase.csv");
-    let svg_path = opts.out.join("phase.svg");
+    StateEvolution::new(m, se)
+}
+
+/// The scan of layer `layer` (from 1 at the signal) of the model `m` over any ascending
+/// `alphas` (the grid of [`phase_model_file`] or another), named `model_name` in the plot:
+/// the same table, plot (written into `out`) and report as [`phase_model_file`] on the
+/// same grid. `tick` as for [`scan`](super::phase::scan).
+pub fn phase_model(
+    m: &Model,
+    model_name: &str,
+    layer: usize,
+    alphas: &[f64],
+    se: SeOptions,
+    out: &Path,
+    tick: &(dyn Fn() + Sync),
+) -> Result<PhaseReport, Error> {
+    let se = checked_grid(m, layer, alphas, se)?;
+    let outputs = create_outputs(out)?;
+    let analyses = analyse_points(&se, layer - 1, alphas, tick)?;
+    let curve = scan_analysed(&se, layer - 1, alphas, analyses, tick)?;
+    write_report(curve, model_name, layer, outputs)
+}
+
+/// Creates `out` and the (empty) `phase.csv` and `phase.svg` in it, before the work, so that
+/// an unwritable output directory fails now, not after the scan; their paths.
+pub(crate) fn create_outputs(out: &Path) -> Result<(PathBuf, PathBuf), Error> {
+    std::fs::create_dir_all(out).map_err(io(out))?;
+    let csv_path = out.join("phase.csv");
+    let svg_path = out.join("phase.svg");
     for p in [&csv_path, &svg_path] {
         std::fs::File::create(p).map_err(io(p))?;
     }
-    let curve = scan(&se, opts.layer - 1, opts.from, opts.to, opts.steps, tick)?;
+    Ok((csv_path, svg_path))
+}
+
+/// Writes the scan's table and plot (titled by the model's name and the layer, from 1) to
+/// `outputs` (from [`create_outputs`]) and reports.
+pub(crate) fn write_report(
+    curve: PhaseCurve,
+    model_name: &str,
+    layer: usize,
+    (csv_path, svg_path): (PathBuf, PathBuf),
+) -> Result<PhaseReport, Error> {
     write_csv(&csv_path, &curve.points)?;
-    plot(
-        &svg_path,
-        &curve,
-        &format!("{}: layer {}", path.display(), opts.layer),
-    )?;
+    plot(&svg_path, &curve, &format!("{model_name}: layer {layer}"))?;
     Ok(PhaseReport {
-        layer: opts.layer,
+        layer,
         alpha_alg: curve.thresholds.alpha_alg,
         alpha_it: curve.thresholds.alpha_it,
         transitions: curve.transitions,

@@ -39,6 +39,7 @@ pub mod vamp;
 pub use branches::{Branch, SeAnalysis, StartCode};
 pub use report::{
     BranchReport, SeReport, se_model_file, se_model_file_reporting, se_model_file_with,
+    se_model_reporting,
 };
 
 use mlamp_core::channel::Channel;

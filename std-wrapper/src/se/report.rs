@@ -127,11 +127,21 @@ pub fn se_model_file_reporting(
     progress: Progress<'_>,
 ) -> Result<SeReport, Error> {
     let m = Model::from_file(path)?;
-    let se = StateEvolution::new(&m, *opts)?;
+    se_model_reporting(&m, &path.display().to_string(), opts, progress)
+}
+
+/// [`se_model_file_reporting`] of a model already built, named `model_name` in the report.
+pub fn se_model_reporting(
+    m: &Model,
+    model_name: &str,
+    opts: &SeOptions,
+    progress: Progress<'_>,
+) -> Result<SeReport, Error> {
+    let se = StateEvolution::new(m, *opts)?;
     let a = se.analyse_reporting(progress).checked()?;
     let warnings = checks::consistency(&se, &a)?;
     Ok(SeReport {
-        model: path.display().to_string(),
+        model: model_name.to_string(),
         mse_signal_amp: a.amp.mse_signal(),
         mmse_signal: a.mmse_signal(),
         free_energy_amp: a.amp.free_energy,
