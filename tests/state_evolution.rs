@@ -836,6 +836,82 @@ fn sampled_mmse(n0: usize, layers: &[(f64, f64)], seed: u64) -> f64 {
     1.0 - x.norm_squared() / n0 as f64
 }
 
+/// The critical point α = 1 of a nearly noiseless linear layer, where the plain iteration
+/// decays like `1/t` (`V ← V − V²/ρ`, the 793 ms point had 8555 iterations; its
+/// Gauss–Bernoulli version is in `critical_sparse_regression_point_is_reached_fast`): the
+/// fixed points against the closed forms (one layer: `V² + ΔV − Δ = 0`; two layers:
+/// `mse_two`'s bisection) to 1e-6 relative, in a few hundred sweeps at most.
+#[test]
+fn critical_alpha_one_converges_to_the_closed_form() {
+    for &(a, d) in &[(1.0, 1e-8), (1.0, 1e-6)] {
+        let closed = mse_one(a, d);
+        let m = model(&linear_stack(GAUSSIAN, &[(a, d)]));
+        let fp = state_evolution(&m).fixed_point(Start::Uninformative);
+        let se = fp.mse_signal();
+        eprintln!(
+            "Gaussian ({a}, {d}): SE {se:e} in {} sweeps, closed {closed:e}",
+            fp.iterations
+        );
+        assert!(
+            fp.converged && fp.iterations < 300,
+            "{} sweeps",
+            fp.iterations
+        );
+        assert!(
+            (se - closed).abs() <= 1e-6 * closed,
+            "({a}, {d}): {se} vs {closed}"
+        );
+    }
+    let (a1, a2, d1, d2) = (1.0, 1.0, 0.01, 1e-8);
+    let closed = mse_two(a1, a2, d1, d2);
+    let m = model(&linear_stack(GAUSSIAN, &[(a1, d1), (a2, d2)]));
+    let se = state_evolution(&m);
+    for start in [Start::Uninformative, Start::Informed] {
+        let fp = se.fixed_point(start);
+        let got = fp.mse_signal();
+        eprintln!(
+            "Gaussian, two layers, {start:?}: SE {got:e} in {} sweeps, closed {closed:e}",
+            fp.iterations
+        );
+        assert!(
+            fp.converged && fp.iterations < 300,
+            "{} sweeps",
+            fp.iterations
+        );
+        assert!((got - closed).abs() <= 1e-6 * closed, "{got} vs {closed}");
+    }
+}
+
+/// The slow point, the two-layer sparse regression at Δ2 = 0.01, α1 = α2 = 1: both
+/// ends reach the same fixed point (x's MSE 8.38e-3 and h's 1.3552e-5, which the plain
+/// iteration reached after 8555 sweeps, 1e-8 and 7e-6 relative off where it stopped) within
+/// the tolerance, in a few hundred sweeps.
+#[test]
+fn critical_sparse_regression_point_is_reached_fast() {
+    let m = model(&linear_stack(GB03, &[(1.0, 0.01), (1.0, 1e-8)]));
+    let se = state_evolution(&m);
+    let u = se.fixed_point(Start::Uninformative);
+    let i = se.fixed_point(Start::Informed);
+    eprintln!(
+        "UU {:?} in {} sweeps, II {:?} in {}",
+        u.mse, u.iterations, i.mse, i.iterations
+    );
+    for p in [&u, &i] {
+        assert!(p.converged && p.iterations < 400, "{} sweeps", p.iterations);
+    }
+    for j in 0..2 {
+        assert!(
+            (u.mse[j] - i.mse[j]).abs() <= 1e-6 * u.mse[j],
+            "{:?} vs {:?}",
+            u.mse,
+            i.mse
+        );
+    }
+    // The plain iteration's values where it stopped (`se` before the Newton steps).
+    assert!((u.mse[0] - 8.379965147695456e-3).abs() <= 1e-6 * u.mse[0]);
+    assert!((u.mse[1] - 1.3552365571489755e-5).abs() <= 1e-4 * u.mse[1]);
+}
+
 #[test]
 fn gaussian_mmse_matches_random_matrix_theory() {
     // Single layer: the closed form, then SE against it.
