@@ -102,7 +102,9 @@ pub struct FixedPoint {
     /// φ_RS at this point (eq. 15).
     pub free_energy: f64,
     /// Sweeps run (each evaluates every layer's averages once: plain iterations and the
-    /// sweeps of the Newton steps, [`iteration`]).
+    /// sweeps of the Newton steps, [`iteration`]); 0 for a start that
+    /// [`StateEvolution::analyse`] did not iterate because the all-uninformative start's fixed
+    /// point is provably its own.
     pub iterations: usize,
     /// The tolerance was reached.
     pub converged: bool,
@@ -301,12 +303,12 @@ impl<'m> StateEvolution<'m> {
     }
 
     /// `m_j` of the uninformative start: `(E h_j)² + 1e-6 ρ_j`.
-    fn uninformative_overlap(&self, j: usize) -> f64 {
+    pub(crate) fn uninformative_overlap(&self, j: usize) -> f64 {
         self.mean[j] * self.mean[j] + 1e-6 * self.rho[j]
     }
 
     /// `m_j` of the informed start: `(1 − 1e-6) ρ_j`.
-    fn informed_overlap(&self, j: usize) -> f64 {
+    pub(crate) fn informed_overlap(&self, j: usize) -> f64 {
         (1.0 - 1e-6) * self.rho[j]
     }
 
