@@ -371,12 +371,37 @@ impl StateEvolution<'_> {
     /// uninformative start's and the fixed point, and reach it. Its [`FixedPoint`] is that
     /// one, with 0 iterations. In the easy phase this is every start.
     pub fn analyse_reporting(&self, progress: Progress<'_>) -> SeAnalysis {
+        self.analyse_warm(progress, None, None)
+    }
+
+    /// [`Self::analyse_reporting`], the all-uninformative start iterated from `below` and the
+    /// all-informed one from `above` where given: the fixed points of those starts in the same
+    /// model at a lower (`below`) and a higher (`above`) value of one layer's alpha, the
+    /// neighbours of a point of a scan. The SE map is nondecreasing in every alpha (more
+    /// observations, more information) and in the overlaps, so the lower neighbour's
+    /// all-uninformative fixed point lies between the uninformative start and this point's
+    /// (the iteration from the start increases through it), and the upper neighbour's
+    /// all-informed one between this point's and the informed start: both reach the same
+    /// fixed points as the starts, in fewer sweeps. A neighbour that did not converge is
+    /// ignored.
+    pub fn analyse_warm(
+        &self,
+        progress: Progress<'_>,
+        below: Option<&FixedPoint>,
+        above: Option<&FixedPoint>,
+    ) -> SeAnalysis {
         let depth = self.depth();
         let starts = StartCode::search(depth);
         let (done, most) = (AtomicUsize::new(0), starts.len());
         let tick = || progress.tick(done.fetch_add(1, Ordering::Relaxed) + 1, most, f64::NAN);
-        let amp = self.fixed_point_from(&StartCode::UNINFORMATIVE.starts(depth));
+        let usable = |p: &&FixedPoint| p.converged && !p.diverged;
+        let amp = match below.filter(usable) {
+            Some(p) => self.fixed_point_from_overlaps(&p.m),
+            None => self.fixed_point_from(&StartCode::UNINFORMATIVE.starts(depth)),
+        };
         tick();
+        let all_informed = StartCode::informed(depth);
+        let above = above.filter(usable);
         let reached: Vec<(StartCode, FixedPoint)> = starts
             .into_par_iter()
             .map(|c| {
@@ -388,6 +413,8 @@ impl StateEvolution<'_> {
                         iterations: 0,
                         ..amp.clone()
                     }
+                } else if let (true, Some(p)) = (c == all_informed, above) {
+                    self.fixed_point_from_overlaps(&p.m)
                 } else {
                     self.fixed_point_from(&c.starts(depth))
                 };
