@@ -350,7 +350,7 @@ mod tests {
         let mut t = 0u64;
         let map = move |m: &[f64]| {
             t += 1;
-            let jitter = if t % 2 == 0 { 4.0 } else { -4.0 } * f64::EPSILON * rho;
+            let jitter = if t.is_multiple_of(2) { 4.0 } else { -4.0 } * f64::EPSILON * rho;
             vec![target + 0.9 * (m[0] - target) + jitter]
         };
         let got = iterate(&[rho], vec![0.0], opts(), map);
