@@ -223,20 +223,39 @@ fn bisect(
     Ok(0.5 * (a.0 + b.0))
 }
 
-/// The analysis at `alpha` of the scanned layer. In a deep model, whose starts are not every
-/// combination ([`StartCode::search_is_complete`]), it also follows each branch of
-/// `neighbours`, the analyses at nearby alphas ([`SeAnalysis::follow`]).
+/// The analysis at `alpha` of the scanned layer, its all-uninformative start iterated from
+/// the fixed point of the nearest of `neighbours` below `alpha` and its all-informed start from
+/// the nearest above ([`StateEvolution::analyse_warm`]: the same fixed points in fewer sweeps).
+/// In a deep model, whose starts are not every combination
+/// ([`StartCode::search_is_complete`]), it also follows each branch of `neighbours`
+/// ([`SeAnalysis::follow`]).
 fn analyse_at(
     se: &StateEvolution<'_>,
     layer: usize,
     alpha: f64,
-    neighbours: &[&SeAnalysis],
+    neighbours: &[&PhasePoint],
 ) -> Result<SeAnalysis, Error> {
     let se_a = se.with_alpha(layer, alpha)?;
-    let mut a = se_a.analyse();
+    let nearest = |below: bool| {
+        neighbours
+            .iter()
+            .filter(|p| {
+                if below {
+                    p.alpha < alpha
+                } else {
+                    p.alpha > alpha
+                }
+            })
+            .min_by(|p, q| (p.alpha - alpha).abs().total_cmp(&(q.alpha - alpha).abs()))
+    };
+    let mut a = se_a.analyse_warm(
+        Default::default(),
+        nearest(true).map(|p| &p.analysis.amp),
+        nearest(false).map(|p| &p.analysis.informed),
+    );
     if !StartCode::search_is_complete(se.depth()) {
         for n in neighbours {
-            a = a.follow(&se_a, n);
+            a = a.follow(&se_a, &n.analysis);
         }
     }
     a.checked()
@@ -280,7 +299,7 @@ fn bisect_ranking(
         (hi.alpha, hi.analysis.clone()),
         tick,
         |mid| {
-            let an = analyse_at(se, layer, mid, &[&lo.analysis, &hi.analysis])?;
+            let an = analyse_at(se, layer, mid, &[lo, hi])?;
             Ok((an.ranking() != target, an))
         },
     )?;
@@ -427,12 +446,7 @@ pub fn scan_analysed(
     // where it flips (as before the ranking of all starts: the same values where only the
     // two uniform starts matter).
     let at = |a: f64, i: usize| -> Result<SeAnalysis, Error> {
-        analyse_at(
-            se,
-            layer,
-            a,
-            &[&points[i - 1].analysis, &points[i].analysis],
-        )
+        analyse_at(se, layer, a, &[&points[i - 1], &points[i]])
     };
     let alpha_alg = match (1..points.len())
         .rev()

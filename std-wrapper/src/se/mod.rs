@@ -32,6 +32,7 @@
 
 pub mod branches;
 pub mod checks;
+pub mod iteration;
 mod report;
 pub mod spectral_law;
 pub mod vamp;
@@ -70,11 +71,13 @@ pub enum Start {
 /// Options of the state evolution.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct SeOptions {
-    /// Most iterations.
+    /// Most sweeps (the Newton steps' included).
     pub max_iter: usize,
-    /// Converged when every `|Δm_j| ≤ tol · (ρ_j − m_j)`: relative to the current MSE, because
-    /// near perfect recovery φ depends on log MSE (an absolute tolerance stops the informed
-    /// branch at noise 1e-12 a factor 100 above its fixed point).
+    /// Converged when every `m_j` is estimated within `tol · (ρ_j − m_j)` of its fixed point
+    /// (a plain step over one minus its contraction rate), or a plain step changes it by at
+    /// most [`iteration::FLOOR`]` · ρ_j` (the sweep's rounding): relative to the current
+    /// MSE, because near perfect recovery φ depends on log MSE (an absolute tolerance stops
+    /// the informed branch at noise 1e-12 a factor 100 above its fixed point).
     pub tol: f64,
 }
 
@@ -99,7 +102,10 @@ pub struct FixedPoint {
     pub mse: Vec<f64>,
     /// φ_RS at this point (eq. 15).
     pub free_energy: f64,
-    /// Iterations run.
+    /// Sweeps run (each evaluates every layer's averages once: plain iterations and the
+    /// sweeps of the Newton steps, [`iteration`]); 0 for a start that
+    /// [`StateEvolution::analyse`] did not iterate because the all-uninformative start's fixed
+    /// point is provably its own.
     pub iterations: usize,
     /// The tolerance was reached.
     pub converged: bool,
@@ -298,12 +304,12 @@ impl<'m> StateEvolution<'m> {
     }
 
     /// `m_j` of the uninformative start: `(E h_j)² + 1e-6 ρ_j`.
-    fn uninformative_overlap(&self, j: usize) -> f64 {
+    pub(crate) fn uninformative_overlap(&self, j: usize) -> f64 {
         self.mean[j] * self.mean[j] + 1e-6 * self.rho[j]
     }
 
     /// `m_j` of the informed start: `(1 − 1e-6) ρ_j`.
-    fn informed_overlap(&self, j: usize) -> f64 {
+    pub(crate) fn informed_overlap(&self, j: usize) -> f64 {
         (1.0 - 1e-6) * self.rho[j]
     }
 
@@ -323,42 +329,15 @@ impl<'m> StateEvolution<'m> {
         self.iterate_from(m)
     }
 
-    /// The iteration of [`Self::fixed_point_from`] from the overlaps `m`.
-    fn iterate_from(&self, mut m: Vec<f64>) -> FixedPoint {
-        let mut iterations = 0;
-        let mut converged = false;
-        let mut diverged = false;
-        while iterations < self.opts.max_iter {
-            iterations += 1;
-            let (_, terms, prior) = self.sweep(&m);
-            let raw = Self::overlaps(&prior, &terms);
-            // A NaN passes `clamp` and `f64::max` ignores it: the tolerance below would be
-            // "reached". Stop at the last finite overlaps instead.
-            if raw.iter().any(|v| !v.is_finite()) {
-                diverged = true;
-                break;
-            }
-            let next: Vec<f64> = raw
-                .iter()
-                .zip(&self.rho)
-                .map(|(&v, &r)| v.clamp(0.0, (1.0 - MIN_RELATIVE_MSE) * r))
-                .collect();
-            let delta = next
-                .iter()
-                .zip(&m)
-                .zip(&self.rho)
-                .map(|((a, b), r)| (a - b).abs() / (r - a).max(MIN_RELATIVE_MSE * r))
-                .fold(0.0, f64::max);
-            let perfect = next
-                .iter()
-                .zip(&self.rho)
-                .all(|(a, r)| r - a <= 1.5 * MIN_RELATIVE_MSE * r);
-            m = next;
-            if delta <= self.opts.tol || perfect {
-                converged = true;
-                break;
-            }
-        }
+    /// The iteration of [`Self::fixed_point_from`] from the overlaps `m` ([`iteration`]: the
+    /// stopping rule and the Newton steps where the plain iteration is slow).
+    fn iterate_from(&self, m: Vec<f64>) -> FixedPoint {
+        let run = iteration::iterate(&self.rho[..self.alphas.len()], m, self.opts, |m| {
+            let (_, terms, prior) = self.sweep(m);
+            Self::overlaps(&prior, &terms)
+        });
+        let (m, iterations, converged, mut diverged) =
+            (run.m, run.sweeps, run.converged, run.diverged);
         let (free_energy, m_hat, _) = self.free_energy_at(&m);
         let mse: Vec<f64> = m
             .iter()
