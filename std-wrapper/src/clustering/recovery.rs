@@ -170,7 +170,7 @@ pub fn recover(
 fn runs<const D: usize>(
     model: &Model,
     inst: &Instance,
-    svds: &[crate::linalg::svd::Svd],
+    svds: &[crate::linalg::operator::WeightOperator],
     alpha: &[f64],
     opts: &RecoveryOptions,
 ) -> Result<Recovery, Error> {

@@ -15,12 +15,14 @@
 //! `observation_dim(d) = 1` entry).
 //! For `d = 1` the draws are those of the scalar model.
 
+use mlamp_core::ml_vamp::Rotations;
 use mlamp_core::prior::Draw;
 use rand_distr::{Distribution, StandardUniform};
 
 use crate::arrays::Matrix;
 use crate::error::{DataProblem, Error};
-use crate::linalg::svd::Svd;
+use crate::linalg::dct::SubsampledDct;
+use crate::linalg::operator::WeightOperator;
 use crate::model::{Model, WeightsSpec};
 
 pub mod ensembles;
@@ -35,11 +37,13 @@ pub struct Instance {
     pub sizes: Vec<usize>,
     /// Columns per row.
     pub d: usize,
-    /// `W_k` for each layer, row-major `n_{k+1} × n_k` (iid N(0, 1/n_k) by default).
+    /// `W_k` for each layer, row-major `n_{k+1} × n_k` (iid N(0, 1/n_k) by default); empty
+    /// for `dct` weights, which are only an operator (in [`Instance::factors`]).
     pub weights: Vec<Vec<f64>>,
-    /// For each layer whose model generates `W_k` from its singular value decomposition
-    /// (`spectrum` weights), those factors, kept instead of decomposing `W_k` again.
-    pub factors: Vec<Option<Svd>>,
+    /// For each layer whose model generates `W_k` from its singular value decomposition,
+    /// that decomposition, kept instead of decomposing `W_k` again: the dense factors of
+    /// `spectrum` weights, the transform of `dct` weights (the only form they have).
+    pub factors: Vec<Option<WeightOperator>>,
     /// `h_0 = x, h_1, …, h_L = y`: the ground truth of every layer, row-major `n_k × d`
     /// (`y`: `n_L × p`, `p` the output channel's observation dimension, `d` or fewer). In an
     /// instance made of given data ([`Instance::from_data`]) the truths not given are empty:
@@ -96,20 +100,36 @@ impl Instance {
                     let svd = spectrum(n_out, n_in, condition_number, &mut wr).map_err(|e| {
                         Error::invalid(format!("layers[{k}].weights"), e.to_string())
                     })?;
-                    (svd.dense(), Some(svd))
+                    (svd.dense(), Some(WeightOperator::Svd(svd)))
+                }
+                WeightsSpec::Dct {} => {
+                    let dct = SubsampledDct::sample(n_out, n_in, &mut wr).map_err(|e| {
+                        Error::invalid(format!("layers[{k}].weights"), e.to_string())
+                    })?;
+                    (Vec::new(), Some(WeightOperator::Dct(dct)))
                 }
             };
             let input = &layers[k];
+            // `W h` all at once when `W` is a transform (no dense rows to loop over).
+            let transformed = match &svd {
+                Some(WeightOperator::Dct(dct)) => dct.apply(input, d),
+                _ => Vec::new(),
+            };
             let mut nr = stream(seed, 2 + 2 * k);
             let p = layer.channel.observation_dim(d);
             let mut out = vec![0.0; n_out * p];
             let mut z = vec![0.0; d];
-            for (row, out_row) in w.chunks_exact(n_in).zip(out.chunks_exact_mut(p)) {
-                z.iter_mut().for_each(|v| *v = 0.0);
-                for (a, h) in row.iter().zip(input.chunks_exact(d)) {
-                    for (zc, hc) in z.iter_mut().zip(h) {
-                        *zc += a * hc;
+            for (i, out_row) in out.chunks_exact_mut(p).enumerate() {
+                if transformed.is_empty() {
+                    z.iter_mut().for_each(|v| *v = 0.0);
+                    let row = &w[i * n_in..(i + 1) * n_in];
+                    for (a, h) in row.iter().zip(input.chunks_exact(d)) {
+                        for (zc, hc) in z.iter_mut().zip(h) {
+                            *zc += a * hc;
+                        }
                     }
+                } else {
+                    z.copy_from_slice(&transformed[i * d..(i + 1) * d]);
                 }
                 layer
                     .channel
@@ -290,11 +310,25 @@ impl Instance {
                 ));
             }
         }
-        for (k, w) in self.weights.iter().enumerate() {
-            if w.len() != self.sizes[k] * self.sizes[k + 1] {
+        for (k, (w, f)) in self.weights.iter().zip(&self.factors).enumerate() {
+            let (n_out, n_in) = (self.sizes[k + 1], self.sizes[k]);
+            if let Some(f) = f
+                && (f.rows(), f.cols()) != (n_out, n_in)
+            {
+                return Err(Error::invalid(
+                    format!("instance.factors[{k}]"),
+                    "is not n_out × n_in",
+                ));
+            }
+            // `dct` weights are only their operator.
+            let entries = match f {
+                Some(WeightOperator::Dct(_)) => 0,
+                _ => n_out * n_in,
+            };
+            if w.len() != entries {
                 return Err(Error::invalid(
                     format!("instance.weights[{k}]"),
-                    "does not have n_out × n_in entries",
+                    "does not have n_out × n_in entries (none for dct weights)",
                 ));
             }
         }

@@ -21,6 +21,7 @@
 //! channel = { type = "linear", noise_var = 0.0 }   # "linear" | "sign" | "relu" | "sigmoid" | "tanh"
 //! weights = { type = "gaussian" }   # optional: iid N(0, 1/n_in) (default), or
 //! # weights = { type = "spectrum", condition_number = 1e3 }   # Haar singular vectors
+//! # weights = { type = "dct" }   # subsampled randomised DCT, O(n log n), never stored
 //! # estimator = "mmse"         # optional, ML-Mat-VAMP: "mmse" (default) | "map"
 //!
 //! [[layers]]                   # last layer: produces the observation
@@ -37,8 +38,8 @@
 //! With `d > 1` every variable is an `n × d` matrix of rows: the prior acts on rows (entry by
 //! entry for the scalar priors; `row-sparse` zeroes whole rows: each row is `N(0, var I_d)`
 //! with probability `rho`, else 0) and every channel acts on each entry, the noise independent
-//! per entry. `sigmoid` and `tanh` (`h = φ(z) + N(0, noise_var)`) and `spectrum` weights run
-//! only with ML-Mat-VAMP.
+//! per entry. `sigmoid` and `tanh` (`h = φ(z) + N(0, noise_var)`), `spectrum` and `dct` weights
+//! run only with ML-Mat-VAMP.
 
 mod registry;
 mod spec;
