@@ -132,16 +132,35 @@ fn the_cli_runs_dct_weights_with_ml_vamp_and_refuses_the_rest() {
     ]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("layers[0].weights") && err.contains("dct"), "{err}");
+    assert!(
+        err.contains("layers[0].weights") && err.contains("dct"),
+        "{err}"
+    );
     assert!(!dir.exists());
     // ML-Mat-VAMP runs and recovers (α = 0.8 > the ρ = 0.3 spinodal); its SE runs too.
-    let out = mlamp(&["run", MODEL, "--algorithm", "vamp", "--n", "20000", "--json"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = mlamp(&[
+        "run",
+        MODEL,
+        "--algorithm",
+        "vamp",
+        "--n",
+        "20000",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let mse = v["mse_signal"].as_f64().unwrap();
     assert!(mse < 1e-6, "{mse}");
     let out = mlamp(&["vamp-se", MODEL, "--iters", "30", "--json"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     println!("{v}");
 }

@@ -469,6 +469,50 @@ mod tests {
         }
     }
 
+    #[test]
+    fn dct_weights_are_an_operator_and_the_observation_is_w_x() {
+        // y = W x exactly (no noise), W = c S H D written entry by entry from the orthonormal
+        // DCT-II's definition, for a wide and a tall layer, d = 2.
+        for alpha in [0.625, 1.5] {
+            let m = Model::from_toml(&format!(
+                "d = 2\n[prior]\ntype = \"gaussian\"\n[[layers]]\nalpha = {alpha}\n\
+                 channel = {{ type = \"linear\", noise_var = 0.0 }}\nweights = {{ type = \"dct\" }}\n"
+            ))
+            .unwrap();
+            let n = 32;
+            let inst = Instance::sample(&m, n, 4).unwrap();
+            let (rows, cols) = (inst.sizes[1], inst.sizes[0]);
+            assert!(inst.weights[0].is_empty());
+            let Some(WeightOperator::Dct(op)) = &inst.factors[0] else {
+                panic!("no operator")
+            };
+            let big = rows.max(cols);
+            let c = (rows as f64 / rows.min(cols) as f64).sqrt();
+            // Q[p][j] = a_k cos(π k (2j + 1) / 2N) D_jj with k = sel_p.
+            let q = |p: usize, j: usize| {
+                let k = op.selected()[p];
+                let a = if k == 0 { 1.0 } else { 2.0f64 }.sqrt() / (big as f64).sqrt();
+                let angle = std::f64::consts::PI * (k * (2 * j + 1)) as f64 / (2 * big) as f64;
+                a * angle.cos() * op.signs()[j]
+            };
+            let (x, y) = (inst.signal(), inst.observation());
+            for i in 0..rows {
+                for col in 0..2 {
+                    let want: f64 = (0..cols)
+                        .map(|j| c * if rows <= cols { q(i, j) } else { q(j, i) } * x[j * 2 + col])
+                        .sum();
+                    assert!((y[i * 2 + col] - want).abs() < 1e-12, "{alpha}: {i}");
+                }
+            }
+            assert!(inst.check_against(&m).is_ok());
+            // A dense copy beside the operator is not an instance of dct weights.
+            let mut dense = inst.clone();
+            dense.weights[0] = vec![0.0; rows * cols];
+            assert!(dense.check_against(&m).is_err());
+            assert_eq!(inst, Instance::sample(&m, n, 4).unwrap());
+        }
+    }
+
     fn matrix(path: &str, rows: usize, cols: usize, values: Vec<f64>) -> Matrix {
         Matrix {
             path: path.into(),

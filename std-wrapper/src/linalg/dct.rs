@@ -166,7 +166,10 @@ impl SubsampledDct {
             let mut buf: Vec<f64> = (0..big).map(|i| x[i * d + j] * self.signs[i]).collect();
             let mut scratch = vec![0.0; self.plan.get_scratch_len()];
             self.plan.process_dct2_with_scratch(&mut buf, &mut scratch);
-            self.selected.iter().map(|&k| self.norm(k) * buf[k]).collect()
+            self.selected
+                .iter()
+                .map(|&k| self.norm(k) * buf[k])
+                .collect()
         };
         self.by_columns(d, column, out);
     }
@@ -191,7 +194,12 @@ impl SubsampledDct {
 
     /// Fills the row-major `out` column by column with `column(j)`: the columns on rayon's
     /// threads when `d > 1`, each computed alone, so the bits do not depend on the threads.
-    fn by_columns(&self, d: usize, column: impl Fn(usize) -> Vec<f64> + Sync + Send, out: &mut [f64]) {
+    fn by_columns(
+        &self,
+        d: usize,
+        column: impl Fn(usize) -> Vec<f64> + Sync + Send,
+        out: &mut [f64],
+    ) {
         if d == 1 {
             let c = column(0);
             out[..c.len()].copy_from_slice(&c);
@@ -283,8 +291,7 @@ mod tests {
                 (2.0 / n as f64).sqrt()
             };
             for j in 0..n {
-                let angle =
-                    std::f64::consts::PI * k as f64 * (2 * j + 1) as f64 / (2 * n) as f64;
+                let angle = std::f64::consts::PI * k as f64 * (2 * j + 1) as f64 / (2 * n) as f64;
                 h[k * n + j] = a * angle.cos();
             }
         }
@@ -355,8 +362,14 @@ mod tests {
         let mean = sel.iter().sum::<usize>() as f64 / 3000.0;
         assert!((mean - 4999.5).abs() < 250.0, "{mean}");
         // Same seed, same bits; another seed, another operator.
-        assert_eq!(op, SubsampledDct::sample(3000, 10_000, &mut stream(7, 1)).unwrap());
-        assert_ne!(op, SubsampledDct::sample(3000, 10_000, &mut stream(8, 1)).unwrap());
+        assert_eq!(
+            op,
+            SubsampledDct::sample(3000, 10_000, &mut stream(7, 1)).unwrap()
+        );
+        assert_ne!(
+            op,
+            SubsampledDct::sample(3000, 10_000, &mut stream(8, 1)).unwrap()
+        );
     }
 
     /// Row-major `N × d` Gaussian.

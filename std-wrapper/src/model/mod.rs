@@ -711,15 +711,29 @@ channel = { type = "linear", noise_var = 1e-8 }
 
     #[test]
     fn unknown_keys_in_gaussian_weights_are_named() {
-        // "Unknown keys are errors that name the key": `gaussian` weights have no keys, so a
-        // condition number there is a mistake (the user meant `spectrum`), not to be ignored.
-        for extra in ["condition_number = 1e3", "kappa = 10.0"] {
-            let text = vamp_model(&format!("weights = {{ type = \"gaussian\", {extra} }}"));
-            let key = extra.split(' ').next().unwrap();
-            match Model::from_toml(&text) {
-                Ok(_) => panic!("accepted `{extra}` in gaussian weights"),
-                Err(e) => assert!(e.to_string().contains(key), "{e}"),
+        // "Unknown keys are errors that name the key": `gaussian` and `dct` weights have no
+        // keys, so a condition number there is a mistake (the user meant `spectrum`), not to
+        // be ignored.
+        for kind in ["gaussian", "dct"] {
+            for extra in ["condition_number = 1e3", "kappa = 10.0"] {
+                let text = vamp_model(&format!("weights = {{ type = \"{kind}\", {extra} }}"));
+                let key = extra.split(' ').next().unwrap();
+                match Model::from_toml(&text) {
+                    Ok(_) => panic!("accepted `{extra}` in {kind} weights"),
+                    Err(e) => assert!(e.to_string().contains(key), "{e}"),
+                }
             }
         }
+    }
+
+    #[test]
+    fn dct_weights_parse_and_are_refused_by_ml_amp() {
+        let m = Model::from_toml(&vamp_model("weights = { type = \"dct\" }")).unwrap();
+        assert_eq!(m.layers[0].weights, WeightsSpec::Dct {});
+        assert!(!m.iid_weights());
+        let text = "[prior]\ntype = \"gaussian\"\n[[layers]]\nalpha = 0.5\n\
+                    channel = { type = \"linear\", noise_var = 1e-4 }\nweights = { type = \"dct\" }\n";
+        let e = Model::from_toml(text).unwrap().check_ml_amp().unwrap_err();
+        assert!(e.to_string().starts_with("layers[0].weights"), "{e}");
     }
 }
