@@ -25,6 +25,11 @@ impl WeightOperator {
         }
     }
 
+    /// The number of singular values kept (`min(rows, cols)` for both kinds).
+    pub fn rank(&self) -> usize {
+        self.rotations().singular_values().len()
+    }
+
     /// The operator seen through its [`Rotations`].
     fn rotations(&self) -> &dyn Rotations<f64> {
         match self {
