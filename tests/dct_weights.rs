@@ -92,10 +92,11 @@ fn the_memory_estimate_follows_the_operator() {
     // Dense weights: ‖W1‖ + ‖W2‖ alone are 1.8·10¹² entries, 14 TB.
     let dense_bytes = estimate(&dense, n, Usage::Vamp);
     assert!(dense_bytes > 1.4e13, "{dense_bytes:e}");
-    // The DCT: a few vectors per variable, O(n): under 2 GB (1.09 GB; the run peaks at
-    // 0.39 GB), and linear in n.
+    // The DCT: a few vectors per variable, O(n), and linear in n: 602 MB, not below the
+    // 391 MB that `mlamp run` on this model at n = 10⁶ peaks at (VmHWM, measured once),
+    // within 1.6× of it.
     let bytes = estimate(&dct, n, Usage::Vamp);
-    assert!(bytes < 2e9, "{bytes:e}");
+    assert!(bytes > 3.91e8 && bytes < 1.6 * 3.91e8, "{bytes:e}");
     let ratio = estimate(&dct, 10 * n, Usage::Vamp) / bytes;
     assert!((ratio - 10.0).abs() < 1e-9, "{ratio}");
 }
