@@ -14,7 +14,7 @@ use std::time::Instant;
 use criterion::Criterion;
 use mlamp::algo::vamp::{decompositions, with_ml_vamp};
 use mlamp::core::ml_vamp::Rotations;
-use mlamp::linalg::svd::Svd;
+use mlamp::linalg::operator::WeightOperator;
 use mlamp::{Error, Instance, Model};
 
 const N: usize = 2000;
@@ -34,7 +34,7 @@ fn model(d: usize) -> Model {
 }
 
 /// The five products of one iteration, for every layer.
-fn rotations(svds: &[Svd], d: usize, bufs: &mut [(Vec<f64>, Vec<f64>, Vec<f64>)]) {
+fn rotations(svds: &[WeightOperator], d: usize, bufs: &mut [(Vec<f64>, Vec<f64>, Vec<f64>)]) {
     for (s, (out, inp, rot)) in svds.iter().zip(bufs.iter_mut()) {
         s.left_t(out, d, rot);
         s.right_t(inp, d, rot);

@@ -7,7 +7,8 @@
 //! - [`model`]: model files (TOML), the registry of prior and channel kinds, built models;
 //! - [`instance`]: seeded instances (weight ensembles) on the [`streams`];
 //! - [`streams`]: the seeded random streams every sampled object draws from;
-//! - [`linalg`]: dense weight operators and singular value decompositions;
+//! - [`linalg`]: dense weight operators, singular value decompositions and the subsampled
+//!   randomised DCT of `dct` weights;
 //! - [`algo`]: the ML-AMP and ML-Mat-VAMP drivers;
 //! - [`memory`]: what a run allocates, and the guard that refuses one that would not fit;
 //! - [`se`]: the state evolutions (ML-AMP with its free energy, ML-Mat-VAMP's Theorem 1);

@@ -270,6 +270,9 @@ pub fn run_model_file(path: &Path, opts: &RunOptions) -> Result<RunReport, Error
     let model = Model::from_file(path)?;
     let driver = driver(&model, opts)?;
     model.sizes(opts.n)?;
+    if opts.save.is_some() {
+        super::solve::check_savable(&model)?;
+    }
     let memory_estimate = memory::check(
         &model,
         opts.n,

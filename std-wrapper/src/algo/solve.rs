@@ -29,7 +29,7 @@ use crate::arrays::{read_matrix, write_npy};
 use crate::error::Error;
 use crate::instance::{Data, Instance};
 use crate::memory;
-use crate::model::Model;
+use crate::model::{Model, WeightsSpec};
 
 /// What `mlamp solve` is asked for.
 #[derive(Clone, Debug)]
@@ -222,9 +222,28 @@ pub(crate) fn write_results(
     })
 }
 
+/// Refuses to save an instance of `model` whose weights are not matrices: `dct` weights are
+/// a transform (an `n_out × n_in` file at `n = 10⁶` would take 8 TB), and `solve` on a dense
+/// copy would run another algorithm (a dense SVD).
+pub(crate) fn check_savable(model: &Model) -> Result<(), Error> {
+    if let Some(k) = model
+        .layers
+        .iter()
+        .position(|l| l.weights == (WeightsSpec::Dct {}))
+    {
+        return Err(Error::invalid(
+            format!("layers[{k}].weights"),
+            "dct weights are a transform, never a matrix, and --save writes dense weight \
+             files (W1.npy, …): use gaussian or spectrum weights to save an instance",
+        ));
+    }
+    Ok(())
+}
+
 /// Writes a sampled instance into `dir` (created if missing): `W1.npy`, …, `y.npy`, `x.npy`,
 /// `h1.npy`, … (see the module docs).
 pub(crate) fn save_instance(dir: &Path, model: &Model, inst: &Instance) -> Result<(), Error> {
+    check_savable(model)?;
     create_dir(dir)?;
     let depth = model.depth();
     for (k, w) in inst.weights.iter().enumerate() {

@@ -16,6 +16,7 @@ use super::options::validate_iteration;
 use super::progress::Progress;
 use crate::error::Error;
 use crate::instance::Instance;
+use crate::linalg::operator::WeightOperator;
 use crate::linalg::svd::Svd;
 use crate::model::Model;
 
@@ -133,16 +134,16 @@ impl VampResult {
     }
 }
 
-/// The SVD of every weight matrix of an instance: the factors the model generated, or a
-/// decomposition of `W`.
-pub fn decompositions(inst: &Instance) -> Result<Vec<Svd>, Error> {
+/// The SVD of every weight matrix of an instance: the factors or the transform the model
+/// generated, or a decomposition of `W`.
+pub fn decompositions(inst: &Instance) -> Result<Vec<WeightOperator>, Error> {
     inst.weights
         .iter()
         .zip(&inst.factors)
         .enumerate()
         .map(|(k, (w, f))| match f {
-            Some(svd) => Ok(svd.clone()),
-            None => Svd::decompose(w, inst.sizes[k + 1], inst.sizes[k]),
+            Some(op) => Ok(op.clone()),
+            None => Svd::decompose(w, inst.sizes[k + 1], inst.sizes[k]).map(Into::into),
         })
         .collect()
 }
@@ -189,7 +190,7 @@ pub fn run_ml_vamp(
 pub fn run_ml_vamp_with(
     model: &Model,
     inst: &Instance,
-    svds: &[Svd],
+    svds: &[WeightOperator],
     opts: &VampOptions,
 ) -> Result<VampResult, Error> {
     opts.validate()?;
@@ -201,7 +202,7 @@ pub fn run_ml_vamp_with(
 fn dispatch(
     model: &Model,
     inst: &Instance,
-    svds: &[Svd],
+    svds: &[WeightOperator],
     opts: &VampOptions,
 ) -> Result<VampResult, Error> {
     if svds.len() != model.depth() {
@@ -227,7 +228,7 @@ fn dispatch(
 pub fn with_ml_vamp<const D: usize, R>(
     model: &Model,
     inst: &Instance,
-    svds: &[Svd],
+    svds: &[WeightOperator],
     estimator: Option<Estimator>,
     f: impl FnOnce(&MlVamp<'_, f64, D>, &mut [LayerState<'_, f64, D>], &[f64]) -> Result<R, Error>,
 ) -> Result<R, Error> {
@@ -239,7 +240,7 @@ pub fn with_ml_vamp<const D: usize, R>(
 fn build<const D: usize, R>(
     model: &Model,
     inst: &Instance,
-    svds: &[Svd],
+    svds: &[WeightOperator],
     estimator: Option<Estimator>,
     f: impl FnOnce(&MlVamp<'_, f64, D>, &mut [LayerState<'_, f64, D>], &[f64]) -> Result<R, Error>,
 ) -> Result<R, Error> {
@@ -289,7 +290,7 @@ fn build<const D: usize, R>(
 fn run<const D: usize>(
     model: &Model,
     inst: &Instance,
-    svds: &[Svd],
+    svds: &[WeightOperator],
     opts: &VampOptions,
 ) -> Result<VampResult, Error> {
     build::<D, _>(model, inst, svds, opts.estimator, |vamp, state, scale| {

@@ -273,7 +273,7 @@ fn restore<const D: usize>(copy: &StateCopy<D>, state: &mut [LayerState<'_, f64,
 fn passes<const D: usize>(
     model: Model,
     inst: &Instance,
-    svds: &[crate::linalg::svd::Svd],
+    svds: &[crate::linalg::operator::WeightOperator],
     mut alpha: Vec<f64>,
     opts: &RecoveryOptions,
 ) -> Result<Recovery, Error> {

@@ -15,12 +15,14 @@
 //! `observation_dim(d) = 1` entry).
 //! For `d = 1` the draws are those of the scalar model.
 
+use mlamp_core::ml_vamp::Rotations;
 use mlamp_core::prior::Draw;
 use rand_distr::{Distribution, StandardUniform};
 
 use crate::arrays::Matrix;
 use crate::error::{DataProblem, Error};
-use crate::linalg::svd::Svd;
+use crate::linalg::dct::SubsampledDct;
+use crate::linalg::operator::WeightOperator;
 use crate::model::{Model, WeightsSpec};
 
 pub mod ensembles;
@@ -35,11 +37,13 @@ pub struct Instance {
     pub sizes: Vec<usize>,
     /// Columns per row.
     pub d: usize,
-    /// `W_k` for each layer, row-major `n_{k+1} × n_k` (iid N(0, 1/n_k) by default).
+    /// `W_k` for each layer, row-major `n_{k+1} × n_k` (iid N(0, 1/n_k) by default); empty
+    /// for `dct` weights, which are only an operator (in [`Instance::factors`]).
     pub weights: Vec<Vec<f64>>,
-    /// For each layer whose model generates `W_k` from its singular value decomposition
-    /// (`spectrum` weights), those factors, kept instead of decomposing `W_k` again.
-    pub factors: Vec<Option<Svd>>,
+    /// For each layer whose model generates `W_k` from its singular value decomposition,
+    /// that decomposition, kept instead of decomposing `W_k` again: the dense factors of
+    /// `spectrum` weights, the transform of `dct` weights (the only form they have).
+    pub factors: Vec<Option<WeightOperator>>,
     /// `h_0 = x, h_1, …, h_L = y`: the ground truth of every layer, row-major `n_k × d`
     /// (`y`: `n_L × p`, `p` the output channel's observation dimension, `d` or fewer). In an
     /// instance made of given data ([`Instance::from_data`]) the truths not given are empty:
@@ -96,10 +100,21 @@ impl Instance {
                     let svd = spectrum(n_out, n_in, condition_number, &mut wr).map_err(|e| {
                         Error::invalid(format!("layers[{k}].weights"), e.to_string())
                     })?;
-                    (svd.dense(), Some(svd))
+                    (svd.dense(), Some(WeightOperator::Svd(svd)))
+                }
+                WeightsSpec::Dct {} => {
+                    let dct = SubsampledDct::sample(n_out, n_in, &mut wr).map_err(|e| {
+                        Error::invalid(format!("layers[{k}].weights"), e.to_string())
+                    })?;
+                    (Vec::new(), Some(WeightOperator::Dct(dct)))
                 }
             };
             let input = &layers[k];
+            // `W h` all at once when `W` is a transform (no dense rows to loop over).
+            let transformed = match &svd {
+                Some(WeightOperator::Dct(dct)) => dct.apply(input, d),
+                _ => Vec::new(),
+            };
             let mut nr = stream(seed, 2 + 2 * k);
             let p = layer.channel.observation_dim(d);
             let mut out = vec![0.0; n_out * p];
@@ -107,16 +122,17 @@ impl Instance {
             if let Some(mask) = &layer.mask {
                 mask.check_rows(n_out)?;
             }
-            for (i, (row, out_row)) in w
-                .chunks_exact(n_in)
-                .zip(out.chunks_exact_mut(p))
-                .enumerate()
-            {
-                z.iter_mut().for_each(|v| *v = 0.0);
-                for (a, h) in row.iter().zip(input.chunks_exact(d)) {
-                    for (zc, hc) in z.iter_mut().zip(h) {
-                        *zc += a * hc;
+            for (i, out_row) in out.chunks_exact_mut(p).enumerate() {
+                if transformed.is_empty() {
+                    z.iter_mut().for_each(|v| *v = 0.0);
+                    let row = &w[i * n_in..(i + 1) * n_in];
+                    for (a, h) in row.iter().zip(input.chunks_exact(d)) {
+                        for (zc, hc) in z.iter_mut().zip(h) {
+                            *zc += a * hc;
+                        }
                     }
+                } else {
+                    z.copy_from_slice(&transformed[i * d..(i + 1) * d]);
                 }
                 let mut xi = || normal(&mut nr);
                 match &layer.mask {
@@ -302,11 +318,25 @@ impl Instance {
                 ));
             }
         }
-        for (k, w) in self.weights.iter().enumerate() {
-            if w.len() != self.sizes[k] * self.sizes[k + 1] {
+        for (k, (w, f)) in self.weights.iter().zip(&self.factors).enumerate() {
+            let (n_out, n_in) = (self.sizes[k + 1], self.sizes[k]);
+            if let Some(f) = f
+                && (f.rows(), f.cols()) != (n_out, n_in)
+            {
+                return Err(Error::invalid(
+                    format!("instance.factors[{k}]"),
+                    "is not n_out × n_in",
+                ));
+            }
+            // `dct` weights are only their operator.
+            let entries = match f {
+                Some(WeightOperator::Dct(_)) => 0,
+                _ => n_out * n_in,
+            };
+            if w.len() != entries {
                 return Err(Error::invalid(
                     format!("instance.weights[{k}]"),
-                    "does not have n_out × n_in entries",
+                    "does not have n_out × n_in entries (none for dct weights)",
                 ));
             }
         }
@@ -444,6 +474,50 @@ mod tests {
                     .zip(b.layers.iter().flatten())
                     .all(|(u, v)| u.to_bits() == v.to_bits())
             );
+        }
+    }
+
+    #[test]
+    fn dct_weights_are_an_operator_and_the_observation_is_w_x() {
+        // y = W x exactly (no noise), W = c S H D written entry by entry from the orthonormal
+        // DCT-II's definition, for a wide and a tall layer, d = 2.
+        for alpha in [0.625, 1.5] {
+            let m = Model::from_toml(&format!(
+                "d = 2\n[prior]\ntype = \"gaussian\"\n[[layers]]\nalpha = {alpha}\n\
+                 channel = {{ type = \"linear\", noise_var = 0.0 }}\nweights = {{ type = \"dct\" }}\n"
+            ))
+            .unwrap();
+            let n = 32;
+            let inst = Instance::sample(&m, n, 4).unwrap();
+            let (rows, cols) = (inst.sizes[1], inst.sizes[0]);
+            assert!(inst.weights[0].is_empty());
+            let Some(WeightOperator::Dct(op)) = &inst.factors[0] else {
+                panic!("no operator")
+            };
+            let big = rows.max(cols);
+            let c = (rows as f64 / rows.min(cols) as f64).sqrt();
+            // Q[p][j] = a_k cos(π k (2j + 1) / 2N) D_jj with k = sel_p.
+            let q = |p: usize, j: usize| {
+                let k = op.selected()[p];
+                let a = if k == 0 { 1.0 } else { 2.0f64 }.sqrt() / (big as f64).sqrt();
+                let angle = std::f64::consts::PI * (k * (2 * j + 1)) as f64 / (2 * big) as f64;
+                a * angle.cos() * op.signs()[j]
+            };
+            let (x, y) = (inst.signal(), inst.observation());
+            for i in 0..rows {
+                for col in 0..2 {
+                    let want: f64 = (0..cols)
+                        .map(|j| c * if rows <= cols { q(i, j) } else { q(j, i) } * x[j * 2 + col])
+                        .sum();
+                    assert!((y[i * 2 + col] - want).abs() < 1e-12, "{alpha}: {i}");
+                }
+            }
+            assert!(inst.check_against(&m).is_ok());
+            // A dense copy beside the operator is not an instance of dct weights.
+            let mut dense = inst.clone();
+            dense.weights[0] = vec![0.0; rows * cols];
+            assert!(dense.check_against(&m).is_err());
+            assert_eq!(inst, Instance::sample(&m, n, 4).unwrap());
         }
     }
 

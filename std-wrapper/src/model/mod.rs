@@ -21,6 +21,7 @@
 //! channel = { type = "linear", noise_var = 0.0 }   # "linear" | "sign" | "relu" | "sigmoid" | "tanh"
 //! weights = { type = "gaussian" }   # optional: iid N(0, 1/n_in) (default), or
 //! # weights = { type = "spectrum", condition_number = 1e3 }   # Haar singular vectors
+//! # weights = { type = "dct" }   # subsampled randomised DCT, O(n log n), never stored
 //! # estimator = "mmse"         # optional, ML-Mat-VAMP: "mmse" (default) | "map"
 //!
 //! [[layers]]                   # last layer: produces the observation
@@ -37,8 +38,8 @@
 //! With `d > 1` every variable is an `n × d` matrix of rows: the prior acts on rows (entry by
 //! entry for the scalar priors; `row-sparse` zeroes whole rows: each row is `N(0, var I_d)`
 //! with probability `rho`, else 0) and every channel acts on each entry, the noise independent
-//! per entry. `sigmoid` and `tanh` (`h = φ(z) + N(0, noise_var)`) and `spectrum` weights run
-//! only with ML-Mat-VAMP.
+//! per entry. `sigmoid` and `tanh` (`h = φ(z) + N(0, noise_var)`), `spectrum` and `dct` weights
+//! run only with ML-Mat-VAMP.
 
 pub mod mask;
 mod registry;
@@ -728,15 +729,29 @@ channel = { type = "linear", noise_var = 1e-8 }
 
     #[test]
     fn unknown_keys_in_gaussian_weights_are_named() {
-        // "Unknown keys are errors that name the key": `gaussian` weights have no keys, so a
-        // condition number there is a mistake (the user meant `spectrum`), not to be ignored.
-        for extra in ["condition_number = 1e3", "kappa = 10.0"] {
-            let text = vamp_model(&format!("weights = {{ type = \"gaussian\", {extra} }}"));
-            let key = extra.split(' ').next().unwrap();
-            match Model::from_toml(&text) {
-                Ok(_) => panic!("accepted `{extra}` in gaussian weights"),
-                Err(e) => assert!(e.to_string().contains(key), "{e}"),
+        // "Unknown keys are errors that name the key": `gaussian` and `dct` weights have no
+        // keys, so a condition number there is a mistake (the user meant `spectrum`), not to
+        // be ignored.
+        for kind in ["gaussian", "dct"] {
+            for extra in ["condition_number = 1e3", "kappa = 10.0"] {
+                let text = vamp_model(&format!("weights = {{ type = \"{kind}\", {extra} }}"));
+                let key = extra.split(' ').next().unwrap();
+                match Model::from_toml(&text) {
+                    Ok(_) => panic!("accepted `{extra}` in {kind} weights"),
+                    Err(e) => assert!(e.to_string().contains(key), "{e}"),
+                }
             }
         }
+    }
+
+    #[test]
+    fn dct_weights_parse_and_are_refused_by_ml_amp() {
+        let m = Model::from_toml(&vamp_model("weights = { type = \"dct\" }")).unwrap();
+        assert_eq!(m.layers[0].weights, WeightsSpec::Dct {});
+        assert!(!m.iid_weights());
+        let text = "[prior]\ntype = \"gaussian\"\n[[layers]]\nalpha = 0.5\n\
+                    channel = { type = \"linear\", noise_var = 1e-4 }\nweights = { type = \"dct\" }\n";
+        let e = Model::from_toml(text).unwrap().check_ml_amp().unwrap_err();
+        assert!(e.to_string().starts_with("layers[0].weights"), "{e}");
     }
 }

@@ -22,6 +22,13 @@ pub enum WeightsSpec {
         /// κ = s_max / s_min ≥ 1.
         condition_number: f64,
     },
+    /// The subsampled randomised DCT, `W = c S H D` (`D` random signs, `H` the orthonormal
+    /// DCT-II, `S` a random selection of outputs; its transpose for more outputs than
+    /// inputs), applied in `O(n log n)` and never stored: see
+    /// [`crate::linalg::dct::SubsampledDct`]. Its singular values are all equal, scaled so
+    /// that `‖W‖_F²` is the number of rows (entries of mean square `1/n_in`). ML-Mat-VAMP
+    /// only.
+    Dct {},
 }
 
 impl Default for WeightsSpec {

@@ -118,7 +118,8 @@ pub struct VampSeReport {
 
 /// Every layer's singular-value law for the sizes `sizes = model.sizes(n)`: iid Gaussian
 /// weights → [`SpectralLaw::marchenko_pastur`] with [`MARCHENKO_PASTUR_NODES`] nodes,
-/// `spectrum` weights → [`SpectralLaw::from_svd_spectrum`]. Layer `k`'s matrix is
+/// `spectrum` weights → [`SpectralLaw::from_svd_spectrum`], `dct` weights → the same at
+/// condition number 1 (see [`crate::linalg::dct`]). Layer `k`'s matrix is
 /// `n_{k+1} × n_k`.
 pub fn model_laws(model: &Model, sizes: &[usize]) -> Result<Vec<SpectralLaw>, Error> {
     if sizes.len() != model.depth() + 1 {
@@ -137,6 +138,9 @@ pub fn model_laws(model: &Model, sizes: &[usize]) -> Result<Vec<SpectralLaw>, Er
                 WeightsSpec::Spectrum { condition_number } => {
                     SpectralLaw::from_svd_spectrum(n_out, n_in, condition_number)
                 }
+                // min(n_out, n_in) singular values c = √(n_out / min(n_out, n_in)), the
+                // others null: the spectrum weights' law at condition number 1.
+                WeightsSpec::Dct {} => SpectralLaw::from_svd_spectrum(n_out, n_in, 1.0),
             }
             .map_err(|e| Error::invalid(format!("layers[{k}].weights"), e.to_string()))
         })
