@@ -250,7 +250,7 @@ pub(crate) fn save_instance(dir: &Path, model: &Model, inst: &Instance) -> Resul
 /// the shapes against the model and each other; the memory the run needs.
 pub fn solve_model_file(path: &Path, opts: &SolveOptions) -> Result<SolveReport, Error> {
     let mut model = Model::from_file(path)?;
-    let driver: Driver = driver(&model, &opts.run)?;
+    let mut driver: Driver = driver(&model, &opts.run)?;
     let data = Data {
         weights: opts
             .weights
@@ -265,6 +265,7 @@ pub fn solve_model_file(path: &Path, opts: &SolveOptions) -> Result<SolveReport,
             .collect::<Result<_, _>>()?,
     };
     let inst = Instance::from_data(&mut model, data)?;
+    driver.resolve_linear(&model, inst.sizes[0], opts.run.max_memory);
     memory::check(
         &model,
         inst.sizes[0],

@@ -2,4 +2,5 @@
 //! singular value decompositions ML-Mat-VAMP rotates with.
 
 pub mod dense;
+pub mod singular_values;
 pub mod svd;
