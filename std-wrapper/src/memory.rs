@@ -42,7 +42,8 @@ pub fn estimate(model: &Model, n: usize, usage: Usage) -> f64 {
     let sizes = sizes_f64(model, n as f64);
     let d = model.d as f64;
     let mut entries = 0.0;
-    // The matrix-free path's transient workspace: the largest copy of a decomposed `W`.
+    // The matrix-free path's transient workspace: the largest Gram matrix of a `W` whose
+    // singular values are computed, and as much again for the eigensolver.
     let mut transient: f64 = 0.0;
     // The instance: every variable (rows of d) and every weight matrix.
     for &s in &sizes {
@@ -62,11 +63,11 @@ pub fn estimate(model: &Model, n: usize, usage: Usage) -> f64 {
             // A, B, ĥ, σ and V, ω, g, ∂g, plus the kept and best snapshots of ĥ and σ.
             Usage::Amp => entries += 8.0 * (n_in + n_out),
             Usage::Vamp(LinearPath::MatrixFree) => {
-                // The singular values (a copy of W as faer's workspace, one layer at a time,
-                // none for spectrum weights), the solver's X and vectors, and d × d blocks
-                // per row.
+                // The singular values (the r × r Gram matrix and the eigensolver's workspace,
+                // one layer at a time, none for spectrum weights), the solver's X and vectors,
+                // and d × d blocks per row.
                 if !spectrum {
-                    transient = transient.max(n_in * n_out);
+                    transient = transient.max(2.0 * r * r);
                 }
                 entries += d * n_in + 5.0 * n_in + 2.0 * n_out + r;
                 entries += 32.0 * d * d * (n_in + n_out);

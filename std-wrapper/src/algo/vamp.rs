@@ -20,7 +20,7 @@ use super::options::validate_iteration;
 use super::progress::Progress;
 use crate::error::Error;
 use crate::instance::Instance;
-use crate::linalg::singular_values::singular_values;
+use crate::linalg::singular_values::squared_singular_values;
 use crate::linalg::svd::Svd;
 use crate::model::Model;
 
@@ -187,16 +187,16 @@ pub fn check_estimators(model: &Model, estimator: Option<Estimator>) -> Result<(
     dispatch!(1, 2, 3, 4, 5, 6, 7, 8)
 }
 
-/// The singular values of every weight matrix of an instance, without vectors: the
-/// generating ones of `spectrum` weights, or those of `W` ([`singular_values`]).
+/// The squared singular values of every weight matrix of an instance, without vectors: the
+/// generating ones of `spectrum` weights, or those of `W` ([`squared_singular_values`]).
 pub fn spectra(inst: &Instance) -> Result<Vec<Vec<f64>>, Error> {
     inst.weights
         .iter()
         .zip(&inst.factors)
         .enumerate()
         .map(|(k, (w, f))| match f {
-            Some(svd) => Ok(svd.singular_values().to_vec()),
-            None => singular_values(w, inst.sizes[k + 1], inst.sizes[k]),
+            Some(svd) => Ok(svd.singular_values().iter().map(|s| s * s).collect()),
+            None => squared_singular_values(w, inst.sizes[k + 1], inst.sizes[k]),
         })
         .collect()
 }
@@ -207,7 +207,7 @@ pub fn spectra(inst: &Instance) -> Result<Vec<Vec<f64>>, Error> {
 pub enum LinearData<'a> {
     /// The SVD's [`LinearLayer`].
     Svd(&'a Svd),
-    /// The [`MatrixFreeLinear`] on the instance's `W` with these singular values.
+    /// The [`MatrixFreeLinear`] on the instance's `W` with these squared singular values.
     MatrixFree(&'a [f64]),
 }
 
