@@ -563,6 +563,54 @@ mod tests {
         every_path_gives_the_core_bits::<f32>();
     }
 
+    /// `apply_gram`: `q` has `apply`'s bits, `out` is `Wᵀ q` by a plain double loop up to
+    /// rounding, and both have the same bits on every path and thread count.
+    #[test]
+    fn the_gram_product_in_one_pass() {
+        let pools: Vec<rayon::ThreadPool> = [1, 2, 3]
+            .iter()
+            .map(|&t| {
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(t)
+                    .build()
+                    .unwrap()
+            })
+            .collect();
+        for (k, &(r, c)) in [(1, 1), (7, 17), (203, 517), (300, 2100), (2100, 300)]
+            .iter()
+            .enumerate()
+        {
+            let data = entries::<f64>(r * c, 40 + k as u64);
+            let p = entries::<f64>(c, 50 + k as u64);
+            let core = DenseWeights::new(&data, r, c).unwrap();
+            let mut q_core = vec![0.0; r];
+            core.apply(&p, &mut q_core);
+            // Wᵀ q by the definition, summed in f64 by rows.
+            let plain: Vec<f64> = (0..c)
+                .map(|j| (0..r).map(|i| data[i * c + j] * q_core[i]).sum())
+                .collect();
+            let scale = plain.iter().fold(0.0f64, |m, v| m.max(v.abs())).max(1e-300);
+            let mut first: Option<Vec<u64>> = None;
+            for path in KernelPath::ALL {
+                let Some(op) = FastDense::new(&data, r, c).unwrap().with_path(path) else {
+                    continue;
+                };
+                for pool in &pools {
+                    let (mut q, mut out) = (vec![0.0; r], vec![0.0; c]);
+                    pool.install(|| op.apply_gram(&p, &mut q, &mut out));
+                    assert_eq!(bits(&q), bits(&q_core), "{path:?} {r} x {c}");
+                    for (a, b) in out.iter().zip(&plain) {
+                        assert!((a - b).abs() <= 1e-12 * scale, "{a} vs {b}");
+                    }
+                    match &first {
+                        None => first = Some(bits(&out)),
+                        Some(f) => assert_eq!(&bits(&out), f, "{path:?} {r} x {c}"),
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn detection_picks_a_supported_path() {
         let p = KernelPath::detect();
