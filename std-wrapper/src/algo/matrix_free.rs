@@ -102,10 +102,8 @@ impl<const D: usize> Basis<D> {
         let singular = mlamp_core::Error::NotPositiveDefinite {
             what: "input precision Γ_in",
         };
-        let lm = l.solve_lower_triangular(m).ok_or(singular.clone())?;
-        let a = l
-            .solve_lower_triangular(&lm.transpose())
-            .ok_or(singular.clone())?;
+        let lm = l.solve_lower_triangular(m).ok_or(singular)?;
+        let a = l.solve_lower_triangular(&lm.transpose()).ok_or(singular)?;
         let (lambda, q) = symmetric_eigen(&a);
         if !lambda.iter().all(|v| v.is_finite()) {
             return Err(mlamp_core::Error::NonFinite {
