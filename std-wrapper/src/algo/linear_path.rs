@@ -5,8 +5,11 @@
 //! # The cost model
 //!
 //! For a layer `W` of `m × n` (`r = min(m, n)`), `d` columns per row and `I` iterations, in
-//! seconds on one core (the constants measured on this project's 2-core machine by
-//! `cargo run --release --example ml_vamp_paths`, see the README's Performance section):
+//! seconds on one core (rough constants: the SVD bench's 0.6 s for 2000 × 1000, a quarter of
+//! that per `m n r` for the Gram eigenvalues, memory speed for the products; the loaded runs
+//! of `cargo run --release --example ml_vamp_paths` in the README put the crossover on
+//! eq. 18 nearer n = 2000 than the model's ~3750, so recalibrating on a quiet machine is
+//! left to do):
 //!
 //! - SVD path: `C_SVD · m n r` once (faer's divide and conquer with thin vectors), then per
 //!   iteration five products with the factors, `C_READ · 5 (m + n) r` (the factors are read
@@ -14,7 +17,8 @@
 //! - matrix-free path: `C_VALUES · m n r` once (the singular values alone; none for
 //!   `spectrum` weights, whose values are known), then per iteration two solves of
 //!   `K` conjugate-gradient products each per column, each product a `W p` and a `Wᵀ q`:
-//!   `C_READ · 4 K d m n`.
+//!   `C_READ · 4 K d m n` (two reads of `W` per product; [`crate::linalg::dense::FastDense::apply_gram`]
+//!   streams it once, which the model does not yet credit).
 //!
 //! `Auto` takes the path of lower total time for `I = `[`EXPECTED_ITERATIONS`] and
 //! `K = `[`EXPECTED_PRODUCTS`] (the warm-started solves' typical count), summed over the
