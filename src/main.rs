@@ -75,6 +75,11 @@ enum Command {
         /// and backward estimates multiplies the damping by 0.7).
         #[arg(long)]
         no_safeguard: bool,
+        /// ML-Mat-VAMP's linear solver: `svd` (the SVD of every weight matrix), `cg`
+        /// (matrix-free conjugate gradients, the Jacobians from the singular values) or
+        /// `auto` (a cost model on the sizes; the JSON's `linear` says which ran).
+        #[arg(long, default_value = "auto")]
+        linear: mlamp::algo::linear_path::LinearPath,
         /// Write the sampled instance (W1.npy, …, y.npy, x.npy, h1.npy, …) and the run's
         /// results (x_hat.npy, …, summary.json) into this directory, as `solve` reads and
         /// writes them.
@@ -121,6 +126,9 @@ enum Command {
         /// ML-Mat-VAMP without its damping safeguard.
         #[arg(long)]
         no_safeguard: bool,
+        /// ML-Mat-VAMP's linear solver: svd, cg or auto (as for `run`).
+        #[arg(long, default_value = "auto")]
+        linear: mlamp::algo::linear_path::LinearPath,
         /// Directory for the estimates, their variances and summary.json (default: none
         /// written).
         #[arg(long)]
@@ -225,6 +233,7 @@ fn run(cli: Cli) -> Result<(), Error> {
             test_samples,
             max_memory,
             no_safeguard,
+            linear,
             save,
             json,
         } => {
@@ -243,6 +252,7 @@ fn run(cli: Cli) -> Result<(), Error> {
                 safeguard: !no_safeguard,
                 progress: Progress::to(&tick),
                 save: save.as_deref(),
+                linear,
             };
             let report = run_model_file(&model, &opts);
             bar.finish_and_clear();
@@ -260,6 +270,7 @@ fn run(cli: Cli) -> Result<(), Error> {
             mean_variance,
             max_memory,
             no_safeguard,
+            linear,
             out,
             json,
         } => {
@@ -275,6 +286,7 @@ fn run(cli: Cli) -> Result<(), Error> {
                     max_memory,
                     safeguard: !no_safeguard,
                     progress: Progress::to(&tick),
+                    linear,
                     ..RunOptions::default()
                 },
                 weights,

@@ -5,6 +5,7 @@
 use std::process::Command;
 
 use mlamp::Model;
+use mlamp::algo::linear_path::LinearPath;
 use mlamp::algo::vamp::{VampOptions, run_ml_vamp};
 use mlamp::instance::Instance;
 use mlamp::memory::{Usage, estimate};
@@ -90,14 +91,14 @@ fn the_memory_estimate_follows_the_operator() {
     let dense = Model::from_toml(&text.replace("weights = { type = \"dct\" }", "")).unwrap();
     let n = 1_000_000;
     // Dense weights: ‖W1‖ + ‖W2‖ alone are 1.8·10¹² entries, 14 TB.
-    let dense_bytes = estimate(&dense, n, Usage::Vamp);
+    let dense_bytes = estimate(&dense, n, Usage::Vamp(LinearPath::Svd));
     assert!(dense_bytes > 1.4e13, "{dense_bytes:e}");
     // The DCT: a few vectors per variable, O(n), and linear in n: 602 MB, not below the
     // 391 MB that `mlamp run` on this model at n = 10⁶ peaks at (VmHWM, measured once),
     // within 1.6× of it.
-    let bytes = estimate(&dct, n, Usage::Vamp);
+    let bytes = estimate(&dct, n, Usage::Vamp(LinearPath::Svd));
     assert!(bytes > 3.91e8 && bytes < 1.6 * 3.91e8, "{bytes:e}");
-    let ratio = estimate(&dct, 10 * n, Usage::Vamp) / bytes;
+    let ratio = estimate(&dct, 10 * n, Usage::Vamp(LinearPath::Svd)) / bytes;
     assert!((ratio - 10.0).abs() < 1e-9, "{ratio}");
 }
 

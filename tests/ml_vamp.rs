@@ -186,8 +186,8 @@ fn core_run<T: MatReal>(
     let vamp = MlVamp::new(&prior, &layers, &y, &scale).unwrap();
     let mut buf = vec![T::c(0.0); vamp.state_len()];
     let (f0, f1) = (&factors[0], &factors[1]);
-    let (st0, rest) = LayerState::carve(&mut buf, f0.3, f0.4, f0.2.len()).unwrap();
-    let (st1, _) = LayerState::carve(rest, f1.3, f1.4, f1.2.len()).unwrap();
+    let (st0, rest) = LayerState::carve(&mut buf, f0.3, f0.4, 2 * f0.2.len() * D).unwrap();
+    let (st1, _) = LayerState::carve(rest, f1.3, f1.4, 2 * f1.2.len() * D).unwrap();
     let mut state = [st0, st1];
     vamp.initialise(&mut state).unwrap();
     for _ in 0..300 {

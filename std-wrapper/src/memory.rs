@@ -9,6 +9,7 @@
 //! `--max-memory` if given, else the memory the system reports available
 //! (`MemAvailable` of `/proc/meminfo`); without either there is no limit.
 
+use crate::algo::linear_path::LinearPath;
 use crate::error::Error;
 use crate::model::{MAX_ROWS, Model, WeightsSpec};
 
@@ -19,8 +20,11 @@ pub enum Usage {
     Instance,
     /// ML-AMP: the instance and a few vectors per variable (the weights are borrowed).
     Amp,
-    /// ML-Mat-VAMP: the instance, every layer's SVD, `d × d` blocks per row.
-    Vamp,
+    /// ML-Mat-VAMP on the given linear path: the instance, every layer's SVD
+    /// ([`LinearPath::Svd`]) or the singular values' transient workspace and the
+    /// conjugate-gradient vectors ([`LinearPath::MatrixFree`]; `Auto` counts as the SVD), `d × d`
+    /// blocks per row.
+    Vamp(LinearPath),
 }
 
 /// The sizes `n_0 = n, …, n_L` in `f64` (no overflow), as [`Model::sizes`] rounds them.
@@ -39,6 +43,9 @@ pub fn estimate(model: &Model, n: usize, usage: Usage) -> f64 {
     let sizes = sizes_f64(model, n as f64);
     let d = model.d as f64;
     let mut entries = 0.0;
+    // The matrix-free path's transient workspace: the largest Gram matrix of a `W` whose
+    // singular values are computed, and as much again for the eigensolver.
+    let mut transient: f64 = 0.0;
     // The instance: every variable (rows of d) and every weight matrix.
     for &s in &sizes {
         entries += s * d;
@@ -60,7 +67,7 @@ pub fn estimate(model: &Model, n: usize, usage: Usage) -> f64 {
             match usage {
                 Usage::Instance => entries += 2.0 * d * big,
                 Usage::Amp => entries += 8.0 * (n_in + n_out),
-                Usage::Vamp => entries += 2.0 * big + r + 16.0 * d * (n_in + n_out),
+                Usage::Vamp(_) => entries += 2.0 * big + r + 16.0 * d * (n_in + n_out),
             }
             continue;
         }
@@ -74,7 +81,17 @@ pub fn estimate(model: &Model, n: usize, usage: Usage) -> f64 {
             Usage::Instance => {}
             // A, B, ĥ, σ and V, ω, g, ∂g, plus the kept and best snapshots of ĥ and σ.
             Usage::Amp => entries += 8.0 * (n_in + n_out),
-            Usage::Vamp => {
+            Usage::Vamp(LinearPath::MatrixFree) => {
+                // The singular values (the r × r Gram matrix and the eigensolver's workspace,
+                // one layer at a time, none for spectrum weights), the solver's X and vectors,
+                // and d × d blocks per row.
+                if !spectrum {
+                    transient = transient.max(2.0 * r * r);
+                }
+                entries += d * n_in + 5.0 * n_in + 2.0 * n_out + r;
+                entries += 32.0 * d * d * (n_in + n_out);
+            }
+            Usage::Vamp(_) => {
                 // The factors (a copy of the generated ones for spectrum weights), faer's
                 // workspace (a copy of W and more), and d × d blocks per row.
                 entries += (n_in + n_out) * r * if spectrum { 1.0 } else { 2.0 };
@@ -85,7 +102,7 @@ pub fn estimate(model: &Model, n: usize, usage: Usage) -> f64 {
             }
         }
     }
-    8.0 * entries
+    8.0 * (entries + transient)
 }
 
 /// The share of the available memory a run may take by default: the estimate is not exact,

@@ -59,15 +59,10 @@ impl<T: MatReal, const D: usize> Shared<T, D> {
         gamma_out: &Precision<T, D>,
         gamma_in: &Precision<T, D>,
     ) -> Self {
-        let (m, noisy) = match noise {
-            LayerNoise::Noiseless => (*gamma_out.matrix(), None),
-            LayerNoise::Precision(n) => {
-                let sum = n.add(gamma_out);
-                // M = N (N + Γ_out)⁻¹ Γ_out, symmetric.
-                let m = n.matrix() * sum.solve_matrix(gamma_out.matrix());
-                let m = (m + m.transpose()) * T::HALF;
-                (m, Some((sum, *n.matrix())))
-            }
+        let m = noise.output_precision(gamma_out);
+        let noisy = match noise {
+            LayerNoise::Noiseless => None,
+            LayerNoise::Precision(n) => Some((n.add(gamma_out), *n.matrix())),
         };
         Self {
             gamma_out: *gamma_out,
@@ -150,6 +145,21 @@ pub struct DirectionGains<T, const D: usize> {
 }
 
 impl<T: MatReal, const D: usize> LayerNoise<T, D> {
+    /// The precision with which the message `(r_out, Γ_out)` on the output constrains the
+    /// noiseless output `W z_in`: `M = (N⁻¹ + Γ_out⁻¹)⁻¹`, computed as the symmetrised
+    /// `N (N + Γ_out)⁻¹ Γ_out`; `M = Γ_out` without noise (eq. 15 of Pandit et al. with `z̃`
+    /// eliminated, see the private `Direction`).
+    pub fn output_precision(&self, gamma_out: &Precision<T, D>) -> SMatrix<T, D, D> {
+        match self {
+            LayerNoise::Noiseless => *gamma_out.matrix(),
+            LayerNoise::Precision(n) => {
+                let sum = n.add(gamma_out);
+                let m = n.matrix() * sum.solve_matrix(gamma_out.matrix());
+                (m + m.transpose()) * T::HALF
+            }
+        }
+    }
+
     /// The gains of the direction of singular value `s` with the messages' precisions
     /// `Γ_out` (on the output) and `Γ_in` (on the input); `s = 0` is a direction outside the
     /// span of `V` on the input side (`ũ = c`).

@@ -64,6 +64,7 @@
 
 mod extrinsic;
 mod linear;
+mod linear_estimator;
 mod rotations;
 pub mod rows;
 #[cfg(test)]
@@ -71,6 +72,7 @@ mod tests;
 
 pub use extrinsic::{BLIND_RELATIVE_PRECISION, Extrinsic, extrinsic, relative_floor};
 pub use linear::{DirectionGains, LayerNoise, LinearLayer};
+pub use linear_estimator::LinearEstimator;
 pub use rotations::{DenseRotations, Rotations};
 
 use crate::damping::{Change, Damping};
@@ -82,12 +84,13 @@ use crate::real::Real;
 use nalgebra::{SMatrix, SVector};
 use rows::{CHUNK, ChunkSums, RowRunner, Serial};
 
-/// One of our layers for ML-Mat-VAMP: the linear layer `z = W h` (by its SVD) and the channel
-/// `P(h_next | z)` as row estimators.
+/// One of our layers for ML-Mat-VAMP: the linear layer `z = W h` (by its SVD, a
+/// [`LinearLayer`], or any other [`LinearEstimator`]) and the channel `P(h_next | z)` as row
+/// estimators.
 #[derive(Clone, Copy)]
 pub struct VampLayer<'a, T: MatReal, const D: usize> {
-    /// `W_k` (`n_{k+1} × n_k`) as a linear layer.
-    pub linear: &'a LinearLayer<'a, T, D>,
+    /// `W_k` (`n_{k+1} × n_k`) as a linear layer's estimator.
+    pub linear: &'a dyn LinearEstimator<T, D>,
     /// The channel's estimators (its output estimator for the last layer).
     pub channel: &'a dyn ChannelDenoiser<T, D>,
 }
@@ -113,24 +116,24 @@ pub struct VariableState<'a, T: MatReal, const D: usize> {
 }
 
 /// The state of one of our layers: its input variable `h_k`, its pre-activation `z_k`, and
-/// the linear layer's rotated message and scratch space.
+/// the linear layer's workspace ([`LinearEstimator::workspace_len`] entries).
 #[derive(Debug)]
 pub struct LayerState<'a, T: MatReal, const D: usize> {
     /// `h_k` (`n_k` rows; for `k = 0` the signal).
     pub input: VariableState<'a, T, D>,
     /// `z_k = W_k h_k` (`n_{k+1}` rows).
     pub pre: VariableState<'a, T, D>,
-    /// `Vᵀ R_{h_k}^+` (`rank × D`), kept from the forward pass for the backward one.
-    pub rotated: &'a mut [T],
-    /// `rank × D` scratch.
-    pub scratch: &'a mut [T],
+    /// The linear layer's workspace: for a [`LinearLayer`], `Vᵀ R_{h_k}^+` (`rank × D`, kept
+    /// from the forward pass for the backward one) and `rank × D` of scratch.
+    pub workspace: &'a mut [T],
 }
 
 impl<'a, T: MatReal, const D: usize> LayerState<'a, T, D> {
-    /// The number of entries [`LayerState::carve`] takes for a `rows × cols` layer of rank
-    /// `rank`.
-    pub const fn len(rows: usize, cols: usize, rank: usize) -> usize {
-        D * (4 * cols + 4 * rows + 2 * rank)
+    /// The number of entries [`LayerState::carve`] takes for a `rows × cols` layer whose
+    /// linear estimator needs `workspace` entries ([`LinearEstimator::workspace_len`]; a
+    /// [`LinearLayer`] of rank `r`: `2 r D`).
+    pub const fn len(rows: usize, cols: usize, workspace: usize) -> usize {
+        D * (4 * cols + 4 * rows) + workspace
     }
 
     /// Carves a layer's state from the front of `buf` (precisions set to the identity, to be
@@ -139,9 +142,9 @@ impl<'a, T: MatReal, const D: usize> LayerState<'a, T, D> {
         buf: &'a mut [T],
         rows: usize,
         cols: usize,
-        rank: usize,
+        workspace: usize,
     ) -> Result<(Self, &'a mut [T]), Error> {
-        let need = Self::len(rows, cols, rank);
+        let need = Self::len(rows, cols, workspace);
         if buf.len() < need {
             return Err(Error::ShapeMismatch {
                 what: "state buffer",
@@ -151,14 +154,12 @@ impl<'a, T: MatReal, const D: usize> LayerState<'a, T, D> {
         }
         let (mine, rest) = buf.split_at_mut(need);
         let (input, mine) = VariableState::carve(mine, cols);
-        let (pre, mine) = VariableState::carve(mine, rows);
-        let (rotated, scratch) = mine.split_at_mut(rank * D);
+        let (pre, workspace) = VariableState::carve(mine, rows);
         Ok((
             Self {
                 input,
                 pre,
-                rotated,
-                scratch,
+                workspace,
             },
             rest,
         ))
@@ -312,7 +313,9 @@ impl<'m, T: MatReal, const D: usize> MlVamp<'m, T, D> {
     pub fn state_len(&self) -> usize {
         self.layers
             .iter()
-            .map(|l| LayerState::<T, D>::len(l.linear.rows(), l.linear.cols(), l.linear.rank()))
+            .map(|l| {
+                LayerState::<T, D>::len(l.linear.rows(), l.linear.cols(), l.linear.workspace_len())
+            })
             .sum()
     }
 
@@ -326,7 +329,7 @@ impl<'m, T: MatReal, const D: usize> MlVamp<'m, T, D> {
             });
         }
         for (l, s) in self.layers.iter().zip(state) {
-            let (rows, cols, rank) = (l.linear.rows(), l.linear.cols(), l.linear.rank());
+            let (rows, cols) = (l.linear.rows(), l.linear.cols());
             for (what, v, n) in [
                 ("input state", &s.input, cols),
                 ("pre-activation state", &s.pre, rows),
@@ -335,8 +338,7 @@ impl<'m, T: MatReal, const D: usize> MlVamp<'m, T, D> {
                     crate::error::length(what, buf, n * D)?;
                 }
             }
-            crate::error::length("rotated state", s.rotated, rank * D)?;
-            crate::error::length("scratch state", s.scratch, rank * D)?;
+            crate::error::length("linear workspace", s.workspace, l.linear.workspace_len())?;
         }
         Ok(())
     }
@@ -346,10 +348,13 @@ impl<'m, T: MatReal, const D: usize> MlVamp<'m, T, D> {
     /// `ι =` [`INITIAL_RELATIVE_PRECISION`] (so that the first forward pass returns the
     /// prior's own moments: a strong `Γ^-` at `R^- = 0` would tell a sparse prior that every
     /// row is zero), and `Γ^+ = I/ρ_v` (the prior's scale: what a skipped first forward
-    /// update leaves, see the module docs); every message marked fresh; counts reset.
+    /// update leaves, see the module docs); every message marked fresh; counts reset; the
+    /// linear estimators' workspaces zeroed.
     pub fn initialise(&self, state: &mut [LayerState<'_, T, D>]) -> Result<(), Error> {
         self.check_state(state)?;
         for (k, s) in state.iter_mut().enumerate() {
+            // A matrix-free estimator's warm start: the same start for every run.
+            s.workspace.iter_mut().for_each(|x| *x = T::ZERO);
             for (j, v) in [&mut s.input, &mut s.pre].into_iter().enumerate() {
                 let g = Precision::identity_scaled(T::ONE / self.scale[2 * k + j])?;
                 v.plus.gamma = g;
@@ -414,16 +419,12 @@ impl<'m, T: MatReal, const D: usize> MlVamp<'m, T, D> {
             // The linear layer's estimate of z_k (lines 9–12).
             let (head, tail) = state.split_at_mut(k + 1);
             let s = &mut head[k];
-            layer
-                .linear
-                .rotations()
-                .right_t(s.input.plus.r, D, s.rotated);
             let jac = layer.linear.forward(
                 s.pre.minus.view(),
-                Message::new(s.rotated, &s.input.plus.gamma),
-                s.scratch,
+                s.input.plus.view(),
+                s.workspace,
                 s.pre.estimate,
-            );
+            )?;
             report.interventions += self.extrinsic(
                 &mut s.pre,
                 Pass::Forward,
@@ -462,10 +463,9 @@ impl<'m, T: MatReal, const D: usize> MlVamp<'m, T, D> {
             let jac = self.layers[k].linear.backward(
                 s.pre.minus.view(),
                 s.input.plus.view(),
-                s.rotated,
-                s.scratch,
+                s.workspace,
                 s.input.estimate_minus,
-            );
+            )?;
             report.interventions += self.extrinsic(
                 &mut s.input,
                 Pass::Backward,

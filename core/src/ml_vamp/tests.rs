@@ -126,9 +126,9 @@ fn an_output_of_its_own_observation_dimension() {
     // Everything Gaussian: the fixed point's mean is the exact posterior mean.
     let y = [0.7, -1.2, 0.4];
     let vamp = MlVamp::new(&prior, &layers, &y, &scale).unwrap();
-    let mut buf = [0.0; LayerState::<f64, 2>::len(N, N, N)];
+    let mut buf = [0.0; LayerState::<f64, 2>::len(N, N, 2 * N * 2)];
     assert_eq!(vamp.state_len(), buf.len());
-    let (st, _) = LayerState::carve(&mut buf, N, N, N).unwrap();
+    let (st, _) = LayerState::carve(&mut buf, N, N, 2 * N * 2).unwrap();
     let mut state = [st];
     vamp.initialise(&mut state).unwrap();
     for _ in 0..200 {
@@ -152,7 +152,7 @@ fn an_output_of_its_own_observation_dimension() {
         channel: &rank_one,
     }];
     let vamp = MlVamp::new(&prior, &layers, &y, &scale).unwrap();
-    let (st, _) = LayerState::carve(&mut buf, N, N, N).unwrap();
+    let (st, _) = LayerState::carve(&mut buf, N, N, 2 * N * 2).unwrap();
     let mut state = [st];
     vamp.initialise(&mut state).unwrap();
     let mut raised = 0;

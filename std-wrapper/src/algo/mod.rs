@@ -4,6 +4,8 @@
 
 pub mod amp;
 pub mod denoisers;
+pub mod linear_path;
+pub mod matrix_free;
 pub(crate) mod monitor;
 pub mod options;
 pub mod parallel_rows;

@@ -11,6 +11,7 @@ use mlamp_core::ml_amp::VarianceMode;
 use serde::Serialize;
 
 use super::amp::{AmpOptions, run_ml_amp};
+use super::linear_path::{LinearPath, resolve};
 use super::progress::Progress;
 use super::vamp::{VampOptions, check_estimators, run_ml_vamp};
 use crate::committee::test_error::{TestSet, eq17_covariance, predicted_test_error};
@@ -83,6 +84,8 @@ pub struct RunOptions<'a> {
     /// A directory to write the sampled instance and the run's results into
     /// (`mlamp run --save DIR`; the files of [`crate::algo::solve`]).
     pub save: Option<&'a Path>,
+    /// ML-Mat-VAMP's linear solver (`--linear svd|cg|auto`; [`crate::algo::linear_path`]).
+    pub linear: LinearPath,
 }
 
 impl Default for RunOptions<'_> {
@@ -101,6 +104,7 @@ impl Default for RunOptions<'_> {
             safeguard: true,
             progress: Progress::default(),
             save: None,
+            linear: LinearPath::Auto,
         }
     }
 }
@@ -156,6 +160,13 @@ pub struct RunReport {
     /// ML-Mat-VAMP: damping reductions by the safeguard (its estimates disagreed suddenly).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub damping_reductions: Option<usize>,
+    /// ML-Mat-VAMP: the linear solver that ran, `svd` or `cg` ([`crate::algo::linear_path`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub linear: Option<&'static str>,
+    /// ML-Mat-VAMP on the matrix-free path: its conjugate-gradient products (each one `W p`
+    /// and one `Wᵀ q`), over all layers and solves.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cg_products: Option<usize>,
     /// A committee output (`y = F2ᵀσ(z) + ξ`): the normalised test error `E|y − ŷ|²/Δ` of the
     /// estimated first layer, predicted by eq. 17 from the covariance of the true and
     /// estimated rows (Pandit, Sahraee-Ardakan, Rangan, Schniter, Fletcher, *Matrix inference
@@ -268,11 +279,12 @@ impl fmt::Display for RunReport {
 /// same bits.
 pub fn run_model_file(path: &Path, opts: &RunOptions) -> Result<RunReport, Error> {
     let model = Model::from_file(path)?;
-    let driver = driver(&model, opts)?;
+    let mut driver = driver(&model, opts)?;
     model.sizes(opts.n)?;
     if opts.save.is_some() {
         super::solve::check_savable(&model)?;
     }
+    driver.resolve_linear(&model, opts.n, opts.max_memory);
     let memory_estimate = memory::check(
         &model,
         opts.n,
@@ -313,6 +325,11 @@ pub fn run_model_file(path: &Path, opts: &RunOptions) -> Result<RunReport, Error
         interventions: r.interventions.as_ref().map(|i| i.iter().sum()),
         interventions_layers: r.interventions,
         damping_reductions: r.damping_reductions,
+        linear: r.linear.map(LinearPath::name),
+        cg_products: r
+            .linear
+            .filter(|&p| p == LinearPath::MatrixFree)
+            .map(|_| r.cg_products),
         test_error: tests.map(|t| t.0),
         test_error_measured: tests.map(|t| t.1),
         depth: model.depth(),
@@ -335,7 +352,16 @@ impl Driver<'_> {
     pub(crate) fn usage(&self) -> Usage {
         match self {
             Driver::Amp(_) => Usage::Amp,
-            Driver::Vamp(_) => Usage::Vamp,
+            Driver::Vamp(v) => Usage::Vamp(v.linear),
+        }
+    }
+
+    /// Resolves ML-Mat-VAMP's [`LinearPath::Auto`] for `n` rows and the memory `limit`
+    /// (`None`: what the system reports available), as the memory guard then counts it.
+    pub(crate) fn resolve_linear(&mut self, model: &Model, n: usize, limit: Option<u64>) {
+        if let Driver::Vamp(v) = self {
+            let limit = limit.or_else(memory::available);
+            v.linear = resolve(v.linear, model, n, limit);
         }
     }
 }
@@ -380,6 +406,7 @@ pub(crate) fn driver<'a>(model: &Model, opts: &RunOptions<'a>) -> Result<Driver<
                 estimator: opts.estimator,
                 safeguard: opts.safeguard,
                 progress: opts.progress,
+                linear: opts.linear,
                 ..VampOptions::default()
             };
             vamp.validate()?;
@@ -420,6 +447,10 @@ pub struct Outcome {
     pub interventions: Option<Vec<usize>>,
     /// ML-Mat-VAMP: damping reductions by the safeguard.
     pub damping_reductions: Option<usize>,
+    /// ML-Mat-VAMP: the linear solver that ran.
+    pub linear: Option<LinearPath>,
+    /// ML-Mat-VAMP: the conjugate-gradient products (0 on the SVD path).
+    pub cg_products: usize,
 }
 
 /// Runs the driver on an instance (checked against the model by the driver).
@@ -435,6 +466,8 @@ pub(crate) fn execute(model: &Model, inst: &Instance, driver: &Driver) -> Result
                 rejected: Some(r.rejected),
                 interventions: None,
                 damping_reductions: None,
+                linear: None,
+                cg_products: 0,
                 common: common!(r),
             }
         }
@@ -448,6 +481,8 @@ pub(crate) fn execute(model: &Model, inst: &Instance, driver: &Driver) -> Result
                 rejected: None,
                 interventions: Some(r.interventions),
                 damping_reductions: Some(r.damping_reductions),
+                linear: Some(r.linear),
+                cg_products: r.cg_products,
                 common: common!(r),
             }
         }

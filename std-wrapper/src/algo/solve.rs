@@ -317,8 +317,9 @@ pub fn solve_data(
     run: &RunOptions,
     out: Option<&Path>,
 ) -> Result<Solved, Error> {
-    let driver: Driver = driver(&model, run)?;
+    let mut driver: Driver = driver(&model, run)?;
     let inst = Instance::from_data(&mut model, data)?;
+    driver.resolve_linear(&model, inst.sizes[0], run.max_memory);
     memory::check(
         &model,
         inst.sizes[0],

@@ -8,15 +8,20 @@
 use super::parallel_rows::ParallelRows;
 use mlamp_core::estimator::Estimator;
 use mlamp_core::mat::{ChannelDenoiser, Precision, symmetric_eigen};
-use mlamp_core::ml_vamp::{LayerNoise, LayerState, LinearLayer, MlVamp, VampLayer};
+use mlamp_core::ml_vamp::{
+    LayerNoise, LayerState, LinearEstimator, LinearLayer, MlVamp, Rotations, VampLayer,
+};
 
 use super::denoisers::{channel_denoiser, prior_denoiser};
+use super::linear_path::{LinearPath, resolve};
+use super::matrix_free::MatrixFreeLinear;
 use super::monitor::{Monitor, mse_layers};
 use super::options::validate_iteration;
 use super::progress::Progress;
 use crate::error::Error;
 use crate::instance::Instance;
 use crate::linalg::operator::WeightOperator;
+use crate::linalg::singular_values::squared_singular_values;
 use crate::linalg::svd::Svd;
 use crate::model::Model;
 
@@ -48,6 +53,9 @@ pub struct VampOptions<'a> {
     pub safeguard: bool,
     /// Told of every iteration (the CLI's progress bar); nobody by default.
     pub progress: Progress<'a>,
+    /// The linear layers' solver: the SVD, matrix-free, or chosen by the cost model
+    /// ([`crate::algo::linear_path`]).
+    pub linear: LinearPath,
 }
 
 /// The rise of the disagreement over its smallest value so far that reduces the damping (see
@@ -66,7 +74,7 @@ pub const SAFEGUARD_MIN_DAMPING: f64 = 0.2;
 impl Default for VampOptions<'_> {
     /// 500 iterations (as ML-AMP: a Gauss–Bernoulli → ReLU → sign network at n = 500 takes
     /// 449), tolerance 1e-13, damping 0.8, blow-up at 1e6, the model's estimators, the damping
-    /// safeguard on.
+    /// safeguard on, the linear solver chosen by the cost model.
     fn default() -> Self {
         Self {
             max_iter: 500,
@@ -76,6 +84,7 @@ impl Default for VampOptions<'_> {
             estimator: None,
             safeguard: true,
             progress: Progress::default(),
+            linear: LinearPath::Auto,
         }
     }
 }
@@ -119,6 +128,11 @@ pub struct VampResult {
     pub damping_reductions: usize,
     /// The damping of the last iteration.
     pub final_damping: f64,
+    /// The linear solver that ran ([`LinearPath::Svd`] or [`LinearPath::MatrixFree`]).
+    pub linear: LinearPath,
+    /// Matrix-free: the conjugate-gradient products (each a `W p` and a `Wᵀ q`) of all layers
+    /// and solves; 0 on the SVD path.
+    pub cg_products: usize,
 }
 
 impl VampResult {
@@ -174,7 +188,36 @@ pub fn check_estimators(model: &Model, estimator: Option<Estimator>) -> Result<(
     dispatch!(1, 2, 3, 4, 5, 6, 7, 8)
 }
 
-/// Runs ML-Mat-VAMP on an instance of `model`, decomposing its weights first.
+/// The squared singular values of every weight matrix of an instance, without vectors: the
+/// generating ones of `spectrum` weights, or those of `W` ([`squared_singular_values`]).
+pub fn spectra(inst: &Instance) -> Result<Vec<Vec<f64>>, Error> {
+    inst.weights
+        .iter()
+        .zip(&inst.factors)
+        .enumerate()
+        .map(|(k, (w, f))| match f {
+            Some(op) => Ok(Rotations::singular_values(op)
+                .iter()
+                .map(|s| s * s)
+                .collect()),
+            None => squared_singular_values(w, inst.sizes[k + 1], inst.sizes[k]),
+        })
+        .collect()
+}
+
+/// How one layer's linear step is solved: by its SVD, or matrix-free with `W` (the
+/// instance's) and its singular values.
+#[derive(Clone, Copy, Debug)]
+pub enum LinearData<'a> {
+    /// The [`LinearLayer`] of the thin SVD (dense factors, or the DCT's transforms).
+    Svd(&'a WeightOperator),
+    /// The [`MatrixFreeLinear`] on the instance's `W` with these squared singular values.
+    MatrixFree(&'a [f64]),
+}
+
+/// Runs ML-Mat-VAMP on an instance of `model`: on the path of [`VampOptions::linear`]
+/// ([`LinearPath::Auto`] resolved by the cost model on the sizes alone), decomposing the
+/// weights first (SVD path) or computing their singular values (matrix-free path).
 pub fn run_ml_vamp(
     model: &Model,
     inst: &Instance,
@@ -182,27 +225,47 @@ pub fn run_ml_vamp(
 ) -> Result<VampResult, Error> {
     opts.validate()?;
     inst.check_against(model)?;
-    let svds = decompositions(inst)?;
-    dispatch(model, inst, &svds, opts)
+    match resolve(opts.linear, model, inst.sizes[0], None) {
+        LinearPath::MatrixFree => {
+            // A `dct` layer keeps its transforms: its SVD is free and exact, and it has no
+            // dense `W` for the matrix-free products.
+            let values = spectra(inst)?;
+            let data: Vec<LinearData> = values
+                .iter()
+                .zip(&inst.factors)
+                .map(|(v, f)| match f {
+                    Some(op @ WeightOperator::Dct(_)) => LinearData::Svd(op),
+                    _ => LinearData::MatrixFree(v),
+                })
+                .collect();
+            dispatch(model, inst, &data, opts)
+        }
+        _ => {
+            let svds = decompositions(inst)?;
+            let data: Vec<LinearData> = svds.iter().map(LinearData::Svd).collect();
+            dispatch(model, inst, &data, opts)
+        }
+    }
 }
 
-/// Runs ML-Mat-VAMP with the weights' SVDs given (one per layer).
+/// Runs ML-Mat-VAMP with each layer's linear step given (one per layer; SVDs or
+/// singular values), whatever [`VampOptions::linear`] says.
 pub fn run_ml_vamp_with(
     model: &Model,
     inst: &Instance,
-    svds: &[WeightOperator],
+    linear: &[LinearData<'_>],
     opts: &VampOptions,
 ) -> Result<VampResult, Error> {
     opts.validate()?;
     inst.check_against(model)?;
-    dispatch(model, inst, svds, opts)
+    dispatch(model, inst, linear, opts)
 }
 
 /// The run for the model's `d`, on a checked instance and options.
 fn dispatch(
     model: &Model,
     inst: &Instance,
-    svds: &[WeightOperator],
+    svds: &[LinearData<'_>],
     opts: &VampOptions,
 ) -> Result<VampResult, Error> {
     if svds.len() != model.depth() {
@@ -233,17 +296,41 @@ pub fn with_ml_vamp<const D: usize, R>(
     f: impl FnOnce(&MlVamp<'_, f64, D>, &mut [LayerState<'_, f64, D>], &[f64]) -> Result<R, Error>,
 ) -> Result<R, Error> {
     inst.check_against(model)?;
-    build::<D, R>(model, inst, svds, estimator, f)
+    let data: Vec<LinearData> = svds.iter().map(LinearData::Svd).collect();
+    build::<D, R>(model, inst, &data, estimator, f).map(|(r, _)| r)
 }
 
-/// [`with_ml_vamp`] on a checked instance.
+/// A layer's linear estimator as built.
+enum Built<'a, const D: usize> {
+    Svd(LinearLayer<'a, f64, D>),
+    MatrixFree(MatrixFreeLinear<'a, D>),
+}
+
+impl<const D: usize> Built<'_, D> {
+    fn estimator(&self) -> &dyn LinearEstimator<f64, D> {
+        match self {
+            Built::Svd(l) => l,
+            Built::MatrixFree(l) => l,
+        }
+    }
+
+    fn products(&self) -> usize {
+        match self {
+            Built::Svd(_) => 0,
+            Built::MatrixFree(l) => l.counts().get().1,
+        }
+    }
+}
+
+/// [`with_ml_vamp`] on a checked instance, with any linear steps; also returns the
+/// conjugate-gradient products of all layers.
 fn build<const D: usize, R>(
     model: &Model,
     inst: &Instance,
-    svds: &[WeightOperator],
+    svds: &[LinearData<'_>],
     estimator: Option<Estimator>,
     f: impl FnOnce(&MlVamp<'_, f64, D>, &mut [LayerState<'_, f64, D>], &[f64]) -> Result<R, Error>,
-) -> Result<R, Error> {
+) -> Result<(R, usize), Error> {
     if model.d != D || svds.len() != model.depth() {
         return Err(Error::invalid(
             "d",
@@ -261,15 +348,27 @@ fn build<const D: usize, R>(
                 .map_err(|e| Error::at(&format!("layers[{k}]"), e))
         })
         .collect::<Result<Vec<Box<dyn ChannelDenoiser<f64, D> + '_>>, Error>>()?;
-    let linear: Vec<LinearLayer<'_, f64, D>> = svds
+    let linear: Vec<Built<'_, D>> = svds
         .iter()
-        .map(|s| LinearLayer::new(s, LayerNoise::Noiseless))
-        .collect();
+        .enumerate()
+        .map(|(k, data)| {
+            Ok(match *data {
+                LinearData::Svd(s) => Built::Svd(LinearLayer::new(s, LayerNoise::Noiseless)),
+                LinearData::MatrixFree(values) => Built::MatrixFree(MatrixFreeLinear::new(
+                    &inst.weights[k],
+                    inst.sizes[k + 1],
+                    inst.sizes[k],
+                    values,
+                    LayerNoise::Noiseless,
+                )?),
+            })
+        })
+        .collect::<Result<_, Error>>()?;
     let layers: Vec<VampLayer<'_, f64, D>> = linear
         .iter()
         .zip(&channels)
         .map(|(linear, channel)| VampLayer {
-            linear,
+            linear: linear.estimator(),
             channel: channel.as_ref(),
         })
         .collect();
@@ -279,23 +378,31 @@ fn build<const D: usize, R>(
     let mut state = Vec::with_capacity(depth);
     let mut rest: &mut [f64] = &mut buf;
     for (k, l) in linear.iter().enumerate() {
-        let (st, r) = LayerState::carve(rest, inst.sizes[k + 1], inst.sizes[k], l.rank())?;
+        let work = l.estimator().workspace_len();
+        let (st, r) = LayerState::carve(rest, inst.sizes[k + 1], inst.sizes[k], work)?;
         state.push(st);
         rest = r;
     }
     vamp.initialise(&mut state)?;
-    f(&vamp, &mut state, &scale)
+    let r = f(&vamp, &mut state, &scale)?;
+    Ok((r, linear.iter().map(Built::products).sum()))
 }
 
 fn run<const D: usize>(
     model: &Model,
     inst: &Instance,
-    svds: &[WeightOperator],
+    svds: &[LinearData<'_>],
     opts: &VampOptions,
 ) -> Result<VampResult, Error> {
-    build::<D, _>(model, inst, svds, opts.estimator, |vamp, state, scale| {
-        iterate(vamp, state, scale, inst, opts)
-    })
+    let (mut r, products) =
+        build::<D, _>(model, inst, svds, opts.estimator, |vamp, state, scale| {
+            iterate(vamp, state, scale, inst, opts)
+        })?;
+    r.cg_products = products;
+    if svds.iter().any(|s| matches!(s, LinearData::MatrixFree(_))) {
+        r.linear = LinearPath::MatrixFree;
+    }
+    Ok(r)
 }
 
 fn iterate<const D: usize>(
@@ -378,5 +485,7 @@ fn iterate<const D: usize>(
         min_eigenvalue,
         damping_reductions: reductions,
         final_damping: damping,
+        linear: LinearPath::Svd,
+        cg_products: 0,
     })
 }

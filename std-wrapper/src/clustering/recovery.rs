@@ -229,7 +229,7 @@ struct VariableCopy<const D: usize> {
 
 /// A copy of every layer's iteration state: [`save`] it from one run, [`restore`] it into
 /// the state of a run of another model of the same shapes (the next `α`).
-type StateCopy<const D: usize> = Vec<([VariableCopy<D>; 2], Vec<f64>, Vec<f64>)>;
+type StateCopy<const D: usize> = Vec<([VariableCopy<D>; 2], Vec<f64>)>;
 
 fn save<const D: usize>(state: &[LayerState<'_, f64, D>]) -> StateCopy<D> {
     let var = |v: &mlamp_core::ml_vamp::VariableState<'_, f64, D>| VariableCopy {
@@ -242,18 +242,12 @@ fn save<const D: usize>(state: &[LayerState<'_, f64, D>]) -> StateCopy<D> {
     };
     state
         .iter()
-        .map(|s| {
-            (
-                [var(&s.input), var(&s.pre)],
-                s.rotated.to_vec(),
-                s.scratch.to_vec(),
-            )
-        })
+        .map(|s| ([var(&s.input), var(&s.pre)], s.workspace.to_vec()))
         .collect()
 }
 
 fn restore<const D: usize>(copy: &StateCopy<D>, state: &mut [LayerState<'_, f64, D>]) {
-    for (s, (vars, rotated, scratch)) in state.iter_mut().zip(copy) {
+    for (s, (vars, workspace)) in state.iter_mut().zip(copy) {
         for (v, c) in [&mut s.input, &mut s.pre].into_iter().zip(vars) {
             v.plus.r.copy_from_slice(&c.plus.0);
             v.plus.gamma = c.plus.1;
@@ -264,8 +258,7 @@ fn restore<const D: usize>(copy: &StateCopy<D>, state: &mut [LayerState<'_, f64,
             v.interventions = c.interventions;
             v.fresh = c.fresh;
         }
-        s.rotated.copy_from_slice(rotated);
-        s.scratch.copy_from_slice(scratch);
+        s.workspace.copy_from_slice(workspace);
     }
 }
 

@@ -165,6 +165,81 @@ impl<T: Real> FastDense<'_, T> {
     }
 }
 
+/// Bytes of the row blocks of [`FastDense::apply_gram`]: a block is read from memory by `W p`
+/// and again, from L2, by `Wᵀ q`.
+pub const GRAM_BLOCK_BYTES: usize = 128 * 1024;
+
+impl<T: Real + Send + Sync> FastDense<'_, T> {
+    /// `q = W p` and `out = Wᵀ q = WᵀW p` in one pass over `W` (the matrix-free linear step's
+    /// product, [`crate::algo::matrix_free`]): each block of rows (about
+    /// [`GRAM_BLOCK_BYTES`]) gives its entries of `q` by the forward kernel and adds its
+    /// `W_blockᵀ q_block` by the transposed kernel while it is still in cache, so `W` streams
+    /// from memory once instead of twice.
+    ///
+    /// Summation order, fixed by the shape alone: the rows split into the pieces of
+    /// [`split::forward_rows`]; within a piece, the blocks' transposed products are added in
+    /// increasing row order into the piece's partial sum (each block's as the transposed
+    /// kernel sums it, from 0); `out` is `((0 + piece_0) + piece_1) + …`. The pieces run on
+    /// rayon's current pool, so the bits do not depend on the thread count. `q` has the bits of
+    /// [`WeightOperator::apply`]; `out` differs from `apply_t(q)` by rounding only.
+    pub fn apply_gram(&self, p: &[T], q: &mut [T], out: &mut [T]) {
+        let (rows, cols) = (self.rows(), self.cols());
+        assert!(p.len() == cols && q.len() == rows && out.len() == cols);
+        let step = split::forward_rows::<T>(rows, cols);
+        let block = (GRAM_BLOCK_BYTES / (cols * size_of::<T>()).max(1)).max(1);
+        let piece = |k: usize, qs: &mut [T]| -> Vec<T> {
+            let mut partial = vec![T::ZERO; cols];
+            let mut tmp = vec![T::ZERO; cols];
+            let first = k * step;
+            for (b, qb) in qs.chunks_mut(block).enumerate() {
+                let start = first + b * block;
+                self.rows_piece(start, p, qb);
+                self.block_t(start, qb, &mut tmp);
+                for (a, &t) in partial.iter_mut().zip(&tmp) {
+                    *a += t;
+                }
+            }
+            partial
+        };
+        let partials: Vec<Vec<T>> = if step >= rows {
+            vec![piece(0, q)]
+        } else {
+            q.par_chunks_mut(step)
+                .enumerate()
+                .map(|(k, qs)| piece(k, qs))
+                .collect()
+        };
+        out.iter_mut().for_each(|o| *o = T::ZERO);
+        for part in &partials {
+            for (o, &v) in out.iter_mut().zip(part) {
+                *o += v;
+            }
+        }
+    }
+
+    /// `out = W_blockᵀ u` for the rows `first..first + u.len()` of `W` (all columns), from 0.
+    fn block_t(&self, first: usize, u: &[T], out: &mut [T]) {
+        let (r, c) = (u.len(), self.cols());
+        let w = self.dense.row_range(first, r);
+        match self.path {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: as in `rows_piece`.
+            KernelPath::Avx2 => unsafe { x86::avx2_matvec_t(w, r, c, 0, u, out) },
+            #[cfg(target_arch = "x86_64")]
+            KernelPath::Sse2 => x86::sse2_matvec_t(w, r, c, 0, u, out),
+            _ => mlamp_core::operator::kernel::matvec_t_cols::<T, 8, _>(
+                w,
+                r,
+                c,
+                0,
+                u,
+                out,
+                &mut mlamp_core::operator::kernel::NoPrefetch,
+            ),
+        }
+    }
+}
+
 /// The products run on rayon's current thread pool, split into the pieces of
 /// [`mlamp_core::operator::split`] (a matrix under a MiB is one piece, run on the calling
 /// thread): ranges of rows forward, windows of columns transposed, each entry summed by one
@@ -486,6 +561,54 @@ mod tests {
     #[test]
     fn every_path_gives_the_core_bits_f32() {
         every_path_gives_the_core_bits::<f32>();
+    }
+
+    /// `apply_gram`: `q` has `apply`'s bits, `out` is `Wᵀ q` by a plain double loop up to
+    /// rounding, and both have the same bits on every path and thread count.
+    #[test]
+    fn the_gram_product_in_one_pass() {
+        let pools: Vec<rayon::ThreadPool> = [1, 2, 3]
+            .iter()
+            .map(|&t| {
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(t)
+                    .build()
+                    .unwrap()
+            })
+            .collect();
+        for (k, &(r, c)) in [(1, 1), (7, 17), (203, 517), (300, 2100), (2100, 300)]
+            .iter()
+            .enumerate()
+        {
+            let data = entries::<f64>(r * c, 40 + k as u64);
+            let p = entries::<f64>(c, 50 + k as u64);
+            let core = DenseWeights::new(&data, r, c).unwrap();
+            let mut q_core = vec![0.0; r];
+            core.apply(&p, &mut q_core);
+            // Wᵀ q by the definition, summed in f64 by rows.
+            let plain: Vec<f64> = (0..c)
+                .map(|j| (0..r).map(|i| data[i * c + j] * q_core[i]).sum())
+                .collect();
+            let scale = plain.iter().fold(0.0f64, |m, v| m.max(v.abs())).max(1e-300);
+            let mut first: Option<Vec<u64>> = None;
+            for path in KernelPath::ALL {
+                let Some(op) = FastDense::new(&data, r, c).unwrap().with_path(path) else {
+                    continue;
+                };
+                for pool in &pools {
+                    let (mut q, mut out) = (vec![0.0; r], vec![0.0; c]);
+                    pool.install(|| op.apply_gram(&p, &mut q, &mut out));
+                    assert_eq!(bits(&q), bits(&q_core), "{path:?} {r} x {c}");
+                    for (a, b) in out.iter().zip(&plain) {
+                        assert!((a - b).abs() <= 1e-12 * scale, "{a} vs {b}");
+                    }
+                    match &first {
+                        None => first = Some(bits(&out)),
+                        Some(f) => assert_eq!(&bits(&out), f, "{path:?} {r} x {c}"),
+                    }
+                }
+            }
+        }
     }
 
     #[test]

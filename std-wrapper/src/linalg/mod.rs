@@ -5,4 +5,5 @@
 pub mod dct;
 pub mod dense;
 pub mod operator;
+pub mod singular_values;
 pub mod svd;
