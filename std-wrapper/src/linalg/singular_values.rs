@@ -27,16 +27,7 @@ use crate::linalg::svd::PAR;
 /// [`Error::Core`]); [`Error::Invalid`] if the iteration does not converge or the workspace
 /// cannot be allocated.
 pub fn squared_singular_values(w: &[f64], rows: usize, cols: usize) -> Result<Vec<f64>, Error> {
-    let len = rows
-        .checked_mul(cols)
-        .ok_or_else(|| Error::invalid("weight matrix", "rows · cols overflows"))?;
-    mlamp_core::error::length("weight matrix", w, len)?;
-    if !w.iter().all(|x| x.is_finite()) {
-        return Err(mlamp_core::Error::NonFinite {
-            what: "weight matrix",
-        }
-        .into());
-    }
+    super::svd::check_weights(w, rows, cols)?;
     let r = rows.min(cols);
     if r == 0 {
         return Ok(Vec::new());

@@ -115,16 +115,7 @@ impl Svd {
     /// [`mlamp_core::Error::NonFinite`] for a NaN or an infinity (both wrapped in
     /// [`Error::Core`]); [`Error::Invalid`] if the iteration does not converge.
     pub fn decompose(w: &[f64], rows: usize, cols: usize) -> Result<Self, Error> {
-        let len = rows
-            .checked_mul(cols)
-            .ok_or_else(|| Error::invalid("weight matrix", "rows · cols overflows"))?;
-        mlamp_core::error::length("weight matrix", w, len)?;
-        if !w.iter().all(|x| x.is_finite()) {
-            return Err(mlamp_core::Error::NonFinite {
-                what: "weight matrix",
-            }
-            .into());
-        }
+        check_weights(w, rows, cols)?;
         let r = rows.min(cols);
         if r == 0 {
             return Ok(Self::from_column_major(
@@ -286,6 +277,25 @@ impl Rotations<f64> for Svd {
     fn right(&self, x: &[f64], d: usize, out: &mut [f64]) {
         product(&self.v_rows, self.cols, self.rank(), x, d, out);
     }
+}
+
+/// `Ok(())` if `w` is a `rows × cols` weight matrix (`w.len() = rows·cols`, no overflow) of
+/// finite entries: [`Svd::decompose`]'s and the singular values' checks.
+///
+/// Errors: [`Error::Invalid`] if `rows·cols` overflows; [`mlamp_core::Error::ShapeMismatch`]
+/// or [`mlamp_core::Error::NonFinite`] (wrapped in [`Error::Core`]).
+pub(crate) fn check_weights(w: &[f64], rows: usize, cols: usize) -> Result<(), Error> {
+    let len = rows
+        .checked_mul(cols)
+        .ok_or_else(|| Error::invalid("weight matrix", "rows · cols overflows"))?;
+    mlamp_core::error::length("weight matrix", w, len)?;
+    if !w.iter().all(|x| x.is_finite()) {
+        return Err(mlamp_core::Error::NonFinite {
+            what: "weight matrix",
+        }
+        .into());
+    }
+    Ok(())
 }
 
 #[cfg(test)]
